@@ -1,0 +1,52 @@
+# Vigil — every entry point a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help setup demo test unit lint fmt crds golden clean
+
+include tools/tools.mk
+
+help:  ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# Debian's python3 needs python3-venv for `-m venv`; install it only when venv is unusable.
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || scripts/apt-install.sh python3-venv
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip==25.3
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $@
+
+setup: $(STAMP)  ## create the venv with the pinned dependencies (idempotent)
+
+demo: setup  ## render and validate examples/ and summarise what the operator would create
+	$(BIN)/python scripts/demo.py
+
+test: setup  ## run every test tier that can run here (unit, tools, integration, e2e)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+unit: setup  ## only the fast unit tier
+	$(BIN)/pytest -m unit $(PYTEST_ARGS)
+
+lint: setup  ## ruff and mypy --strict on models, renderers and status
+	$(BIN)/ruff check operator tests scripts
+	$(BIN)/ruff format --check operator tests scripts
+	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/crd.py operator/vigil/parse.py
+
+fmt: setup  ## apply ruff's formatting and safe fixes
+	$(BIN)/ruff check --fix operator tests scripts
+	$(BIN)/ruff format operator tests scripts
+
+crds: setup  ## regenerate crds/ from the models
+	$(BIN)/vigil crds --dir crds
+
+golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
+	$(BIN)/python -m tests.golden
+
+clean:  ## remove the venv and caches (not the tool cache outside the checkout)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools

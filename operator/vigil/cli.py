@@ -1,0 +1,149 @@
+"""The ``vigil`` command: render, validate and crds (offline); run (the operator)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+
+from vigil import __version__
+from vigil.crd import build_crds
+from vigil.offline import Result, process
+from vigil.parse import Source
+
+
+class InputError(Exception):
+    """A file that cannot be read or parsed as YAML."""
+
+
+def _files(paths: Sequence[str]) -> Iterator[Path]:
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            yield from sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+        elif path.is_file():
+            yield path
+        else:
+            raise InputError(f"{raw}: no such file or directory")
+
+
+def read_documents(paths: Sequence[str]) -> list[tuple[Source, Any]]:
+    """Every non-empty YAML document in ``paths`` (files, or folders without recursion)."""
+    docs: list[tuple[Source, Any]] = []
+    for path in _files(paths):
+        try:
+            loaded = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read: {exc}") from exc
+        except yaml.YAMLError as exc:
+            raise InputError(f"{path}: not valid YAML: {exc}") from exc
+        docs += [(Source(str(path), i), d) for i, d in enumerate(loaded, start=1) if d is not None]
+    return docs
+
+
+def dump(objects: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
+    """Write objects as multi-document YAML or as a JSON v1 List."""
+    if fmt == "json":
+        json.dump(
+            {"apiVersion": "v1", "kind": "List", "items": objects}, out, indent=2, sort_keys=True
+        )
+        out.write("\n")
+        return
+    yaml.safe_dump_all(objects, out, sort_keys=False, default_flow_style=False, width=1000)
+
+
+def _print_problems(result: Result, err: TextIO) -> None:
+    for p in result.problems:
+        print(p, file=err)
+
+
+def _summary(result: Result, out: TextIO) -> None:
+    rows = [("SOURCE", "KIND", "NAME", "RESULT")]
+    rows += [
+        (s, k, n, "ok" if c == 0 else f"{c} error{'s' if c > 1 else ''}")
+        for s, k, n, c in result.rows
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=out)
+    bad = sum(1 for r in result.rows if r[3])
+    print(f"\n{len(result.rows)} objects, {bad} invalid, {len(result.problems)} errors", file=out)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    result = process(read_documents(args.paths), args.namespace)
+    if result.problems:
+        _print_problems(result, sys.stderr)
+        return 1
+    dump(result.objects, args.output, sys.stdout)
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    result = process(read_documents(args.paths), args.namespace)
+    _print_problems(result, sys.stdout)
+    if result.problems:
+        print(file=sys.stdout)
+    _summary(result, sys.stdout)
+    return 1 if result.problems else 0
+
+
+def cmd_crds(args: argparse.Namespace) -> int:
+    crds = build_crds()
+    if args.dir is None:
+        dump(crds, "yaml", sys.stdout)
+        return 0
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for crd in crds:
+        with (target / f"{crd['metadata']['name']}.yaml").open("w", encoding="utf-8") as f:
+            dump([crd], "yaml", f)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The argument parser of ``vigil``."""
+    p = argparse.ArgumentParser(prog="vigil", description=__doc__)
+    p.add_argument("--version", action="version", version=f"vigil {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("render", help="render objects to the manifests the operator would create")
+    r.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
+    r.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    r.add_argument(
+        "-n", "--namespace", default="default", help="namespace of objects that name none"
+    )
+    r.set_defaults(func=cmd_render)
+
+    v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
+    v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
+    v.add_argument(
+        "-n", "--namespace", default="default", help="namespace of objects that name none"
+    )
+    v.set_defaults(func=cmd_validate)
+
+    c = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them to --dir)")
+    c.add_argument("--dir", help="write one file per CRD into this folder")
+    c.set_defaults(func=cmd_crds)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``vigil`` console script; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

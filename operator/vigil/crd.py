@@ -1,0 +1,185 @@
+"""CustomResourceDefinitions generated from the models (``vigil crds``, ``make crds``)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from vigil import API_GROUP, API_VERSION
+from vigil.models.sink import TelemetrySinkSpec, TelemetrySinkStatus
+from vigil.models.stack import MonitoringStackSpec, MonitoringStackStatus
+
+_READY = '.status.conditions[?(@.type=="Ready")].status'
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One custom resource kind and how it appears in kubectl."""
+
+    kind: str
+    plural: str
+    short_name: str
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    columns: tuple[dict[str, str], ...]
+    description: str
+
+    @property
+    def crd_name(self) -> str:
+        """The CRD's metadata.name, e.g. ``telemetrysinks.vigil.dev``."""
+        return f"{self.plural}.{API_GROUP}"
+
+
+KINDS: tuple[Kind, ...] = (
+    Kind(
+        kind="TelemetrySink",
+        plural="telemetrysinks",
+        short_name="tsink",
+        spec=TelemetrySinkSpec,
+        status=TelemetrySinkStatus,
+        columns=(
+            {"name": "Ready", "type": "string", "jsonPath": _READY},
+            {"name": "Type", "type": "string", "jsonPath": ".status.destinationType"},
+            {"name": "Signals", "type": "string", "jsonPath": ".spec.signals"},
+        ),
+        description="One destination for traces, metrics and/or logs. Becomes an exporter in "
+        "every collector whose MonitoringStack selects it.",
+    ),
+    Kind(
+        kind="MonitoringStack",
+        plural="monitoringstacks",
+        short_name="mstack",
+        spec=MonitoringStackSpec,
+        status=MonitoringStackStatus,
+        columns=(
+            {"name": "Ready", "type": "string", "jsonPath": _READY},
+            {"name": "Replicas", "type": "integer", "jsonPath": ".spec.collector.replicas"},
+            {"name": "Sinks", "type": "integer", "jsonPath": ".status.sinkCount"},
+        ),
+        description="An OpenTelemetry Collector with its sinks, ServiceMonitors, rules and "
+        "dashboards.",
+    ),
+)
+
+KINDS_BY_NAME = {k.kind: k for k in KINDS}
+
+_DROP = {"title", "additionalProperties", "$defs", "propertyNames"}
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """Structural OpenAPI v3 schema of ``model`` as apiextensions.k8s.io/v1 accepts it."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    defs = raw.get("$defs", {})
+    return _structural(raw, defs)
+
+
+def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
+    node = copy.deepcopy(node)
+    if "$ref" in node:
+        target = defs[node.pop("$ref").rsplit("/", 1)[-1]]
+        node = {**copy.deepcopy(target), **node}
+    if "anyOf" in node and not node.get("x-kubernetes-int-or-string"):
+        branches = [b for b in node.pop("anyOf") if b.get("type") != "null"]
+        if len(branches) != 1:
+            raise ValueError(f"cannot express union as a structural schema: {branches}")
+        if node.get("default", 0) is None:
+            del node["default"]
+        node = {**_structural(branches[0], defs), **node}
+    if "const" in node:
+        node["enum"] = [node.pop("const")]
+    out: dict[str, Any] = {}
+    validations = list(node.pop("x-kubernetes-validations", []))
+    validations += _key_rules(node)
+    if node.get("additionalProperties") not in (None, False, True):
+        out["additionalProperties"] = _structural(node["additionalProperties"], defs)
+    for key, value in node.items():
+        if key in _DROP:
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(sub, defs) for name, sub in value.items()}
+        elif key == "items":
+            out[key] = _structural(value, defs)
+        elif key == "default" and isinstance(value, dict) and value and "properties" in node:
+            # Nested defaults are applied by the API server once the object exists.
+            out[key] = {}
+        else:
+            out[key] = value
+    if validations:
+        out["x-kubernetes-validations"] = validations
+    return out
+
+
+def _key_rules(node: dict[str, Any]) -> list[dict[str, str]]:
+    keys = node.get("propertyNames")
+    if not keys:
+        return []
+    if "enum" in keys:
+        allowed = ", ".join(f"'{k}'" for k in keys["enum"])
+        return [
+            {"rule": f"self.all(k, k in [{allowed}])", "message": f"keys must be one of {allowed}"}
+        ]
+    if "pattern" in keys:
+        return [
+            {
+                "rule": f"self.all(k, k.matches(r'{keys['pattern']}'))",
+                "message": f"keys must match {keys['pattern']}",
+            }
+        ]
+    return []
+
+
+def build_crd(kind: Kind) -> dict[str, Any]:
+    """The CustomResourceDefinition object for ``kind``."""
+    root = {
+        "type": "object",
+        "description": kind.description,
+        "required": ["spec"],
+        "properties": {
+            "apiVersion": {"type": "string", "description": "vigil.dev/v1alpha1"},
+            "kind": {"type": "string", "description": kind.kind},
+            "metadata": {"type": "object"},
+            "spec": openapi_schema(kind.spec),
+            "status": openapi_schema(kind.status),
+        },
+    }
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {
+            "name": kind.crd_name,
+            "labels": {"app.kubernetes.io/part-of": "vigil"},
+        },
+        "spec": {
+            "group": API_GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": kind.kind,
+                "listKind": f"{kind.kind}List",
+                "plural": kind.plural,
+                "singular": kind.kind.lower(),
+                "shortNames": [kind.short_name],
+                "categories": ["vigil"],
+            },
+            "versions": [
+                {
+                    "name": API_VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        *kind.columns,
+                        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                    ],
+                    "schema": {"openAPIV3Schema": root},
+                }
+            ],
+        },
+    }
+
+
+def build_crds() -> list[dict[str, Any]]:
+    """Every Vigil CRD, in a stable order."""
+    return [build_crd(k) for k in KINDS]

@@ -1,0 +1,130 @@
+"""Shared pieces of every Vigil model: wire format, CEL rules with their Python twins, types."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, ClassVar
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.alias_generators import to_camel
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError
+
+
+@dataclass(frozen=True)
+class CelRule:
+    """A CEL rule for the CRD and the Python check that must agree with it.
+
+    ``check`` receives the model instance and returns True when the rule holds; the same
+    ``message`` is reported by the API server and by model validation.
+    """
+
+    rule: str
+    message: str
+    check: Callable[[Any], bool]
+
+
+class VigilModel(BaseModel):
+    """Base of every spec/status model: frozen, camelCase on the wire, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+        use_attribute_docstrings=False,
+    )
+
+    cel_rules: ClassVar[tuple[CelRule, ...]] = ()
+
+    @model_validator(mode="after")
+    def _check_cel_twins(self) -> VigilModel:
+        for cel in type(self).cel_rules:
+            if not cel.check(self):
+                raise PydanticCustomError("cel_rule", cel.message)
+        return self
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        if cls.cel_rules:
+            target["x-kubernetes-validations"] = [
+                {"rule": c.rule, "message": c.message} for c in cls.cel_rules
+            ]
+        return schema
+
+
+def is_set(value: object) -> bool:
+    """The Python meaning of CEL's ``has()`` for optional fields."""
+    return value is not None
+
+
+# Kubernetes object names referenced from a spec (Secrets, ConfigMaps, sinks).
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Keys inside a Secret or ConfigMap.
+CONFIG_KEY = r"^[-._a-zA-Z0-9]+$"
+# Prometheus label names.
+LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
+# Go durations as the OpenTelemetry Collector parses them (time.ParseDuration).
+GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
+# Durations Prometheus accepts in scrape configs and rules.
+PROM_DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
+# HTTP header field names (RFC 9110 token).
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+
+ObjectName = Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
+LabelValueName = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
+ConfigKey = Annotated[str, StringConstraints(pattern=CONFIG_KEY, min_length=1, max_length=253)]
+GoDuration = Annotated[str, StringConstraints(pattern=GO_DURATION, max_length=32)]
+PromDuration = Annotated[str, StringConstraints(pattern=PROM_DURATION, max_length=32)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535)]
+
+
+def _quantity_to_str(value: object) -> object:
+    # YAML turns `cpu: 1` into an int; Kubernetes accepts both forms.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    return value
+
+
+QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+
+Quantity = Annotated[
+    str,
+    BeforeValidator(_quantity_to_str),
+    StringConstraints(pattern=QUANTITY, max_length=64),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}],
+            "pattern": QUANTITY,
+            "x-kubernetes-int-or-string": True,
+        }
+    ),
+]
+
+StringMap = dict[
+    Annotated[str, StringConstraints(min_length=1, max_length=317)],
+    Annotated[str, StringConstraints(max_length=63)],
+]
+"""Kubernetes label maps (keys up to prefix/name, values up to 63 chars)."""
+
+
+def matches(pattern: str, value: str) -> bool:
+    """Python twin of CEL ``string.matches`` (RE2 search semantics)."""
+    return re.search(pattern, value) is not None

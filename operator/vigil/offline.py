@@ -1,0 +1,89 @@
+"""Render and validate documents with no cluster: the engine of ``vigil render/validate``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from vigil.models import MonitoringStack, TelemetrySink
+from vigil.parse import Parsed, Problem, Source, parse_document
+from vigil.render.context import RenderContext
+from vigil.render.errors import RenderError
+from vigil.render.stack import render_stack, select_sinks
+
+
+@dataclass
+class Result:
+    """Every object rendered, every problem found, and a row per Vigil document."""
+
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    rows: list[tuple[str, str, str, int]] = field(default_factory=list)
+    """(source, kind, name, problem count)."""
+
+
+def _with_namespace(doc: Any, namespace: str) -> Any:
+    meta = doc.get("metadata") if isinstance(doc, dict) else None
+    if isinstance(meta, dict) and not meta.get("namespace"):
+        return {**doc, "metadata": {**doc["metadata"], "namespace": namespace}}
+    return doc
+
+
+def process(
+    documents: Iterable[tuple[Source, Any]], namespace: str, ctx: RenderContext | None = None
+) -> Result:
+    """Validate every document, then render every valid stack with the sinks it selects."""
+    ctx = ctx or RenderContext()
+    result = Result()
+    parsed: list[Parsed] = []
+    for source, doc in documents:
+        outcome = parse_document(_with_namespace(doc, namespace), source)
+        if outcome is None:
+            continue
+        if isinstance(outcome, Parsed):
+            parsed.append(outcome)
+            meta = outcome.model.metadata  # type: ignore[attr-defined]
+            result.rows.append((str(source), outcome.model.kind, meta.name, 0))  # type: ignore[attr-defined]
+        else:
+            result.problems += outcome
+            obj = outcome[0].object.split("/", 1)
+            result.rows.append((str(source), obj[0], obj[-1], len(outcome)))
+    sinks = [p.model for p in parsed if isinstance(p.model, TelemetrySink)]
+    for item in parsed:
+        stack = item.model
+        if not isinstance(stack, MonitoringStack):
+            continue
+        found = _render(stack, sinks, item.source, ctx, result)
+        if found:
+            idx = next(i for i, r in enumerate(result.rows) if r[0] == str(item.source))
+            row = result.rows[idx]
+            result.rows[idx] = (row[0], row[1], row[2], row[3] + found)
+    return result
+
+
+def _render(
+    stack: MonitoringStack,
+    sinks: list[TelemetrySink],
+    source: Source | None,
+    ctx: RenderContext,
+    result: Result,
+) -> int:
+    label = f"MonitoringStack/{stack.metadata.name}"
+    selection = select_sinks(stack, sinks)
+    problems = [
+        Problem(
+            source,
+            label,
+            f"spec.sinks.names[{stack.spec.sinks.names.index(n)}]",
+            f'TelemetrySink "{n}" not found in namespace "{stack.metadata.namespace}"; '
+            "create it or remove the name",
+        )
+        for n in selection.missing
+    ]
+    try:
+        result.objects += render_stack(stack, selection.sinks, ctx)
+    except RenderError as exc:
+        problems.append(Problem(source, exc.object, exc.field, exc.message))
+    result.problems += problems
+    return len(problems)

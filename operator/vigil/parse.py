@@ -1,0 +1,140 @@
+"""Turn Kubernetes documents into models, or into problems that name the field and the fix."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from vigil import API_GROUP, API_VERSION
+from vigil.models import MonitoringStack, TelemetrySink
+
+MODELS: dict[str, type[BaseModel]] = {
+    "TelemetrySink": TelemetrySink,
+    "MonitoringStack": MonitoringStack,
+}
+VIGIL_API_VERSION = f"{API_GROUP}/{API_VERSION}"
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a document came from: file and 1-based document index."""
+
+    file: str
+    index: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.index}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one object, phrased as the API server would, plus the fix."""
+
+    source: Source | None
+    object: str  # Kind/name
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.source}: " if self.source else ""
+        return f"{where}{self.object}: {self.path}: {self.message}"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A document that is one of Vigil's kinds and passed model validation."""
+
+    source: Source | None
+    model: BaseModel
+
+
+def path_of(loc: Sequence[int | str]) -> str:
+    """``('spec', 'otlp', 'headers', 0, 'name')`` -> ``spec.otlp.headers[0].name``."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _quote(values: Iterable[Any]) -> str:
+    return ", ".join(f'"{v}"' for v in values)
+
+
+def explain(error: ErrorDetails) -> str:
+    """A pydantic error in the API server's words, with what to do about it."""
+    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    field = str(error["loc"][-1]) if error["loc"] else "value"
+    if kind == "missing":
+        return f"Required value: set {field}"
+    if kind == "extra_forbidden":
+        return f'unknown field "{path_of(error["loc"])}": remove it or check its spelling'
+    if kind in ("literal_error", "enum"):
+        expected = ctx.get("expected", "")
+        allowed = [
+            p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",") if p.strip()
+        ]
+        return f'Unsupported value: "{value}": supported values: {_quote(allowed)}'
+    if kind == "string_pattern_mismatch":
+        return f"Invalid value: \"{value}\": should match '{ctx.get('pattern')}'"
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        words = {
+            "greater_than_equal": "greater than or equal to",
+            "less_than_equal": "less than or equal to",
+            "greater_than": "greater than",
+            "less_than": "less than",
+        }[kind]
+        bound = next(iter(ctx.values()), "")
+        return f"Invalid value: {value}: should be {words} {bound}"
+    if kind == "too_short":
+        return f"Invalid value: should have at least {ctx.get('min_length')} items"
+    if kind == "too_long":
+        return (
+            f"Too many: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
+        )
+    if kind == "string_too_long":
+        return f"Too long: may not be more than {ctx.get('max_length')} bytes"
+    if kind == "string_too_short":
+        return f'Invalid value: "{value}": must be at least {ctx.get("min_length")} characters'
+    if kind.endswith("_type") or kind.endswith("_parsing"):
+        return f"Invalid value: {value!r}: {error['msg'].lower()}"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
+def parse_document(doc: Any, source: Source | None = None) -> Parsed | list[Problem] | None:
+    """Validate one document. None when it is not a Vigil kind (passed over)."""
+    if not isinstance(doc, dict):
+        return [Problem(source, "document", "", "not a mapping; expected a Kubernetes object")]
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api_version, str) or not api_version.startswith(f"{API_GROUP}/"):
+        return None
+    name = (
+        doc.get("metadata", {}).get("name", "<no name>")
+        if isinstance(doc.get("metadata"), dict)
+        else "<no name>"
+    )
+    label = f"{kind}/{name}"
+    if api_version != VIGIL_API_VERSION:
+        return [
+            Problem(
+                source,
+                label,
+                "apiVersion",
+                f'Unsupported value: "{api_version}": supported values: "{VIGIL_API_VERSION}"',
+            )
+        ]
+    model = MODELS.get(str(kind))
+    if model is None:
+        supported = _quote(MODELS)
+        return [
+            Problem(
+                source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}'
+            )
+        ]
+    try:
+        return Parsed(source, model.model_validate(doc))
+    except ValidationError as exc:
+        return [Problem(source, label, path_of(e["loc"]), explain(e)) for e in exc.errors()]

@@ -1,0 +1,1 @@
+"""Pure renderers: models in, complete Kubernetes objects (plain dicts) out."""

@@ -1,0 +1,18 @@
+"""What a renderer knows besides the models: operator defaults, versions of referenced objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    """Inputs that do not come from the custom resource itself."""
+
+    prometheus_labels: Mapping[str, str] = field(default_factory=dict)
+    """Labels Prometheus selects ServiceMonitors/PrometheusRules by, unless a stack sets its own."""
+    ref_versions: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    """resourceVersion of each referenced (kind, name); a change rolls the collector."""
+    uid: str | None = None
+    """UID of the owning custom resource; None offline (no ownerReferences)."""

@@ -1,0 +1,99 @@
+"""prometheus-operator ServiceMonitors: collector self-metrics, prometheus sinks, app scrapes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
+from vigil.render import meta
+from vigil.render.collector import COMPONENT, owner_of, prometheus_port_name
+from vigil.render.context import RenderContext
+
+API_VERSION = "monitoring.coreos.com/v1"
+
+
+def prometheus_labels(stack: MonitoringStack, ctx: RenderContext) -> dict[str, str]:
+    """Labels Prometheus selects on: the stack's own, else the operator's default."""
+    chosen = stack.spec.prometheus_labels
+    return dict(chosen if chosen is not None else ctx.prometheus_labels)
+
+
+def _monitor(
+    owner: meta.Owner,
+    name: str,
+    labels: dict[str, str],
+    selector: dict[str, Any],
+    endpoint: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "ServiceMonitor",
+        "metadata": meta.metadata(
+            owner, meta.ObjectMetaSpec(name, "monitoring", extra_labels=labels)
+        ),
+        "spec": {
+            "selector": selector,
+            "namespaceSelector": {"matchNames": [owner.namespace]},
+            "endpoints": [endpoint],
+        },
+    }
+
+
+def render_service_monitors(
+    stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext
+) -> list[dict[str, Any]]:
+    """One ServiceMonitor per target: collector self-metrics, each prometheus sink, each app."""
+    owner = owner_of(stack, ctx)
+    labels = prometheus_labels(stack, ctx)
+    collector = {"matchLabels": owner.selector_labels(COMPONENT)}
+    name = stack.metadata.name
+    out: list[dict[str, Any]] = []
+    if stack.spec.self_monitoring.enabled:
+        out.append(
+            _monitor(
+                owner,
+                meta.self_monitor_name(name),
+                labels,
+                collector,
+                {
+                    "port": "metrics",
+                    "path": "/metrics",
+                    "interval": stack.spec.self_monitoring.interval,
+                },
+            )
+        )
+    for sink in sorted(sinks, key=lambda s: s.metadata.name):
+        if sink.spec.prometheus is None:
+            continue
+        out.append(
+            _monitor(
+                owner,
+                meta.sink_monitor_name(name, sink.metadata.name),
+                labels,
+                collector,
+                {
+                    "port": prometheus_port_name(sink.spec.prometheus.port),
+                    "path": "/metrics",
+                    "interval": sink.spec.prometheus.scrape_interval,
+                    "honorLabels": True,
+                },
+            )
+        )
+    for entry in stack.spec.scrape:
+        out.append(
+            _monitor(
+                owner,
+                meta.scrape_monitor_name(name, entry.name),
+                labels,
+                entry.selector.to_k8s(),
+                {
+                    "port": entry.port,
+                    "path": entry.path,
+                    "interval": entry.interval,
+                    "scrapeTimeout": entry.scrape_timeout,
+                },
+            )
+        )
+    return out

@@ -1,0 +1,52 @@
+"""Every CEL rule in the CRDs has a Python twin with the same message, and a test that trips it."""
+
+from __future__ import annotations
+
+import inspect
+
+from tests.unit.models import test_sink, test_stack
+from vigil.crd import build_crds
+from vigil.models import common, sink, stack
+from vigil.models.base import VigilModel
+
+
+def _models() -> list[type[VigilModel]]:
+    found = []
+    for module in (common, sink, stack):
+        found += [
+            obj
+            for _, obj in inspect.getmembers(module, inspect.isclass)
+            if issubclass(obj, VigilModel) and obj.__module__ == module.__name__
+        ]
+    return found
+
+
+def _crd_rules(node: object) -> list[dict[str, str]]:
+    if isinstance(node, dict):
+        own = [
+            r for r in node.get("x-kubernetes-validations", []) if "keys must" not in r["message"]
+        ]
+        return own + [r for v in node.values() for r in _crd_rules(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _crd_rules(v)]
+    return []
+
+
+def test_every_crd_rule_has_a_python_twin() -> None:
+    twins = {(c.rule, c.message) for m in _models() for c in m.cel_rules}
+    in_crds = {(r["rule"], r["message"]) for r in _crd_rules(build_crds())}
+    assert in_crds, "the CRDs carry no CEL rules"
+    assert in_crds == twins
+
+
+def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
+    tested = {
+        message for _, _, message in [*test_sink.INVALID.values(), *test_stack.INVALID.values()]
+    }
+    untested = [
+        f"{m.__name__}: {c.message}"
+        for m in _models()
+        for c in m.cel_rules
+        if not any(t in c.message for t in tested)
+    ]
+    assert untested == []

@@ -1,0 +1,305 @@
+"""The collector config: pipelines per signal, per-sink processing, secrets only as ${env:...}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.helpers import deep, sink, stack
+from vigil.models import MonitoringStack, TelemetrySink
+from vigil.render.collector_config import build_collector_config
+from vigil.render.errors import RenderError
+
+SECRET = {"valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
+
+
+def _stack(**spec: Any) -> MonitoringStack:
+    return MonitoringStack.model_validate(stack(sinks={"selector": {}}, **spec))
+
+
+def _sinks(*docs: dict[str, Any]) -> list[TelemetrySink]:
+    return [TelemetrySink.model_validate(d) for d in docs]
+
+
+def _config(*docs: dict[str, Any], **spec: Any) -> dict[str, Any]:
+    return yaml.safe_load(build_collector_config(_stack(**spec), _sinks(*docs)).text)
+
+
+def test_one_pipeline_per_signal_with_only_that_signals_sinks() -> None:
+    cfg = _config(
+        sink("tempo", signals=["traces"], otlp={"endpoint": "tempo:4317"}),
+        sink("console", signals=["traces", "logs"], debug={}),
+        sink("prom", signals=["metrics"], prometheus={}),
+    )
+    pipelines = cfg["service"]["pipelines"]
+    assert set(pipelines) == {"traces", "metrics", "logs"}
+    assert pipelines["traces"]["exporters"] == ["debug/console", "otlp_grpc/tempo"]
+    assert pipelines["metrics"]["exporters"] == ["prometheus/prom"]
+    assert pipelines["logs"]["exporters"] == ["debug/console"]
+    for p in pipelines.values():
+        assert p["receivers"] == ["otlp"]
+        assert p["processors"] == ["memory_limiter", "batch"]
+
+
+def test_sink_with_own_processing_gets_its_own_pipelines_in_order() -> None:
+    cfg = _config(
+        sink(
+            "tempo",
+            signals=["traces", "logs"],
+            otlp={"endpoint": "tempo:4317"},
+            batch={"timeout": "1s"},
+            sampling={"percentage": 10},
+            redact={"delete": ["password"], "hash": ["user.id"]},
+        ),
+    )
+    pipelines = cfg["service"]["pipelines"]
+    assert set(pipelines) == {"traces/tempo", "logs/tempo"}
+    assert pipelines["traces/tempo"]["processors"] == [
+        "memory_limiter",
+        "batch/tempo",
+        "probabilistic_sampler/tempo",
+        "attributes/redact-tempo",
+    ]
+    assert pipelines["logs/tempo"]["processors"] == [
+        "memory_limiter",
+        "batch/tempo",
+        "attributes/redact-tempo",
+    ]
+    assert cfg["processors"]["probabilistic_sampler/tempo"] == {"sampling_percentage": 10.0}
+    assert cfg["processors"]["attributes/redact-tempo"]["actions"] == [
+        {"key": "password", "action": "delete"},
+        {"key": "user.id", "action": "hash"},
+    ]
+    assert cfg["processors"]["batch/tempo"]["timeout"] == "1s"
+
+
+def test_headers_and_credentials_become_env_references() -> None:
+    built = build_collector_config(
+        _stack(),
+        _sinks(
+            sink(
+                "gw",
+                signals=["logs"],
+                otlp={
+                    "endpoint": "https://gw:4318",
+                    "protocol": "http",
+                    "headers": [
+                        {"name": "Authorization", **SECRET},
+                        {"name": "X-Tenant", "value": "a"},
+                    ],
+                },
+            ),
+            sink(
+                "mimir",
+                signals=["metrics"],
+                prometheusRemoteWrite={"url": "http://m/push", "auth": {"bearerToken": SECRET}},
+            ),
+        ),
+    )
+    cfg = yaml.safe_load(built.text)
+    assert cfg["exporters"]["otlp_http/gw"]["headers"] == {
+        "Authorization": "${env:VIGIL_GW_HEADER_AUTHORIZATION}",
+        "X-Tenant": "${env:VIGIL_GW_HEADER_X_TENANT}",
+    }
+    assert cfg["exporters"]["prometheusremotewrite/mimir"]["headers"] == {
+        "Authorization": "Bearer ${env:VIGIL_MIMIR_BEARER_TOKEN}"
+    }
+    env = {e.name: e.to_k8s() for e in built.env}
+    assert env["VIGIL_GW_HEADER_AUTHORIZATION"]["valueFrom"] == {
+        "secretKeyRef": {"name": "creds", "key": "token"}
+    }
+    assert env["VIGIL_GW_HEADER_X_TENANT"] == {"name": "VIGIL_GW_HEADER_X_TENANT", "value": "a"}
+    assert ("Secret", "creds") in built.referenced
+    assert "creds" not in built.text
+    assert "token" not in built.text.replace("BEARER_TOKEN", "")
+
+
+def test_basic_auth_uses_the_basicauth_extension() -> None:
+    cfg = _config(
+        sink(
+            "rw",
+            signals=["metrics"],
+            prometheusRemoteWrite={
+                "url": "https://m/push",
+                "auth": {"basic": {"username": {"value": "u"}, "password": SECRET}},
+            },
+        ),
+    )
+    assert cfg["exporters"]["prometheusremotewrite/rw"]["auth"] == {"authenticator": "basicauth/rw"}
+    assert cfg["extensions"]["basicauth/rw"]["client_auth"] == {
+        "username": "${env:VIGIL_RW_USERNAME}",
+        "password": "${env:VIGIL_RW_PASSWORD}",
+    }
+    assert cfg["service"]["extensions"] == ["health_check", "basicauth/rw"]
+
+
+def test_tls_material_is_mounted_from_secrets_and_configmaps() -> None:
+    built = build_collector_config(
+        _stack(),
+        _sinks(
+            sink(
+                "t",
+                signals=["traces"],
+                otlp={
+                    "endpoint": "t:4317",
+                    "tls": {
+                        "ca": {"configMapKeyRef": {"name": "ca-bundle", "key": "ca.crt"}},
+                        "cert": {"secretKeyRef": {"name": "client", "key": "tls.crt"}},
+                        "key": {"secretKeyRef": {"name": "client", "key": "tls.key"}},
+                        "serverName": "tempo.internal",
+                    },
+                },
+            )
+        ),
+    )
+    tls = yaml.safe_load(built.text)["exporters"]["otlp_grpc/t"]["tls"]
+    assert tls == {
+        "ca_file": "/etc/vigil/tls/t/ca/ca.pem",
+        "cert_file": "/etc/vigil/tls/t/cert/cert.pem",
+        "key_file": "/etc/vigil/tls/t/key/key.pem",
+        "server_name_override": "tempo.internal",
+    }
+    assert {(m.source_kind, m.source_name, m.key) for m in built.mounts} == {
+        ("ConfigMap", "ca-bundle", "ca.crt"),
+        ("Secret", "client", "tls.crt"),
+        ("Secret", "client", "tls.key"),
+    }
+    assert set(built.referenced) == {("ConfigMap", "ca-bundle"), ("Secret", "client")}
+
+
+def test_kafka_topic_per_signal_and_sasl_from_env() -> None:
+    cfg = _config(
+        sink(
+            "k",
+            signals=["logs", "traces"],
+            kafka={
+                "brokers": ["a:9092"],
+                "topic": "otlp",
+                "sasl": {"username": {"value": "u"}, "password": SECRET},
+            },
+        ),
+    )
+    kafka = cfg["exporters"]["kafka/k"]
+    assert kafka["traces"] == {"topic": "otlp", "encoding": "otlp_proto"}
+    assert kafka["logs"] == {"topic": "otlp", "encoding": "otlp_proto"}
+    assert "metrics" not in kafka
+    assert kafka["auth"]["sasl"]["password"] == "${env:VIGIL_K_SASL_PASSWORD}"
+
+
+def test_receivers_follow_the_stack() -> None:
+    cfg = _config(
+        sink("c", signals=["logs"], debug={}),
+        receivers={"otlp": {"http": {"enabled": False}, "grpc": {"port": 14317}}},
+    )
+    assert cfg["receivers"]["otlp"]["protocols"] == {"grpc": {"endpoint": "0.0.0.0:14317"}}
+
+
+def test_health_check_and_own_telemetry() -> None:
+    cfg = _config(sink("c", signals=["logs"], debug={}))
+    assert cfg["extensions"]["health_check"] == {"endpoint": "0.0.0.0:13133"}
+    reader = cfg["service"]["telemetry"]["metrics"]["readers"][0]
+    assert reader["pull"]["exporter"]["prometheus"] == {"host": "0.0.0.0", "port": 8888}
+    assert cfg["processors"]["memory_limiter"]["limit_percentage"] == 80
+
+
+def test_deterministic_and_independent_of_sink_order() -> None:
+    a = sink("a", signals=["traces"], otlp={"endpoint": "a:4317"})
+    b = sink("b", signals=["traces"], debug={})
+    first = build_collector_config(_stack(), _sinks(a, b))
+    second = build_collector_config(_stack(), _sinks(b, a))
+    assert first == second
+
+
+def test_input_is_not_mutated() -> None:
+    doc = sink(
+        "a", signals=["traces"], otlp={"endpoint": "a:4317", "headers": [{"name": "A", **SECRET}]}
+    )
+    model = TelemetrySink.model_validate(doc)
+    dumped = deep(model.model_dump())
+    build_collector_config(_stack(), [model])
+    assert model.model_dump() == dumped
+
+
+@pytest.mark.parametrize(
+    ("docs", "spec", "path", "message"),
+    [
+        ((), {}, "spec.sinks", "selects no TelemetrySink"),
+        (
+            (
+                sink("a", signals=["metrics"], prometheus={"port": 9000}),
+                sink("b", signals=["metrics"], prometheus={"port": 9000}),
+            ),
+            {},
+            "TelemetrySink/b: spec.prometheus.port",
+            "already used by TelemetrySink/a",
+        ),
+        (
+            (sink("a", signals=["metrics"], prometheus={"port": 8888}),),
+            {},
+            "TelemetrySink/a: spec.prometheus.port",
+            "collector's own metrics",
+        ),
+        (
+            (sink("a", signals=["logs"], debug={}),),
+            {"receivers": {"otlp": {"grpc": {"port": 13133}}}},
+            "spec.receivers.otlp.grpc.port",
+            "health check",
+        ),
+        (
+            (
+                sink(
+                    "a",
+                    signals=["logs"],
+                    otlp={
+                        "endpoint": "a:1",
+                        "headers": [{"name": "X-A", "value": "1"}, {"name": "x-a", "value": "2"}],
+                    },
+                ),
+            ),
+            {},
+            "TelemetrySink/a: spec.otlp.headers[1].name",
+            "already set by headers[0]",
+        ),
+        (
+            (sink("a", signals=["logs"], file={"path": "/conf/x.log"}),),
+            {},
+            "TelemetrySink/a: spec.file.path",
+            "reserved",
+        ),
+        (
+            (
+                sink(
+                    "a-b",
+                    signals=["logs"],
+                    otlp={"endpoint": "a:1", "headers": [{"name": "X", "value": "1"}]},
+                ),
+                sink(
+                    "a.b",
+                    signals=["logs"],
+                    otlp={"endpoint": "a:1", "headers": [{"name": "X", "value": "1"}]},
+                ),
+            ),
+            {},
+            "spec.otlp.headers[0]",
+            "environment variable VIGIL_A_B_HEADER_X",
+        ),
+    ],
+    ids=[
+        "no-sinks",
+        "port-twice",
+        "port-reserved",
+        "receiver-on-health-port",
+        "duplicate-header",
+        "reserved-dir",
+        "env-collision",
+    ],
+)
+def test_cross_object_errors_name_the_field(
+    docs: tuple, spec: dict, path: str, message: str
+) -> None:
+    with pytest.raises(RenderError) as err:
+        build_collector_config(_stack(**spec), _sinks(*docs))
+    assert path in err.value.path
+    assert message in err.value.message

@@ -1,0 +1,49 @@
+"""Sink selection stays in the namespace; names and selectors combine."""
+
+from __future__ import annotations
+
+from tests.helpers import sink, stack
+from vigil.models import MonitoringStack, TelemetrySink
+from vigil.render.stack import select_sinks
+
+
+def _sink(name: str, namespace: str = "team-a", **labels: str) -> TelemetrySink:
+    doc = sink(name, labels=labels, signals=["logs"], debug={})
+    doc["metadata"]["namespace"] = namespace
+    return TelemetrySink.model_validate(doc)
+
+
+def _stack(**sinks: object) -> MonitoringStack:
+    return MonitoringStack.model_validate(stack("s", sinks=sinks))
+
+
+def test_names_and_selector_are_combined_and_sorted() -> None:
+    picked = select_sinks(
+        _stack(names=["z"], selector={"matchLabels": {"team": "a"}}),
+        [_sink("z"), _sink("b", team="a"), _sink("c", team="b")],
+    )
+    assert [s.metadata.name for s in picked.sinks] == ["b", "z"]
+    assert picked.missing == ()
+
+
+def test_other_namespaces_are_never_selected() -> None:
+    picked = select_sinks(
+        _stack(names=["x"], selector={}),
+        [_sink("x", namespace="team-b"), _sink("y", namespace="team-b")],
+    )
+    assert picked.sinks == ()
+    assert picked.missing == ("x",)
+
+
+def test_match_expressions() -> None:
+    sel = {
+        "matchExpressions": [
+            {"key": "tier", "operator": "In", "values": ["gold"]},
+            {"key": "off", "operator": "DoesNotExist"},
+        ]
+    }
+    picked = select_sinks(
+        _stack(selector=sel),
+        [_sink("a", tier="gold"), _sink("b", tier="gold", off="1"), _sink("c", tier="x")],
+    )
+    assert [s.metadata.name for s in picked.sinks] == ["a"]

@@ -1,0 +1,92 @@
+"""The vigil command: render, validate, crds, and no traceback for bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import EXAMPLES, INVALID
+from vigil.cli import main
+
+
+def test_render_yaml_is_multi_document(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(EXAMPLES)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    assert len(docs) > 10
+    assert all({"apiVersion", "kind", "metadata"} <= set(d) for d in docs)
+
+
+def test_render_json_is_a_list(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-o", "json", "-n", "shop", str(EXAMPLES)]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["kind"] == "List"
+    assert {i["metadata"]["namespace"] for i in out["items"]} == {"shop"}
+
+
+def test_validate_ok(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", str(EXAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert "0 invalid, 0 errors" in out
+    assert "aureus-otlp" in out
+
+
+def test_validate_reports_file_document_path_and_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    target = INVALID / "secret-ref-without-key.yaml"
+    assert main(["validate", str(target)]) == 1
+    out = capsys.readouterr().out
+    first = out.splitlines()[0]
+    assert first == (
+        f"{target}:1: TelemetrySink/secret-ref-without-key: "
+        "spec.otlp.headers[0].valueFrom.secretKeyRef.key: Required value: set key"
+    )
+    assert "1 invalid" in out
+
+
+def test_render_refuses_invalid_input(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", str(INVALID / "two-destinations.yaml")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "set exactly one destination" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("a: [unclosed", "not valid YAML"),
+        ("- just\n- a list\n", "not a mapping"),
+        (
+            "apiVersion: vigil.dev/v1alpha1\nkind: Dashboard\nmetadata: {name: x}\n",
+            'Unsupported value: "Dashboard"',
+        ),
+        (
+            "apiVersion: vigil.dev/v1alpha1\nkind: TelemetrySink\nmetadata: {name: x}\nspec: 5\n",
+            "spec",
+        ),
+    ],
+)
+def test_bad_input_never_tracebacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, message: str
+) -> None:
+    f = tmp_path / "bad.yaml"
+    f.write_text(content)
+    code = main(["validate", str(f)])
+    captured = capsys.readouterr()
+    assert code in (1, 2)
+    assert message in captured.out + captured.err
+    assert "Traceback" not in captured.out + captured.err
+
+
+def test_missing_path(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "/nonexistent/x.yaml"]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_crds_to_dir(tmp_path: Path) -> None:
+    assert main(["crds", "--dir", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "monitoringstacks.vigil.dev.yaml",
+        "telemetrysinks.vigil.dev.yaml",
+    ]
