@@ -16,7 +16,7 @@ PROCESSORS = {
 EXPORTERS = {
     "otlp/grpc": "otlp_grpc",
     "otlp/http": "otlp_http",
-    "prometheusRemoteWrite": "prometheusremotewrite",
+    "prometheusRemoteWrite": "prometheus_remote_write",
     "prometheus": "prometheus",
     "kafka": "kafka",
     "file": "file",

@@ -103,7 +103,7 @@ def test_headers_and_credentials_become_env_references() -> None:
         "Authorization": "${env:VIGIL_GW_HEADER_AUTHORIZATION}",
         "X-Tenant": "${env:VIGIL_GW_HEADER_X_TENANT}",
     }
-    assert cfg["exporters"]["prometheusremotewrite/mimir"]["headers"] == {
+    assert cfg["exporters"]["prometheus_remote_write/mimir"]["headers"] == {
         "Authorization": "Bearer ${env:VIGIL_MIMIR_BEARER_TOKEN}"
     }
     env = {e.name: e.to_k8s() for e in built.env}
@@ -127,7 +127,7 @@ def test_basic_auth_uses_the_basicauth_extension() -> None:
             },
         ),
     )
-    assert cfg["exporters"]["prometheusremotewrite/rw"]["auth"] == {"authenticator": "basicauth/rw"}
+    assert cfg["exporters"]["prometheus_remote_write/rw"]["auth"] == {"authenticator": "basicauth/rw"}
     assert cfg["extensions"]["basicauth/rw"]["client_auth"] == {
         "username": "${env:VIGIL_RW_USERNAME}",
         "password": "${env:VIGIL_RW_PASSWORD}",
