@@ -200,7 +200,12 @@ def test_health_check_and_own_telemetry() -> None:
     cfg = _config(sink("c", signals=["logs"], debug={}))
     assert cfg["extensions"]["health_check"] == {"endpoint": "0.0.0.0:13133"}
     reader = cfg["service"]["telemetry"]["metrics"]["readers"][0]
-    assert reader["pull"]["exporter"]["prometheus"] == {"host": "0.0.0.0", "port": 8888}
+    assert reader["pull"]["exporter"]["prometheus"] == {
+        "host": "0.0.0.0",
+        "port": 8888,
+        "without_type_suffix": False,
+        "without_units": False,
+    }
     assert cfg["processors"]["memory_limiter"]["limit_percentage"] == 80
 
 
