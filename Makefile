@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test unit lint fmt crds golden clean
+.PHONY: help setup system-deps demo test unit lint fmt crds golden clean
 
 -include tools/tools.mk
 
@@ -24,10 +24,14 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create the venv with the pinned dependencies (idempotent)
 
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager
+system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager)
+	@scripts/apt-install.sh $(DEBIAN_PACKAGES)
+
 demo: setup  ## render and validate examples/ and summarise what the operator would create
 	$(BIN)/python scripts/demo.py
 
-test: setup  ## run every test tier that can run here (unit, tools, integration, e2e)
+test: setup system-deps  ## run every test tier that can run here (unit, tools, integration, e2e)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 unit: setup  ## only the fast unit tier
