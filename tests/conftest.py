@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+pytest_plugins = ("tests.harness.fixtures",)
+
 TIERS = ("unit", "tools", "integration", "e2e")
 
 

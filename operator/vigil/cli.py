@@ -11,7 +11,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from vigil import __version__
+from vigil import __version__, settings
 from vigil.crd import build_crds
 from vigil.offline import Result, process
 from vigil.parse import Source
@@ -106,6 +106,12 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    from vigil.operator import run  # noqa: PLC0415 - kopf loads only for the operator
+
+    return run(settings.from_arguments(args))
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``vigil``."""
     p = argparse.ArgumentParser(prog="vigil", description=__doc__)
@@ -126,6 +132,10 @@ def parser() -> argparse.ArgumentParser:
         "-n", "--namespace", default="default", help="namespace of objects that name none"
     )
     v.set_defaults(func=cmd_validate)
+
+    o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")
+    settings.add_arguments(o)
+    o.set_defaults(func=cmd_run)
 
     c = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them to --dir)")
     c.add_argument("--dir", help="write one file per CRD into this folder")

@@ -91,6 +91,11 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
     if "const" in node:
         node["enum"] = [node.pop("const")]
     out: dict[str, Any] = {}
+    if "patternProperties" in node:
+        # Kubernetes has no patternProperties: values via additionalProperties, keys via CEL.
+        ((pattern, values),) = node.pop("patternProperties").items()
+        node["additionalProperties"] = values
+        node["propertyNames"] = {"pattern": pattern}
     validations = list(node.pop("x-kubernetes-validations", []))
     validations += _key_rules(node)
     if node.get("additionalProperties") not in (None, False, True):
@@ -102,9 +107,6 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
             out[key] = {name: _structural(sub, defs) for name, sub in value.items()}
         elif key == "items":
             out[key] = _structural(value, defs)
-        elif key == "default" and isinstance(value, dict) and value and "properties" in node:
-            # Nested defaults are applied by the API server once the object exists.
-            out[key] = {}
         else:
             out[key] = value
     if validations:

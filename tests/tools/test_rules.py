@@ -17,7 +17,12 @@ BUNDLES = sorted(p for p in RULES.glob("*.yaml") if p.name != "bundles.yaml")
 def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run the real promtool (Debian package `prometheus`)."""
     return subprocess.run(
-        [str(require("promtool")), *args], capture_output=True, text=True, cwd=cwd, timeout=120, check=False
+        [str(require("promtool")), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
     )
 
 

@@ -83,7 +83,13 @@ def test_defaults_reach_the_schema() -> None:
         "spec"
     ]
     collector = stack["properties"]["collector"]
-    assert collector["default"] == {}
+    assert collector["default"]["replicas"] == 1
+    assert collector["default"]["resources"]["limits"] == {"memory": "512Mi"}
+    otlp = stack["properties"]["receivers"]["properties"]["otlp"]
+    assert otlp["default"] == {
+        "grpc": {"enabled": True, "port": 4317},
+        "http": {"enabled": True, "port": 4318},
+    }
     assert collector["properties"]["replicas"]["default"] == 1
     assert (
         stack["properties"]["receivers"]["properties"]["otlp"]["properties"]["grpc"]["properties"][

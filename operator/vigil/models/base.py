@@ -68,6 +68,14 @@ class VigilModel(BaseModel):
         return schema
 
 
+def object_default(model: type[BaseModel]) -> dict[str, Any]:
+    """JSON schema extra giving a model-typed field its full default in the CRD.
+
+    The API server evaluates CEL rules on defaults as written, so ``{}`` is not enough.
+    """
+    return {"default": model().model_dump(by_alias=True, mode="json", exclude_none=True)}
+
+
 def is_set(value: object) -> bool:
     """The Python meaning of CEL's ``has()`` for optional fields."""
     return value is not None

@@ -15,6 +15,7 @@ from vigil.models.base import (
     Quantity,
     StringMap,
     VigilModel,
+    object_default,
 )
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 
@@ -124,12 +125,12 @@ class OTLPReceiver(VigilModel):
     grpc: OTLPGrpc = Field(
         default_factory=OTLPGrpc,
         description="OTLP/gRPC listener.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(OTLPGrpc),
     )
     http: OTLPHttp = Field(
         default_factory=OTLPHttp,
         description="OTLP/HTTP listener.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(OTLPHttp),
     )
 
 
@@ -139,7 +140,7 @@ class Receivers(VigilModel):
     otlp: OTLPReceiver = Field(
         default_factory=OTLPReceiver,
         description="OTLP listeners.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(OTLPReceiver),
     )
 
 
@@ -206,13 +207,13 @@ class MonitoringStackSpec(VigilModel):
     collector: Collector = Field(
         default_factory=Collector,
         description="The collector Deployment.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(Collector),
     )
     sinks: SinkSelection = Field(description="Which TelemetrySinks to export to.")
     receivers: Receivers = Field(
         default_factory=Receivers,
         description="What the collector receives.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(Receivers),
     )
     scrape: list[ScrapeTarget] = Field(
         default_factory=list,
@@ -223,7 +224,7 @@ class MonitoringStackSpec(VigilModel):
     self_monitoring: SelfMonitoring = Field(
         default_factory=SelfMonitoring,
         description="Scrape the collector's own metrics.",
-        json_schema_extra={"default": {}},
+        json_schema_extra=object_default(SelfMonitoring),
     )
     prometheus_labels: StringMap | None = Field(
         default=None,

@@ -68,6 +68,8 @@ class CollectorConfig:
     prometheus_ports: tuple[tuple[str, int], ...]
     referenced: tuple[tuple[str, str], ...]
     """(kind, name) of every Secret and ConfigMap the collector reads; their versions roll it."""
+    referenced_by: dict[tuple[str, str], str] = field(default_factory=dict)
+    """The first field that references each (kind, name), e.g. ``TelemetrySink/x: tls.ca``."""
 
 
 @dataclass
@@ -75,7 +77,11 @@ class _Builder:
     env: dict[str, EnvVar] = field(default_factory=dict)
     env_owner: dict[str, str] = field(default_factory=dict)
     mounts: dict[str, Mount] = field(default_factory=dict)
-    referenced: set[tuple[str, str]] = field(default_factory=set)
+    referenced: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def refer(self, kind: str, name: str, where: str) -> None:
+        """Remember that ``where`` reads the ``kind`` object ``name``."""
+        self.referenced.setdefault((kind, name), where)
 
     def secret(self, sink: str, path: str, value: SecretValue, *parts: str) -> str:
         """Put ``value`` into the environment and return the ``${env:NAME}`` reference."""
@@ -89,7 +95,7 @@ class _Builder:
             )
         if value.value_from is not None:
             ref = value.value_from.secret_key_ref
-            self.referenced.add(("Secret", ref.name))
+            self.refer("Secret", ref.name, owner)
             self.env[name] = EnvVar(name, secret_name=ref.name, secret_key=ref.key)
         else:
             self.env[name] = EnvVar(name, value=value.value)
@@ -106,7 +112,7 @@ class _Builder:
         else:
             assert source.config_map_key_ref is not None
             kind, ref = "ConfigMap", source.config_map_key_ref
-        self.referenced.add((kind, ref.name))
+        self.refer(kind, ref.name, f"TelemetrySink/{sink}: tls.{role}")
         volume = f"tls-{short_hash(sink + '/' + role, 10)}"
         self.mounts[volume] = Mount(volume, directory, kind, ref.name, ref.key, file_name)
         return posixpath.join(directory, file_name)
@@ -409,4 +415,5 @@ def build_collector_config(
         mounts=tuple(b.mounts[k] for k in sorted(b.mounts)),
         prometheus_ports=prometheus_ports,
         referenced=tuple(sorted(b.referenced)),
+        referenced_by=dict(sorted(b.referenced.items())),
     )

@@ -127,7 +127,9 @@ def test_basic_auth_uses_the_basicauth_extension() -> None:
             },
         ),
     )
-    assert cfg["exporters"]["prometheus_remote_write/rw"]["auth"] == {"authenticator": "basicauth/rw"}
+    assert cfg["exporters"]["prometheus_remote_write/rw"]["auth"] == {
+        "authenticator": "basicauth/rw"
+    }
     assert cfg["extensions"]["basicauth/rw"]["client_auth"] == {
         "username": "${env:VIGIL_RW_USERNAME}",
         "password": "${env:VIGIL_RW_PASSWORD}",

@@ -1,0 +1,78 @@
+"""What the handlers share: the Vigil kinds, metrics around a reconcile, status and Events."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import time
+from collections.abc import Callable
+from typing import Any
+
+import kopf
+
+from vigil import status
+from vigil.k8s import KubeError
+from vigil.metrics import RECONCILE_SECONDS, RECONCILES
+
+GROUP, VERSION = "vigil.dev", "v1alpha1"
+RETRY_DELAY_S = 10
+
+
+def now() -> str:
+    """The current time in RFC 3339, as conditions carry it."""
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Count and time a reconcile; API errors worth retrying become kopf.TemporaryError."""
+
+    def wrap(fn: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(fn)
+        def run(**kwargs: Any) -> None:
+            started = time.monotonic()
+            try:
+                fn(**kwargs)
+            except KubeError as exc:
+                RECONCILES.labels(kind, "error").inc()
+                if exc.temporary:
+                    raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY_S) from exc
+                raise
+            except Exception:
+                RECONCILES.labels(kind, "error").inc()
+                raise
+            else:
+                RECONCILES.labels(kind, "success").inc()
+            finally:
+                RECONCILE_SECONDS.labels(kind).observe(time.monotonic() - started)
+
+        return run
+
+    return wrap
+
+
+def report(body: kopf.Body, patch: kopf.Patch, outcome: status.Outcome) -> None:
+    """Write the status fields that changed; post an Event when readiness changes."""
+    previous = dict(body.get("status") or {})
+    new = status.status(previous, outcome, now())
+    for key, value in status.changed(previous, new).items():
+        patch.status[key] = value
+    old_ready = next(
+        (c for c in previous.get("conditions", []) if c.get("type") == status.READY), {}
+    )
+    if outcome.error is not None and (old_ready.get("reason"), old_ready.get("message")) != (
+        outcome.error.reason,
+        outcome.error.message,
+    ):
+        kopf.warn(body, reason=outcome.error.reason, message=outcome.error.message)
+    for warning in outcome.warnings:
+        if warning.message not in _condition_message(previous, status.DEGRADED):
+            kopf.warn(body, reason=warning.reason, message=warning.message)
+
+
+def _condition_message(previous: dict[str, Any], kind: str) -> str:
+    return str(
+        next(
+            (c.get("message", "") for c in previous.get("conditions", []) if c.get("type") == kind),
+            "",
+        )
+    )

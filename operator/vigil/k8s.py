@@ -1,0 +1,333 @@
+"""The one module that talks to the Kubernetes API server.
+
+Server-side apply with one field manager, compare-before-write (a no-op costs no write),
+pruning of children that are no longer desired (by owner labels), metadata-only reads of
+referenced Secrets, and a count of every request by verb, resource and code.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlencode
+
+import kubernetes
+from kubernetes.client import ApiClient
+
+from vigil.metrics import API_REQUESTS
+
+FIELD_MANAGER = "vigil"
+DISCOVERY_TTL_S = 30.0
+REQUEST_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True)
+class ResourceType:
+    """Where a kind lives in the API."""
+
+    api_version: str
+    kind: str
+    plural: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.rpartition("/")[0]
+
+    def path(self, namespace: str, name: str | None = None) -> str:
+        """The REST path of the collection in ``namespace`` (or of one object)."""
+        base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        out = f"{base}/namespaces/{namespace}/{self.plural}"
+        return f"{out}/{name}" if name else out
+
+
+CHILD_TYPES: tuple[ResourceType, ...] = (
+    ResourceType("v1", "ServiceAccount", "serviceaccounts"),
+    ResourceType("v1", "ConfigMap", "configmaps"),
+    ResourceType("v1", "Service", "services"),
+    ResourceType("apps/v1", "Deployment", "deployments"),
+    ResourceType("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+    ResourceType("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
+    ResourceType("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
+    ResourceType("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs"),
+)
+TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
+SECRET = ResourceType("v1", "Secret", "secrets")
+MONITORING_STACK = ResourceType("vigil.dev/v1alpha1", "MonitoringStack", "monitoringstacks")
+CONFIG_MAP = TYPES[("v1", "ConfigMap")]
+BUILT_IN_GROUPS = ("", "apps", "policy")
+
+
+class KubeError(Exception):
+    """A request the API server answered with an error status."""
+
+    def __init__(self, status: int, verb: str, path: str, body: str) -> None:
+        try:
+            message = json.loads(body).get("message", body)
+        except ValueError:
+            message = body
+        super().__init__(f"{verb} {path}: {status}: {message}")
+        self.status = status
+        self.message = str(message)
+
+    @property
+    def temporary(self) -> bool:
+        """Worth retrying later: throttled, conflicting, or a server-side failure."""
+        return self.status in (409, 429) or self.status >= 500
+
+
+def _resource_of(path: str) -> str:
+    parts = [p for p in path.split("?", maxsplit=1)[0].split("/") if p]
+    if "namespaces" in parts and len(parts) > parts.index("namespaces") + 2:
+        return parts[parts.index("namespaces") + 2]
+    return parts[-1] if parts else ""
+
+
+class Kube:
+    """A thin, counted client for the requests Vigil makes."""
+
+    def __init__(self, api: ApiClient | None = None) -> None:
+        self.api = api or ApiClient()
+        self.counts: dict[str, int] = {}
+        self._lock = threading.Lock()
+        self._discovery: dict[str, tuple[float, set[str]]] = {}
+
+    @classmethod
+    def from_environment(cls) -> Kube:
+        """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config."""
+        try:
+            kubernetes.config.load_incluster_config()
+        except kubernetes.config.ConfigException:
+            kubernetes.config.load_kube_config()
+        return cls(ApiClient())
+
+    def request(
+        self,
+        verb: str,
+        method: str,
+        path: str,
+        *,
+        body: Any = None,
+        query: dict[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Any:
+        """Send one request; the decoded JSON body, or None for 404 on reads."""
+        full = f"{path}?{urlencode(query)}" if query else path
+        header_params = {"Accept": "application/json", **(headers or {})}
+        method_, url, header_params, body_, _ = self.api.param_serialize(
+            method, full, header_params=header_params, body=body, auth_settings=["BearerToken"]
+        )
+        resp = self.api.call_api(
+            method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S
+        )
+        data = resp.read()
+        with self._lock:
+            self.counts[verb] = self.counts.get(verb, 0) + 1
+        API_REQUESTS.labels(verb, _resource_of(path), str(resp.status)).inc()
+        if resp.status == 404 and verb in ("get", "discover"):
+            return None
+        if resp.status >= 400:
+            raise KubeError(resp.status, verb, path, data.decode(errors="replace"))
+        return json.loads(data) if data else None
+
+    # Reads -------------------------------------------------------------------------------
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> dict[str, Any] | None:
+        """One object, or None when it does not exist."""
+        result = self.request("get", "GET", rt.path(namespace, name))
+        return dict(result) if result is not None else None
+
+    def list(
+        self, rt: ResourceType, namespace: str, selector: dict[str, str]
+    ) -> list[dict[str, Any]]:
+        """Objects of ``rt`` in ``namespace`` carrying every label in ``selector``."""
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        result = self.request(
+            "list", "GET", rt.path(namespace), query={"labelSelector": label_selector}
+        )
+        # Items of a list carry no apiVersion/kind for built-in types; restore them.
+        return [
+            {**item, "apiVersion": rt.api_version, "kind": rt.kind}
+            for item in (result or {}).get("items", [])
+        ]
+
+    def served(self, rt: ResourceType) -> bool:
+        """True when the API server serves ``rt`` (cached for a short while; CRDs come and go)."""
+        if rt.group in BUILT_IN_GROUPS:
+            return True
+        now = time.monotonic()
+        cached = self._discovery.get(rt.api_version)
+        if cached is None or now - cached[0] > DISCOVERY_TTL_S:
+            found = self.request("discover", "GET", f"/apis/{rt.api_version}")
+            plurals = {r["name"] for r in found.get("resources", [])} if found else set()
+            cached = (now, plurals)
+            self._discovery[rt.api_version] = cached
+        return rt.plural in cached[1]
+
+    def forget_discovery(self) -> None:
+        """Re-read discovery on the next call (after installing CRDs, say)."""
+        self._discovery.clear()
+
+    def resource_versions(
+        self, namespace: str, refs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], str | None]:
+        """resourceVersion of each referenced (kind, name), None when missing.
+
+        Only metadata is requested (PartialObjectMetadata): Secret values never reach Vigil.
+        """
+        partial = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
+        out: dict[tuple[str, str], str | None] = {}
+        for kind, name in refs:
+            rt = SECRET if kind == "Secret" else CONFIG_MAP
+            found = self.request("get", "GET", rt.path(namespace, name), headers=partial)
+            out[(kind, name)] = found["metadata"]["resourceVersion"] if found else None
+        return out
+
+    # Writes ------------------------------------------------------------------------------
+
+    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        """Server-side apply ``obj`` with Vigil's field manager (taking over conflicting fields)."""
+        rt = TYPES[(obj["apiVersion"], obj["kind"])]
+        meta = obj["metadata"]
+        result = self.request(
+            "apply",
+            "PATCH",
+            rt.path(meta["namespace"], meta["name"]),
+            body=obj,
+            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )
+        return dict(result)
+
+    def annotate(
+        self, rt: ResourceType, namespace: str, name: str, annotations: dict[str, str]
+    ) -> None:
+        """Merge ``annotations`` into an object's metadata (used to wake a stack's handlers)."""
+        self.request(
+            "patch",
+            "PATCH",
+            rt.path(namespace, name),
+            body={"metadata": {"annotations": annotations}},
+            headers={"Content-Type": "application/merge-patch+json"},
+        )
+
+    def delete(self, rt: ResourceType, namespace: str, name: str) -> None:
+        """Delete one object (background propagation); already gone is fine."""
+        try:
+            self.request(
+                "delete",
+                "DELETE",
+                rt.path(namespace, name),
+                body={"propagationPolicy": "Background"},
+            )
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    # Children ----------------------------------------------------------------------------
+
+    def reconcile_children(
+        self,
+        namespace: str,
+        owner_selector: dict[str, str],
+        desired: Sequence[dict[str, Any]],
+        types: Sequence[ResourceType] = CHILD_TYPES,
+    ) -> ApplyReport:
+        """Make the owner's children exactly ``desired``: apply what differs, delete the rest.
+
+        Kinds the server does not serve (no prometheus-operator CRDs) are skipped and reported.
+        """
+        report = ApplyReport()
+        wanted = {(o["apiVersion"], o["kind"], o["metadata"]["name"]): o for o in desired}
+        for rt in types:
+            if not self.served(rt):
+                if any((a, k) == (rt.api_version, rt.kind) for a, k, _ in wanted):
+                    report.unserved.append(rt)
+                continue
+            live = {o["metadata"]["name"]: o for o in self.list(rt, namespace, owner_selector)}
+            for (api_version, kind, name), obj in wanted.items():
+                if (api_version, kind) != (rt.api_version, rt.kind):
+                    continue
+                current = live.pop(name, None)
+                if current is not None and contains(current, obj):
+                    report.unchanged.append(obj)
+                else:
+                    self.apply(obj)
+                    report.applied.append(obj)
+            for name in sorted(live):
+                self.delete(rt, namespace, name)
+                report.deleted.append(f"{rt.kind}/{name}")
+        return report
+
+
+@dataclass
+class ApplyReport:
+    """What one reconcile of children did."""
+
+    applied: list[dict[str, Any]] = field(default_factory=list)
+    unchanged: list[dict[str, Any]] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    unserved: list[ResourceType] = field(default_factory=list)
+
+    @property
+    def writes(self) -> int:
+        return len(self.applied) + len(self.deleted)
+
+
+_SUFFIX = {
+    "": 1,
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+    "m": Decimal("0.001"),
+    "u": Decimal("0.000001"),
+    "n": Decimal("0.000000001"),
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
+    "Ti": 2**40,
+    "Pi": 2**50,
+    "Ei": 2**60,
+}
+
+
+def _quantity(value: str) -> Decimal | None:
+    number = value.rstrip("kMGTPEmunKi")
+    suffix = value[len(number) :]
+    if suffix not in _SUFFIX:
+        return None
+    try:
+        return Decimal(number) * Decimal(_SUFFIX[suffix])
+    except InvalidOperation:
+        return None
+
+
+def contains(live: Any, desired: Any) -> bool:
+    """True when every field of ``desired`` is present in ``live`` with an equal value.
+
+    Fields the server adds (defaults, status, managedFields) are ignored; quantities compare by
+    value ("1024Mi" equals "1Gi", as the API server may normalise them).
+    """
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(
+            k in live and contains(live[k], v) for k, v in desired.items()
+        )
+    if isinstance(desired, list):
+        return (
+            isinstance(live, list)
+            and len(live) == len(desired)
+            and all(contains(a, b) for a, b in zip(live, desired, strict=True))
+        )
+    if desired == live:
+        return True
+    if isinstance(desired, str) and isinstance(live, str | int):
+        a, b = _quantity(desired), _quantity(str(live))
+        return a is not None and a == b
+    return False

@@ -1,0 +1,95 @@
+"""`vigil run`: the operator process: kopf with Vigil's handlers, /metrics, /healthz, /readyz."""
+
+from __future__ import annotations
+
+import http.server
+import logging
+import threading
+
+import kopf
+from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
+
+from vigil.handlers import build_registry
+from vigil.k8s import Kube
+from vigil.settings import Settings
+
+log = logging.getLogger("vigil")
+
+
+def _serve(port: int, ready: threading.Event) -> http.server.ThreadingHTTPServer:
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path == "/metrics":
+                code, body, kind = 200, generate_latest(), CONTENT_TYPE_LATEST
+            elif self.path == "/healthz":
+                code, body, kind = 200, b"ok\n", "text/plain"
+            elif self.path == "/readyz":
+                code = 200 if ready.is_set() else 503
+                body, kind = (b"ok\n" if code == 200 else b"starting\n"), "text/plain"
+            else:
+                code, body, kind = 404, b"not found\n", "text/plain"
+            self.send_response(code)
+            self.send_header("Content-Type", kind)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("0.0.0.0", port), Handler)  # noqa: S104 - probes and scrapes
+    threading.Thread(target=server.serve_forever, name="vigil-http", daemon=True).start()
+    return server
+
+
+def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> None:
+    """Apply ``vigil`` settings to kopf's at startup: storage, watch timeouts, workers, Events."""
+
+    def configure_kopf(settings: kopf.OperatorSettings, **_: object) -> None:
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="vigil.dev")
+        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+            prefix="vigil.dev", key="last-handled-configuration"
+        )
+        settings.persistence.finalizer = "vigil.dev/finalizer"
+        settings.watching.server_timeout = vigil.watch_server_timeout
+        settings.watching.client_timeout = vigil.watch_client_timeout
+        settings.watching.connect_timeout = 30
+        settings.batching.worker_limit = vigil.worker_limit
+        settings.execution.max_workers = vigil.worker_limit
+        settings.posting.level = getattr(logging, vigil.posting_level)
+
+    kopf.on.startup(registry=registry)(configure_kopf)
+    # A private registry does not inherit kopf's default login; use the kubernetes client's.
+    kopf.on.login(registry=registry)(kopf.login_via_client)
+
+
+def run(settings: Settings) -> int:
+    """Run the operator until interrupted; the process exit code."""
+    kopf.configure(
+        debug=settings.debug,
+        verbose=settings.debug,
+        log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
+    )
+    disable_created_metrics()
+    registry = build_registry(settings)
+    register_kopf_settings(registry, settings)
+    ready = threading.Event()
+    server = _serve(settings.metrics_port, ready)
+    memo = kopf.Memo(kube=Kube.from_environment(), settings=settings, secret_versions={})
+    log.info(
+        "vigil operator starting: %s",
+        "cluster-wide" if not settings.namespaces else settings.namespaces,
+    )
+    try:
+        kopf.run(
+            registry=registry,
+            clusterwide=not settings.namespaces,
+            namespaces=list(settings.namespaces),
+            standalone=not settings.peering,
+            peering_name=settings.peering or None,
+            memo=memo,
+            ready_flag=ready,
+        )
+    finally:
+        server.shutdown()
+    return 0

@@ -1,0 +1,133 @@
+"""Operator settings: flags of `vigil run`, each with a VIGIL_* environment variable."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+
+
+def _labels(text: str) -> dict[str, str]:
+    """``release=kube-prometheus-stack,team=sre`` or a JSON object."""
+    text = text.strip()
+    if not text:
+        return {}
+    if text.startswith("{"):
+        return {str(k): str(v) for k, v in json.loads(text).items()}
+    pairs = [p.split("=", 1) for p in text.split(",") if p.strip()]
+    if any(len(p) != 2 for p in pairs):
+        raise argparse.ArgumentTypeError(f"expected key=value[,key=value], got {text!r}")
+    return {k.strip(): v.strip() for k, v in pairs}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything `vigil run` can be told."""
+
+    namespaces: tuple[str, ...] = ()
+    """Watch only these namespaces; empty means the whole cluster."""
+    drift_interval: float = 300.0
+    """Seconds between full reconciles of each stack (repairs edited or deleted children)."""
+    secret_check_interval: float = 30.0
+    """Seconds between checks of referenced Secrets' versions (a rotation rolls the collector)."""
+    prometheus_labels: dict[str, str] = field(default_factory=dict)
+    """Default labels on ServiceMonitors/PrometheusRules for Prometheus to select them."""
+    collector_binary: str = ""
+    """An otelcol binary to run `validate` with before any config is rolled out ("" = skip)."""
+    metrics_port: int = 8080
+    """Port of /metrics, /healthz and /readyz."""
+    watch_server_timeout: int = 300
+    """Seconds the API server keeps a watch open."""
+    watch_client_timeout: int = 330
+    """Seconds after which the client drops a silent watch and starts again."""
+    worker_limit: int = 20
+    """Objects reconciled at once."""
+    posting_level: str = "WARNING"
+    """Lowest level of handler log messages posted as Kubernetes Events."""
+    peering: str = ""
+    """kopf peering object for HA (several replicas, one active); "" runs standalone."""
+    log_format: str = "plain"
+    """plain or json."""
+    debug: bool = False
+    """Verbose logs."""
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"VIGIL_{name}", default)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags of `vigil run`; each defaults to its VIGIL_* environment variable."""
+    d = Settings()
+    p.add_argument(
+        "--namespace",
+        action="append",
+        dest="namespaces",
+        default=[n for n in _env("NAMESPACES", "").split(",") if n],
+        help="watch only this namespace (repeatable; env VIGIL_NAMESPACES, comma-separated)",
+    )
+    p.add_argument(
+        "--drift-interval", type=float, default=float(_env("DRIFT_INTERVAL", str(d.drift_interval)))
+    )
+    p.add_argument(
+        "--secret-check-interval",
+        type=float,
+        default=float(_env("SECRET_CHECK_INTERVAL", str(d.secret_check_interval))),
+    )
+    p.add_argument(
+        "--prometheus-labels",
+        type=_labels,
+        default=_labels(_env("PROMETHEUS_LABELS", "")),
+        help="key=value,... added to ServiceMonitors unless a stack sets its own",
+    )
+    p.add_argument(
+        "--collector-binary",
+        default=_env("COLLECTOR_BINARY", d.collector_binary),
+        help="otelcol binary used to validate configs before rollout",
+    )
+    p.add_argument(
+        "--metrics-port", type=int, default=int(_env("METRICS_PORT", str(d.metrics_port)))
+    )
+    p.add_argument(
+        "--watch-server-timeout",
+        type=int,
+        default=int(_env("WATCH_SERVER_TIMEOUT", str(d.watch_server_timeout))),
+    )
+    p.add_argument(
+        "--watch-client-timeout",
+        type=int,
+        default=int(_env("WATCH_CLIENT_TIMEOUT", str(d.watch_client_timeout))),
+    )
+    p.add_argument(
+        "--worker-limit", type=int, default=int(_env("WORKER_LIMIT", str(d.worker_limit)))
+    )
+    p.add_argument(
+        "--posting-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default=_env("POSTING_LEVEL", d.posting_level),
+    )
+    p.add_argument("--peering", default=_env("PEERING", d.peering), help="kopf peering name for HA")
+    p.add_argument(
+        "--log-format", choices=("plain", "json"), default=_env("LOG_FORMAT", d.log_format)
+    )
+    p.add_argument("--debug", action="store_true", default=_env("DEBUG", "") == "1")
+
+
+def from_arguments(args: argparse.Namespace) -> Settings:
+    """Settings from parsed `vigil run` arguments."""
+    return Settings(
+        namespaces=tuple(args.namespaces),
+        drift_interval=args.drift_interval,
+        secret_check_interval=args.secret_check_interval,
+        prometheus_labels=dict(args.prometheus_labels),
+        collector_binary=args.collector_binary,
+        metrics_port=args.metrics_port,
+        watch_server_timeout=args.watch_server_timeout,
+        watch_client_timeout=args.watch_client_timeout,
+        worker_limit=args.worker_limit,
+        posting_level=args.posting_level,
+        peering=args.peering,
+        log_format=args.log_format,
+        debug=args.debug,
+    )

@@ -1,0 +1,115 @@
+"""Status as an API: pure functions from what a reconcile found to the status to write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+READY = "Ready"
+DEGRADED = "Degraded"
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Something a user should know: a CamelCase reason and a message naming the field."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one reconcile concluded about an object."""
+
+    generation: int
+    error: Issue | None = None
+    """Why the object is not Ready (nothing new was rolled out); None when Ready."""
+    warnings: tuple[Issue, ...] = ()
+    """What is degraded although the object is Ready (e.g. ServiceMonitors skipped)."""
+    fields: dict[str, Any] = field(default_factory=dict)
+    """Kind-specific status fields (camelCase), e.g. selectedSinks."""
+
+    @property
+    def ready(self) -> bool:
+        return self.error is None
+
+
+def _condition(
+    previous: Sequence[dict[str, Any]],
+    *,
+    kind: str,
+    status: str,
+    reason: str,
+    message: str,
+    generation: int,
+    now: str,
+) -> dict[str, Any]:
+    old = next((c for c in previous if c.get("type") == kind), None)
+    since = (
+        old["lastTransitionTime"]
+        if old and old.get("status") == status and old.get("lastTransitionTime")
+        else now
+    )
+    return {
+        "type": kind,
+        "status": status,
+        "reason": reason,
+        "message": message,
+        "lastTransitionTime": since,
+        "observedGeneration": generation,
+    }
+
+
+def conditions(
+    previous: Sequence[dict[str, Any]], outcome: Outcome, now: str
+) -> list[dict[str, Any]]:
+    """Ready and Degraded conditions; lastTransitionTime moves only when status flips."""
+    if outcome.error is None:
+        ready = ("True", "Reconciled", "All generated objects are up to date.")
+    else:
+        ready = ("False", outcome.error.reason, outcome.error.message)
+    if outcome.warnings:
+        degraded = (
+            "True",
+            outcome.warnings[0].reason,
+            " ".join(w.message for w in outcome.warnings),
+        )
+    else:
+        degraded = ("False", "AsExpected", "Nothing is degraded.")
+    return [
+        _condition(
+            previous,
+            kind=READY,
+            status=ready[0],
+            reason=ready[1],
+            message=ready[2],
+            generation=outcome.generation,
+            now=now,
+        ),
+        _condition(
+            previous,
+            kind=DEGRADED,
+            status=degraded[0],
+            reason=degraded[1],
+            message=degraded[2],
+            generation=outcome.generation,
+            now=now,
+        ),
+    ]
+
+
+def status(previous: dict[str, Any] | None, outcome: Outcome, now: str) -> dict[str, Any]:
+    """The full status to store: observedGeneration, conditions and the kind's own fields."""
+    prev = previous or {}
+    return {
+        "observedGeneration": outcome.generation,
+        "conditions": conditions(prev.get("conditions", []), outcome, now),
+        **outcome.fields,
+    }
+
+
+def changed(previous: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+    """The top-level status fields that differ (an empty dict means: write nothing)."""
+    prev = previous or {}
+    return {k: v for k, v in new.items() if prev.get(k) != v}

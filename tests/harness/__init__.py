@@ -1,0 +1,1 @@
+"""Real programs for the test tiers and the demo: a local control plane and the collector."""

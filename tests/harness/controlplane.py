@@ -1,0 +1,234 @@
+"""A real Kubernetes control plane on 127.0.0.1: etcd, kube-apiserver, kube-controller-manager.
+
+Built by `make tools`; used by the integration tier and by `make demo`. The controller-manager
+runs only the garbage collector and namespace controllers (there is no kubelet: pods never run).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import ssl
+import subprocess
+import tempfile
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.harness.process import Process, start, wait_until
+from tests.harness.tools import ROOT, find, free_port
+
+CRD_DIRS = (ROOT / "crds", ROOT / "third_party" / "crds" / "prometheus-operator")
+READY_DEADLINE_S = 90.0
+
+
+def _write_key_pair(folder: Path) -> tuple[Path, Path]:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = folder / "sa.key"
+    public = folder / "sa.pub"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.TraditionalOpenSSL,
+            serialization.NoEncryption(),
+        )
+    )
+    public.write_bytes(
+        key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+    )
+    return private, public
+
+
+@dataclass
+class ControlPlane:
+    """A running local control plane and how to reach it."""
+
+    workdir: Path
+    url: str
+    token: str
+    kubeconfig: Path
+    processes: list[Process] = field(default_factory=list)
+
+    def kubectl(
+        self, *args: str, input: str | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess[str]:
+        """Run kubectl against this control plane."""
+        kubectl = find("kubectl")
+        if kubectl is None:
+            raise FileNotFoundError("kubectl: run `make setup`")
+        result = subprocess.run(
+            [str(kubectl), f"--kubeconfig={self.kubeconfig}", *args],
+            input=input,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(f"kubectl {' '.join(args)} failed:\n{result.stderr}")
+        return result
+
+    def request(self, path: str) -> Any:
+        """GET ``path`` from the API server as JSON."""
+        req = urllib.request.Request(
+            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
+        )
+        ctx = ssl.create_default_context()
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        with urllib.request.urlopen(req, context=ctx, timeout=5) as resp:
+            body = resp.read().decode()
+        return json.loads(body) if body.startswith("{") else body
+
+    def install_crds(self, *folders: Path) -> None:
+        """Apply CRDs (server-side) and wait until they are Established."""
+        names: list[str] = []
+        for folder in folders or CRD_DIRS:
+            out = self.kubectl(
+                "apply", "--server-side", "--force-conflicts", "-o", "name", "-f", str(folder)
+            )
+            names += out.stdout.split()
+        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+
+    def logs(self) -> dict[str, str]:
+        """The end of each component's log."""
+        return {p.name: p.tail(50) for p in self.processes}
+
+    def stop(self, keep: bool = False) -> None:
+        """Stop every component by PID (reverse start order); remove the folder unless ``keep``."""
+        for proc in reversed(self.processes):
+            proc.stop()
+        if not keep:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _binaries() -> dict[str, Path]:
+    found = {n: find(n) for n in ("etcd", "kube-apiserver", "kube-controller-manager")}
+    missing = [n for n, p in found.items() if p is None]
+    if missing:
+        raise FileNotFoundError(f"not built: {', '.join(missing)}; run `make tools`")
+    return {n: p for n, p in found.items() if p is not None}
+
+
+def start_control_plane(workdir: Path | None = None) -> ControlPlane:
+    """Start etcd, kube-apiserver and kube-controller-manager; return once /readyz says ok."""
+    bins = _binaries()
+    work = workdir or Path(tempfile.mkdtemp(prefix="vigil-controlplane-"))
+    token = secrets.token_hex(16)
+    sa_key, sa_pub = _write_key_pair(work)
+    (work / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
+    etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
+    url = f"https://127.0.0.1:{api_port}"
+    kubeconfig = work / "kubeconfig"
+    kubeconfig.write_text(
+        yaml.safe_dump(
+            {
+                "apiVersion": "v1",
+                "kind": "Config",
+                "clusters": [
+                    {"name": "local", "cluster": {"server": url, "insecure-skip-tls-verify": True}}
+                ],
+                "users": [{"name": "admin", "user": {"token": token}}],
+                "contexts": [
+                    {
+                        "name": "local",
+                        "context": {"cluster": "local", "user": "admin", "namespace": "default"},
+                    }
+                ],
+                "current-context": "local",
+            }
+        )
+    )
+    cp = ControlPlane(work, url, token, kubeconfig)
+    try:
+        etcd_url = f"http://127.0.0.1:{etcd_port}"
+        peer_url = f"http://127.0.0.1:{peer_port}"
+        etcd = start(
+            "etcd",
+            [
+                str(bins["etcd"]),
+                f"--data-dir={work / 'etcd'}",
+                f"--listen-client-urls={etcd_url}",
+                f"--advertise-client-urls={etcd_url}",
+                f"--listen-peer-urls={peer_url}",
+                f"--initial-advertise-peer-urls={peer_url}",
+                f"--initial-cluster=default={peer_url}",
+                "--unsafe-no-fsync",
+                "--log-level=warn",
+            ],
+            work,
+        )
+        cp.processes.append(etcd)
+        wait_until(lambda: _http_ok(f"{etcd_url}/health"), 30, "etcd /health", etcd)
+        api = start(
+            "kube-apiserver",
+            [
+                str(bins["kube-apiserver"]),
+                f"--etcd-servers={etcd_url}",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={api_port}",
+                f"--cert-dir={work / 'certs'}",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                "--allow-privileged=true",
+                "--authorization-mode=RBAC",
+                "--disable-admission-plugins=ServiceAccount",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                f"--service-account-key-file={sa_pub}",
+                f"--service-account-signing-key-file={sa_key}",
+                f"--token-auth-file={work / 'tokens.csv'}",
+                "--v=1",
+            ],
+            work,
+        )
+        cp.processes.append(api)
+        wait_until(
+            lambda: cp.request("/readyz") == "ok", READY_DEADLINE_S, "kube-apiserver /readyz", api
+        )
+        kcm = start(
+            "kube-controller-manager",
+            [
+                str(bins["kube-controller-manager"]),
+                f"--kubeconfig={kubeconfig}",
+                f"--authentication-kubeconfig={kubeconfig}",
+                f"--authorization-kubeconfig={kubeconfig}",
+                "--controllers=garbage-collector-controller,namespace-controller",
+                "--use-service-account-credentials=false",
+                "--leader-elect=false",
+                "--bind-address=127.0.0.1",
+                f"--secure-port={free_port()}",
+                f"--cert-dir={work / 'kcm-certs'}",
+                "--v=1",
+            ],
+            work,
+        )
+        cp.processes.append(kcm)
+        wait_until(
+            lambda: (
+                "Starting controller" in kcm.log.read_text(errors="replace") or _kcm_started(kcm)
+            ),
+            60,
+            "kube-controller-manager to start its controllers",
+            kcm,
+        )
+    except BaseException:
+        cp.stop(keep=True)
+        raise
+    return cp
+
+
+def _kcm_started(proc: Process) -> bool:
+    text = proc.log.read_text(errors="replace")
+    return "garbage" in text.lower() and "start" in text.lower()
+
+
+def _http_ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:
+        return bool(resp.status == 200)

@@ -1,0 +1,76 @@
+"""Run `vigil run` as a real process against a control plane, and read its /metrics."""
+
+from __future__ import annotations
+
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.harness.controlplane import ControlPlane
+from tests.harness.process import Process, start, wait_until
+from tests.harness.tools import VENV_BIN, free_port
+
+READY_DEADLINE_S = 60.0
+
+
+@dataclass
+class Operator:
+    """A running operator process and its metrics port."""
+
+    process: Process
+    port: int
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Every sample on /metrics keyed by (name, sorted labels)."""
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as resp:
+            text = resp.read().decode()
+        return {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text)
+            for s in family.samples
+        }
+
+    def count(self, name: str, **labels: str) -> float:
+        """Sum of the samples of ``name`` whose labels include ``labels``."""
+        return sum(
+            v
+            for (n, ls), v in self.metrics().items()
+            if n == name and labels.items() <= dict(ls).items()
+        )
+
+    def child_writes(self) -> float:
+        """Applies and deletes sent so far (writes to generated objects)."""
+        return self.count("vigil_api_requests_total", verb="apply") + self.count(
+            "vigil_api_requests_total", verb="delete"
+        )
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_operator(
+    cp: ControlPlane, workdir: Path, name: str = "vigil-operator", **env: str
+) -> Operator:
+    """Start `vigil run` with ``env`` settings (VIGIL_*) and wait until it is ready."""
+    port = free_port()
+    proc = start(
+        name,
+        [str(VENV_BIN / "vigil"), "run"],
+        workdir,
+        env={
+            "KUBECONFIG": str(cp.kubeconfig),
+            "VIGIL_METRICS_PORT": str(port),
+            "PYTHONWARNINGS": "ignore",
+            **env,
+        },
+    )
+    operator = Operator(proc, port)
+    wait_until(lambda: _ready(port), READY_DEADLINE_S, "the operator's /readyz", proc)
+    return operator
+
+
+def _ready(port: int) -> bool:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+        return bool(resp.status == 200)

