@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps demo test unit lint fmt crds golden clean
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds golden clean
 
--include tools/tools.mk
+include tools/tools.mk
 
 help:  ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -28,11 +28,22 @@ DEBIAN_PACKAGES := prometheus prometheus-alertmanager
 system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager)
 	@scripts/apt-install.sh $(DEBIAN_PACKAGES)
 
-demo: setup  ## render and validate examples/ and summarise what the operator would create
-	$(BIN)/python scripts/demo.py
+demo: setup tools  ## the operator on a local control plane (or $$KUBECONFIG), reconciling examples/
+	PYTHONPATH=operator:. $(BIN)/python scripts/demo.py
 
-test: setup system-deps  ## run every test tier that can run here (unit, tools, integration, e2e)
+test: setup system-deps tools-if-go  ## run every test tier that can run here (unit, tools, integration, e2e)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Go builds the tools; without Go the tiers that need them skip (and fail under .ci/run).
+tools-if-go:
+	@if [ -n "$(GO)" ] || command -v go >/dev/null || [ -x /usr/local/go/bin/go ]; then \
+		$(MAKE) --no-print-directory tools; \
+	else \
+		echo "Go not found: tests that need make tools will skip (install Go, then make tools)"; \
+	fi
+
+bench: setup tools  ## operator benchmark on the local control plane (N=200 stacks; BENCH_ARGS=--stacks 1000)
+	PYTHONPATH=operator:. $(BIN)/python bench/bench_operator.py $(BENCH_ARGS)
 
 unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
@@ -54,3 +65,12 @@ golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
 
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools
+
+e2e: setup  ## e2e tier on $$KUBECONFIG, or on a kind cluster it creates (needs kind + Docker)
+	@if [ -z "$$KUBECONFIG" ] && command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
+		kind create cluster --name vigil-e2e --kubeconfig .tools/kind-kubeconfig --wait 120s && \
+		KUBECONFIG=$$PWD/.tools/kind-kubeconfig $(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
+		kind delete cluster --name vigil-e2e; exit $$rc; \
+	else \
+		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
+	fi

@@ -1,43 +1,142 @@
-"""`make demo`: validate and render examples/, then summarise what the operator would create."""
+"""`make demo`: the operator on a real control plane, reconciling examples/.
+
+Without KUBECONFIG it starts the local control plane `make tools` built (etcd, kube-apiserver,
+kube-controller-manager) and stops it at the end. With KUBECONFIG it uses that cluster, starts
+nothing there, and removes only what it created (the demo namespace, CRDs it installed).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
-from collections import Counter
+import tempfile
+import time
 from pathlib import Path
 
-import yaml
+from tests.harness.controlplane import CRD_DIRS, ControlPlane, start_control_plane
+from tests.harness.operator import Operator, start_operator
+from tests.harness.tools import find
 
 from vigil.cli import main as vigil
-from vigil.cli import read_documents
-from vigil.offline import process
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+NAMESPACE = "vigil-demo"
+READY_DEADLINE_S = 120.0
+
+
+def banner(text: str) -> None:
+    print(f"\n=== {text}", flush=True)
+
+
+class External(ControlPlane):
+    """A cluster given by KUBECONFIG: nothing to start or stop."""
+
+    def stop(self, keep: bool = False) -> None:
+        return
+
+
+def crds_missing(cp: ControlPlane) -> list[Path]:
+    """CRD files whose CRD the cluster does not have yet."""
+    missing = []
+    for folder in CRD_DIRS:
+        for path in sorted(folder.glob("*.yaml")):
+            name = path.name.removesuffix(".yaml")
+            if cp.kubectl("get", "crd", name, "--ignore-not-found", "-o", "name").stdout.strip() == "":
+                missing.append(path)
+    return missing
+
+
+def wait_ready(cp: ControlPlane) -> bool:
+    """Wait until every Vigil object in the demo namespace is Ready=True."""
+    end = time.monotonic() + READY_DEADLINE_S
+    while time.monotonic() < end:
+        items = json.loads(cp.kubectl("get", "vigil", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+        pending = [
+            f"{o['kind']}/{o['metadata']['name']}"
+            for o in items
+            if not any(
+                c["type"] == "Ready" and c["status"] == "True" for c in o.get("status", {}).get("conditions", [])
+            )
+        ]
+        if items and not pending:
+            return True
+        time.sleep(1)
+    print(f"not Ready after {READY_DEADLINE_S:.0f}s: {', '.join(pending)}")
+    return False
+
+
+def show(cp: ControlPlane, operator: Operator) -> None:
+    """Print the objects, what Vigil generated, and the operator's own counters."""
+    banner("kubectl get vigil")
+    print(cp.kubectl("get", "vigil", "-n", NAMESPACE).stdout, end="")
+    banner("generated objects (kubectl get ... -l app.kubernetes.io/managed-by=vigil)")
+    kinds = "deployments,services,serviceaccounts,configmaps,poddisruptionbudgets,servicemonitors"
+    print(cp.kubectl("get", kinds, "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=vigil").stdout, end="")
+    banner("operator metrics (writes, reconciles)")
+    for (name, labels), value in sorted(operator.metrics().items()):
+        if name in ("vigil_reconcile_total", "vigil_managed_objects"):
+            print(f"{name}{dict(labels)} {value:g}")
+    print(f"applies and deletes of generated objects: {operator.child_writes():g}")
 
 
 def main() -> int:
-    """Run `vigil validate` and `vigil render` on examples/ and print a summary; 0 on success."""
-    print("$ vigil validate examples/")
+    """Run the demo; 0 when every example became Ready."""
+    banner("vigil validate examples/ (offline)")
     if vigil(["validate", str(EXAMPLES)]) != 0:
         return 1
-    result = process(read_documents([str(EXAMPLES)]), "default")
-    print("\n$ vigil render examples/   (summary)")
-    by_stack: dict[str, list[dict]] = {}
-    for obj in result.objects:
-        by_stack.setdefault(obj["metadata"]["labels"]["app.kubernetes.io/instance"], []).append(obj)
-    for stack, objs in sorted(by_stack.items()):
-        print(f"\nMonitoringStack/{stack}: {len(objs)} objects")
-        for obj in objs:
-            print(f"  {obj['kind']:<20} {obj['metadata']['name']}")
-        config = next(
-            o for o in objs if o["kind"] == "ConfigMap" and "collector.yaml" in o.get("data", {})
+    workdir = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        banner(f"using the cluster in KUBECONFIG={kubeconfig}")
+        cp: ControlPlane = External(workdir, "", "", Path(kubeconfig))
+    else:
+        banner("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
+        cp = start_control_plane(workdir)
+        print(f"kubeconfig: {cp.kubeconfig}")
+    operator: Operator | None = None
+    created_crds: list[Path] = []
+    created_namespace = False
+    ok = False
+    try:
+        created_crds = crds_missing(cp)
+        for path in created_crds:
+            cp.kubectl("apply", "--server-side", "-f", str(path))
+        if created_crds:
+            cp.kubectl("wait", "--for=condition=Established", "--timeout=60s", "crd", "--all")
+        if cp.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").stdout.strip() == "":
+            cp.kubectl("create", "namespace", NAMESPACE)
+            created_namespace = True
+        banner("vigil run --namespace vigil-demo")
+        collector = find("otelcol-vigil")
+        operator = start_operator(
+            cp,
+            workdir,
+            VIGIL_NAMESPACES=NAMESPACE,
+            VIGIL_COLLECTOR_BINARY=str(collector or ""),
+            VIGIL_PROMETHEUS_LABELS="release=kube-prometheus-stack",
         )
-        pipelines = yaml.safe_load(config["data"]["collector.yaml"])["service"]["pipelines"]
-        for name, p in pipelines.items():
-            print(f"    pipeline {name:<24} -> {', '.join(p['exporters'])}")
-    counts = Counter(o["kind"] for o in result.objects)
-    print("\nTotal: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
-    return 0
+        banner("kubectl apply -f examples/")
+        print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLES)).stdout, end="")
+        banner("waiting for every object to be Ready")
+        ok = wait_ready(cp)
+        show(cp, operator)
+    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+    finally:
+        banner("cleaning up")
+        if operator is not None:
+            operator.stop()
+        if kubeconfig:
+            if created_namespace:
+                cp.kubectl("delete", "namespace", NAMESPACE, "--wait=false", check=False)
+            for path in created_crds:
+                cp.kubectl("delete", "-f", str(path), "--wait=false", check=False)
+        cp.stop(keep=not ok)
+        print("done" if ok else f"logs kept in {workdir}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -60,12 +60,8 @@ def invalid_cases() -> list[InvalidCase]:
     """The expectations written at the top of each examples/invalid/ file."""
     cases = []
     for path in sorted(INVALID.glob("*.yaml")):
-        header = dict(
-            re.findall(r"^# (judged-by|expect-path|expect-message): (.*)$", path.read_text(), re.M)
-        )
-        cases.append(
-            InvalidCase(path, header["judged-by"], header["expect-path"], header["expect-message"])
-        )
+        header = dict(re.findall(r"^# (judged-by|expect-path|expect-message): (.*)$", path.read_text(), re.M))
+        cases.append(InvalidCase(path, header["judged-by"], header["expect-path"], header["expect-message"]))
     return cases
 
 
@@ -75,10 +71,7 @@ def goldens() -> dict[str, str]:
     for obj in render_examples().objects:
         owner = obj["metadata"]["labels"]["app.kubernetes.io/instance"]
         out.setdefault(owner, []).append(obj)
-    return {
-        name: yaml.safe_dump_all(objs, sort_keys=False, width=1000)
-        for name, objs in sorted(out.items())
-    }
+    return {name: yaml.safe_dump_all(objs, sort_keys=False, width=1000) for name, objs in sorted(out.items())}
 
 
 def sink(name: str = "s", labels: dict[str, str] | None = None, **spec: Any) -> dict[str, Any]:

@@ -49,9 +49,7 @@ def read_documents(paths: Sequence[str]) -> list[tuple[Source, Any]]:
 def dump(objects: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     """Write objects as multi-document YAML or as a JSON v1 List."""
     if fmt == "json":
-        json.dump(
-            {"apiVersion": "v1", "kind": "List", "items": objects}, out, indent=2, sort_keys=True
-        )
+        json.dump({"apiVersion": "v1", "kind": "List", "items": objects}, out, indent=2, sort_keys=True)
         out.write("\n")
         return
     yaml.safe_dump_all(objects, out, sort_keys=False, default_flow_style=False, width=1000)
@@ -64,10 +62,7 @@ def _print_problems(result: Result, err: TextIO) -> None:
 
 def _summary(result: Result, out: TextIO) -> None:
     rows = [("SOURCE", "KIND", "NAME", "RESULT")]
-    rows += [
-        (s, k, n, "ok" if c == 0 else f"{c} error{'s' if c > 1 else ''}")
-        for s, k, n, c in result.rows
-    ]
+    rows += [(s, k, n, "ok" if c == 0 else f"{c} error{'s' if c > 1 else ''}") for s, k, n, c in result.rows]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=out)
@@ -121,16 +116,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="render objects to the manifests the operator would create")
     r.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     r.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
-    r.add_argument(
-        "-n", "--namespace", default="default", help="namespace of objects that name none"
-    )
+    r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
-    v.add_argument(
-        "-n", "--namespace", default="default", help="namespace of objects that name none"
-    )
+    v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     v.set_defaults(func=cmd_validate)
 
     o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")

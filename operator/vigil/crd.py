@@ -59,8 +59,7 @@ KINDS: tuple[Kind, ...] = (
             {"name": "Replicas", "type": "integer", "jsonPath": ".spec.collector.replicas"},
             {"name": "Sinks", "type": "integer", "jsonPath": ".status.sinkCount"},
         ),
-        description="An OpenTelemetry Collector with its sinks, ServiceMonitors, rules and "
-        "dashboards.",
+        description="An OpenTelemetry Collector with its sinks, ServiceMonitors, rules and dashboards.",
     ),
 )
 
@@ -90,6 +89,11 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         node = {**_structural(branches[0], defs), **node}
     if "const" in node:
         node["enum"] = [node.pop("const")]
+    for bound in ("Minimum", "Maximum"):
+        # JSON Schema 2020 writes exclusive bounds as numbers; OpenAPI v3 as a flag.
+        if isinstance(node.get(f"exclusive{bound}"), int | float) and not isinstance(node[f"exclusive{bound}"], bool):
+            node[bound.lower()] = node.pop(f"exclusive{bound}")
+            node[f"exclusive{bound}"] = True
     out: dict[str, Any] = {}
     if "patternProperties" in node:
         # Kubernetes has no patternProperties: values via additionalProperties, keys via CEL.
@@ -120,9 +124,7 @@ def _key_rules(node: dict[str, Any]) -> list[dict[str, str]]:
         return []
     if "enum" in keys:
         allowed = ", ".join(f"'{k}'" for k in keys["enum"])
-        return [
-            {"rule": f"self.all(k, k in [{allowed}])", "message": f"keys must be one of {allowed}"}
-        ]
+        return [{"rule": f"self.all(k, k in [{allowed}])", "message": f"keys must be one of {allowed}"}]
     if "pattern" in keys:
         return [
             {

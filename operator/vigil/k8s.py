@@ -90,20 +90,21 @@ def _resource_of(path: str) -> str:
 class Kube:
     """A thin, counted client for the requests Vigil makes."""
 
-    def __init__(self, api: ApiClient | None = None) -> None:
+    def __init__(self, api: ApiClient | None = None, discovery_ttl: float = DISCOVERY_TTL_S) -> None:
         self.api = api or ApiClient()
+        self.discovery_ttl = discovery_ttl
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._discovery: dict[str, tuple[float, set[str]]] = {}
 
     @classmethod
-    def from_environment(cls) -> Kube:
+    def from_environment(cls, discovery_ttl: float = DISCOVERY_TTL_S) -> Kube:
         """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config."""
         try:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config()
-        return cls(ApiClient())
+        return cls(ApiClient(), discovery_ttl)
 
     def request(
         self,
@@ -121,9 +122,7 @@ class Kube:
         method_, url, header_params, body_, _ = self.api.param_serialize(
             method, full, header_params=header_params, body=body, auth_settings=["BearerToken"]
         )
-        resp = self.api.call_api(
-            method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S
-        )
+        resp = self.api.call_api(method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S)
         data = resp.read()
         with self._lock:
             self.counts[verb] = self.counts.get(verb, 0) + 1
@@ -141,19 +140,12 @@ class Kube:
         result = self.request("get", "GET", rt.path(namespace, name))
         return dict(result) if result is not None else None
 
-    def list(
-        self, rt: ResourceType, namespace: str, selector: dict[str, str]
-    ) -> list[dict[str, Any]]:
+    def list(self, rt: ResourceType, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         """Objects of ``rt`` in ``namespace`` carrying every label in ``selector``."""
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        result = self.request(
-            "list", "GET", rt.path(namespace), query={"labelSelector": label_selector}
-        )
+        result = self.request("list", "GET", rt.path(namespace), query={"labelSelector": label_selector})
         # Items of a list carry no apiVersion/kind for built-in types; restore them.
-        return [
-            {**item, "apiVersion": rt.api_version, "kind": rt.kind}
-            for item in (result or {}).get("items", [])
-        ]
+        return [{**item, "apiVersion": rt.api_version, "kind": rt.kind} for item in (result or {}).get("items", [])]
 
     def served(self, rt: ResourceType) -> bool:
         """True when the API server serves ``rt`` (cached for a short while; CRDs come and go)."""
@@ -161,7 +153,7 @@ class Kube:
             return True
         now = time.monotonic()
         cached = self._discovery.get(rt.api_version)
-        if cached is None or now - cached[0] > DISCOVERY_TTL_S:
+        if cached is None or now - cached[0] > self.discovery_ttl:
             found = self.request("discover", "GET", f"/apis/{rt.api_version}")
             plurals = {r["name"] for r in found.get("resources", [])} if found else set()
             cached = (now, plurals)
@@ -172,9 +164,7 @@ class Kube:
         """Re-read discovery on the next call (after installing CRDs, say)."""
         self._discovery.clear()
 
-    def resource_versions(
-        self, namespace: str, refs: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], str | None]:
+    def resource_versions(self, namespace: str, refs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str | None]:
         """resourceVersion of each referenced (kind, name), None when missing.
 
         Only metadata is requested (PartialObjectMetadata): Secret values never reach Vigil.
@@ -203,9 +193,7 @@ class Kube:
         )
         return dict(result)
 
-    def annotate(
-        self, rt: ResourceType, namespace: str, name: str, annotations: dict[str, str]
-    ) -> None:
+    def annotate(self, rt: ResourceType, namespace: str, name: str, annotations: dict[str, str]) -> None:
         """Merge ``annotations`` into an object's metadata (used to wake a stack's handlers)."""
         self.request(
             "patch",
@@ -316,9 +304,7 @@ def contains(live: Any, desired: Any) -> bool:
     value ("1024Mi" equals "1Gi", as the API server may normalise them).
     """
     if isinstance(desired, dict):
-        return isinstance(live, dict) and all(
-            k in live and contains(live[k], v) for k, v in desired.items()
-        )
+        return isinstance(live, dict) and all(k in live and contains(live[k], v) for k, v in desired.items())
     if isinstance(desired, list):
         return (
             isinstance(live, list)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-RECONCILES = Counter(
-    "vigil_reconcile_total", "Reconciles by kind and result (success or error).", ["kind", "result"]
-)
-RECONCILE_SECONDS = Histogram(
-    "vigil_reconcile_duration_seconds", "Time one reconcile took.", ["kind"]
-)
+RECONCILES = Counter("vigil_reconcile_total", "Reconciles by kind and result (success or error).", ["kind", "result"])
+RECONCILE_SECONDS = Histogram("vigil_reconcile_duration_seconds", "Time one reconcile took.", ["kind"])
 WATCH_EVENTS = Counter("vigil_watch_events_total", "Watch events received, by kind.", ["kind"])
 API_REQUESTS = Counter(
     "vigil_api_requests_total",

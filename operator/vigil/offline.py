@@ -30,9 +30,7 @@ def _with_namespace(doc: Any, namespace: str) -> Any:
     return doc
 
 
-def process(
-    documents: Iterable[tuple[Source, Any]], namespace: str, ctx: RenderContext | None = None
-) -> Result:
+def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: RenderContext | None = None) -> Result:
     """Validate every document, then render every valid stack with the sinks it selects."""
     ctx = ctx or RenderContext()
     result = Result()
@@ -76,8 +74,7 @@ def _render(
             source,
             label,
             f"spec.sinks.names[{stack.spec.sinks.names.index(n)}]",
-            f'TelemetrySink "{n}" not found in namespace "{stack.metadata.namespace}"; '
-            "create it or remove the name",
+            f'TelemetrySink "{n}" not found in namespace "{stack.metadata.namespace}"; create it or remove the name',
         )
         for n in selection.missing
     ]

@@ -75,7 +75,9 @@ def run(settings: Settings) -> int:
     register_kopf_settings(registry, settings)
     ready = threading.Event()
     server = _serve(settings.metrics_port, ready)
-    memo = kopf.Memo(kube=Kube.from_environment(), settings=settings, secret_versions={})
+    # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
+    kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval))
+    memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
     log.info(
         "vigil operator starting: %s",
         "cluster-wide" if not settings.namespaces else settings.namespaces,

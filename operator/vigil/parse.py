@@ -74,9 +74,7 @@ def explain(error: ErrorDetails) -> str:
         return f'unknown field "{path_of(error["loc"])}": remove it or check its spelling'
     if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
-        allowed = [
-            p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",") if p.strip()
-        ]
+        allowed = [p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",") if p.strip()]
         return f'Unsupported value: "{value}": supported values: {_quote(allowed)}'
     if kind == "string_pattern_mismatch":
         return f"Invalid value: \"{value}\": should match '{ctx.get('pattern')}'"
@@ -92,9 +90,7 @@ def explain(error: ErrorDetails) -> str:
     if kind == "too_short":
         return f"Invalid value: should have at least {ctx.get('min_length')} items"
     if kind == "too_long":
-        return (
-            f"Too many: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
-        )
+        return f"Too many: {ctx.get('actual_length')}: must have at most {ctx.get('max_length')} items"
     if kind == "string_too_long":
         return f"Too long: may not be more than {ctx.get('max_length')} bytes"
     if kind == "string_too_short":
@@ -111,11 +107,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed | list[Prob
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(api_version, str) or not api_version.startswith(f"{API_GROUP}/"):
         return None
-    name = (
-        doc.get("metadata", {}).get("name", "<no name>")
-        if isinstance(doc.get("metadata"), dict)
-        else "<no name>"
-    )
+    name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
     label = f"{kind}/{name}"
     if api_version != VIGIL_API_VERSION:
         return [
@@ -129,11 +121,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed | list[Prob
     model = MODELS.get(str(kind))
     if model is None:
         supported = _quote(MODELS)
-        return [
-            Problem(
-                source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}'
-            )
-        ]
+        return [Problem(source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}')]
     try:
         return Parsed(source, model.model_validate(doc))
     except ValidationError as exc:

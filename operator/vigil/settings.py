@@ -67,9 +67,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=[n for n in _env("NAMESPACES", "").split(",") if n],
         help="watch only this namespace (repeatable; env VIGIL_NAMESPACES, comma-separated)",
     )
-    p.add_argument(
-        "--drift-interval", type=float, default=float(_env("DRIFT_INTERVAL", str(d.drift_interval)))
-    )
+    p.add_argument("--drift-interval", type=float, default=float(_env("DRIFT_INTERVAL", str(d.drift_interval))))
     p.add_argument(
         "--secret-check-interval",
         type=float,
@@ -86,9 +84,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=_env("COLLECTOR_BINARY", d.collector_binary),
         help="otelcol binary used to validate configs before rollout",
     )
-    p.add_argument(
-        "--metrics-port", type=int, default=int(_env("METRICS_PORT", str(d.metrics_port)))
-    )
+    p.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", str(d.metrics_port))))
     p.add_argument(
         "--watch-server-timeout",
         type=int,
@@ -99,18 +95,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=int,
         default=int(_env("WATCH_CLIENT_TIMEOUT", str(d.watch_client_timeout))),
     )
-    p.add_argument(
-        "--worker-limit", type=int, default=int(_env("WORKER_LIMIT", str(d.worker_limit)))
-    )
+    p.add_argument("--worker-limit", type=int, default=int(_env("WORKER_LIMIT", str(d.worker_limit))))
     p.add_argument(
         "--posting-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default=_env("POSTING_LEVEL", d.posting_level),
     )
     p.add_argument("--peering", default=_env("PEERING", d.peering), help="kopf peering name for HA")
-    p.add_argument(
-        "--log-format", choices=("plain", "json"), default=_env("LOG_FORMAT", d.log_format)
-    )
+    p.add_argument("--log-format", choices=("plain", "json"), default=_env("LOG_FORMAT", d.log_format))
     p.add_argument("--debug", action="store_true", default=_env("DEBUG", "") == "1")
 
 

@@ -46,11 +46,7 @@ def _condition(
     now: str,
 ) -> dict[str, Any]:
     old = next((c for c in previous if c.get("type") == kind), None)
-    since = (
-        old["lastTransitionTime"]
-        if old and old.get("status") == status and old.get("lastTransitionTime")
-        else now
-    )
+    since = old["lastTransitionTime"] if old and old.get("status") == status and old.get("lastTransitionTime") else now
     return {
         "type": kind,
         "status": status,
@@ -61,9 +57,7 @@ def _condition(
     }
 
 
-def conditions(
-    previous: Sequence[dict[str, Any]], outcome: Outcome, now: str
-) -> list[dict[str, Any]]:
+def conditions(previous: Sequence[dict[str, Any]], outcome: Outcome, now: str) -> list[dict[str, Any]]:
     """Ready and Degraded conditions; lastTransitionTime moves only when status flips."""
     if outcome.error is None:
         ready = ("True", "Reconciled", "All generated objects are up to date.")

@@ -72,9 +72,7 @@ class RunningCollector:
         self.process.stop()
 
 
-def run(
-    config: str, workdir: Path, env: dict[str, str] | None = None, name: str = "otelcol"
-) -> RunningCollector:
+def run(config: str, workdir: Path, env: dict[str, str] | None = None, name: str = "otelcol") -> RunningCollector:
     """Start the collector on ``config`` (ports relocated) and wait for its health check."""
     text, ports = relocate_ports(config)
     path = workdir / f"{name}.yaml"

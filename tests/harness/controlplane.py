@@ -40,9 +40,7 @@ def _write_key_pair(folder: Path) -> tuple[Path, Path]:
         )
     )
     public.write_bytes(
-        key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
+        key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
     )
     return private, public
 
@@ -57,9 +55,7 @@ class ControlPlane:
     kubeconfig: Path
     processes: list[Process] = field(default_factory=list)
 
-    def kubectl(
-        self, *args: str, input: str | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
+    def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this control plane."""
         kubectl = find("kubectl")
         if kubectl is None:
@@ -78,9 +74,7 @@ class ControlPlane:
 
     def request(self, path: str) -> Any:
         """GET ``path`` from the API server as JSON."""
-        req = urllib.request.Request(
-            self.url + path, headers={"Authorization": f"Bearer {self.token}"}
-        )
+        req = urllib.request.Request(self.url + path, headers={"Authorization": f"Bearer {self.token}"})
         ctx = ssl.create_default_context()
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -92,11 +86,17 @@ class ControlPlane:
         """Apply CRDs (server-side) and wait until they are Established."""
         names: list[str] = []
         for folder in folders or CRD_DIRS:
-            out = self.kubectl(
-                "apply", "--server-side", "--force-conflicts", "-o", "name", "-f", str(folder)
-            )
+            out = self.kubectl("apply", "--server-side", "--force-conflicts", "-o", "name", "-f", str(folder))
             names += out.stdout.split()
-        self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names)
+        # Right after creation a CRD may have no conditions yet, which kubectl wait rejects.
+        wait_until(
+            lambda: (
+                self.kubectl("wait", "--for=condition=Established", "--timeout=60s", *names, check=False).returncode
+                == 0
+            ),
+            60,
+            "CRDs to be Established",
+        )
 
     def logs(self) -> dict[str, str]:
         """The end of each component's log."""
@@ -133,9 +133,7 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
             {
                 "apiVersion": "v1",
                 "kind": "Config",
-                "clusters": [
-                    {"name": "local", "cluster": {"server": url, "insecure-skip-tls-verify": True}}
-                ],
+                "clusters": [{"name": "local", "cluster": {"server": url, "insecure-skip-tls-verify": True}}],
                 "users": [{"name": "admin", "user": {"token": token}}],
                 "contexts": [
                     {
@@ -189,9 +187,8 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
             work,
         )
         cp.processes.append(api)
-        wait_until(
-            lambda: cp.request("/readyz") == "ok", READY_DEADLINE_S, "kube-apiserver /readyz", api
-        )
+        wait_until(lambda: cp.request("/readyz") == "ok", READY_DEADLINE_S, "kube-apiserver /readyz", api)
+        _trust_serving_cert(kubeconfig, work / "certs" / "apiserver.crt")
         kcm = start(
             "kube-controller-manager",
             [
@@ -211,9 +208,7 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
         )
         cp.processes.append(kcm)
         wait_until(
-            lambda: (
-                "Starting controller" in kcm.log.read_text(errors="replace") or _kcm_started(kcm)
-            ),
+            lambda: "Starting controller" in kcm.log.read_text(errors="replace") or _kcm_started(kcm),
             60,
             "kube-controller-manager to start its controllers",
             kcm,
@@ -222,6 +217,17 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
         cp.stop(keep=True)
         raise
     return cp
+
+
+def _trust_serving_cert(kubeconfig: Path, bundle: Path) -> None:
+    # The API server wrote its serving cert and the CA that signed it: verify TLS from now on.
+    config = yaml.safe_load(kubeconfig.read_text())
+    cluster = config["clusters"][0]["cluster"]
+    config["clusters"][0]["cluster"] = {
+        "server": cluster["server"],
+        "certificate-authority": str(bundle),
+    }
+    kubeconfig.write_text(yaml.safe_dump(config))
 
 
 def _kcm_started(proc: Process) -> bool:

@@ -34,11 +34,7 @@ class Operator:
 
     def count(self, name: str, **labels: str) -> float:
         """Sum of the samples of ``name`` whose labels include ``labels``."""
-        return sum(
-            v
-            for (n, ls), v in self.metrics().items()
-            if n == name and labels.items() <= dict(ls).items()
-        )
+        return sum(v for (n, ls), v in self.metrics().items() if n == name and labels.items() <= dict(ls).items())
 
     def child_writes(self) -> float:
         """Applies and deletes sent so far (writes to generated objects)."""
@@ -50,9 +46,7 @@ class Operator:
         self.process.stop()
 
 
-def start_operator(
-    cp: ControlPlane, workdir: Path, name: str = "vigil-operator", **env: str
-) -> Operator:
+def start_operator(cp: ControlPlane, workdir: Path, name: str = "vigil-operator", **env: str) -> Operator:
     """Start `vigil run` with ``env`` settings (VIGIL_*) and wait until it is ready."""
     port = free_port()
     proc = start(

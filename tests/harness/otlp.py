@@ -30,9 +30,7 @@ RESOURCE = Resource.create({"service.name": "vigil-dataflow-test"})
 def send_traces(base_url: str, count: int, attributes: dict[str, str] | None = None) -> None:
     """Send ``count`` spans to an OTLP/HTTP receiver at ``base_url`` (e.g. http://127.0.0.1:4318)."""
     provider = TracerProvider(resource=RESOURCE)
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=5))
-    )
+    provider.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=f"{base_url}/v1/traces", timeout=5)))
     tracer = provider.get_tracer("vigil-tests")
     for i in range(count):
         with tracer.start_as_current_span(f"op-{i}") as span:
@@ -53,9 +51,7 @@ def send_logs(base_url: str, count: int) -> None:
     provider.shutdown()
 
 
-def send_counter(
-    base_url: str, name: str, value: int, attributes: dict[str, str] | None = None
-) -> None:
+def send_counter(base_url: str, name: str, value: int, attributes: dict[str, str] | None = None) -> None:
     """Export one counter with ``value`` to an OTLP/HTTP receiver."""
     reader = PeriodicExportingMetricReader(
         OTLPMetricExporter(endpoint=f"{base_url}/v1/metrics", timeout=5),

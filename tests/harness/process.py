@@ -55,9 +55,7 @@ class Process:
             pass
 
 
-def start(
-    name: str, argv: Sequence[str], workdir: Path, env: dict[str, str] | None = None
-) -> Process:
+def start(name: str, argv: Sequence[str], workdir: Path, env: dict[str, str] | None = None) -> Process:
     """Start ``argv`` in its own process group, output to ``workdir/<name>.log``."""
     log = workdir / f"{name}.log"
     handle = log.open("wb")
@@ -74,16 +72,12 @@ def start(
     return Process(name, popen, log)
 
 
-def wait_until(
-    check: Callable[[], bool], deadline_s: float, what: str, proc: Process | None = None
-) -> None:
+def wait_until(check: Callable[[], bool], deadline_s: float, what: str, proc: Process | None = None) -> None:
     """Poll ``check`` until it returns True; raise StartupError after ``deadline_s`` seconds."""
     end = time.monotonic() + deadline_s
     while time.monotonic() < end:
         if proc is not None and not proc.alive():
-            raise StartupError(
-                f"{proc.name} exited with {proc.popen.returncode} before {what}:\n{proc.tail()}"
-            )
+            raise StartupError(f"{proc.name} exited with {proc.popen.returncode} before {what}:\n{proc.tail()}")
         try:
             if check():
                 return

@@ -19,9 +19,7 @@ def test_committed_crd_matches_the_models(kind: Any) -> None:
 
 
 def test_no_extra_files_in_crds() -> None:
-    assert sorted(p.name for p in (ROOT / "crds").glob("*.yaml")) == sorted(
-        f"{k.crd_name}.yaml" for k in KINDS
-    )
+    assert sorted(p.name for p in (ROOT / "crds").glob("*.yaml")) == sorted(f"{k.crd_name}.yaml" for k in KINDS)
 
 
 def _walk(node: Any, path: str = "") -> list[tuple[str, dict]]:
@@ -49,9 +47,7 @@ def test_schemas_are_structural(crd: dict) -> None:
         if node.get("x-kubernetes-int-or-string"):
             assert node["anyOf"] == [{"type": "integer"}, {"type": "string"}], path
             continue
-        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), (
-            f"{path} has no type"
-        )
+        assert "type" in node or node.get("x-kubernetes-preserve-unknown-fields"), f"{path} has no type"
         scalar_item = path.endswith(("[]", "{}")) and node.get("type") != "object"
         if path.startswith(".spec") and path.count(".") > 1 and not scalar_item:
             assert node.get("description"), f"{path} has no description (kubectl explain)"
@@ -79,9 +75,7 @@ def test_short_names() -> None:
 
 
 def test_defaults_reach_the_schema() -> None:
-    stack = build_crd(KINDS[1])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
-        "spec"
-    ]
+    stack = build_crd(KINDS[1])["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
     collector = stack["properties"]["collector"]
     assert collector["default"]["replicas"] == 1
     assert collector["default"]["resources"]["limits"] == {"memory": "512Mi"}
@@ -92,9 +86,7 @@ def test_defaults_reach_the_schema() -> None:
     }
     assert collector["properties"]["replicas"]["default"] == 1
     assert (
-        stack["properties"]["receivers"]["properties"]["otlp"]["properties"]["grpc"]["properties"][
-            "port"
-        ]["default"]
+        stack["properties"]["receivers"]["properties"]["otlp"]["properties"]["grpc"]["properties"]["port"]["default"]
         == 4317
     )
 

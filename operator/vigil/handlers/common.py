@@ -33,10 +33,11 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             try:
                 fn(**kwargs)
             except KubeError as exc:
+                # Throttling, conflicts, a terminating namespace, missing RBAC: all worth a retry,
+                # none worth a traceback.
                 RECONCILES.labels(kind, "error").inc()
-                if exc.temporary:
-                    raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY_S) from exc
-                raise
+                delay = RETRY_DELAY_S if exc.temporary else RETRY_DELAY_S * 6
+                raise kopf.TemporaryError(str(exc), delay=delay) from exc
             except Exception:
                 RECONCILES.labels(kind, "error").inc()
                 raise
@@ -56,9 +57,7 @@ def report(body: kopf.Body, patch: kopf.Patch, outcome: status.Outcome) -> None:
     new = status.status(previous, outcome, now())
     for key, value in status.changed(previous, new).items():
         patch.status[key] = value
-    old_ready = next(
-        (c for c in previous.get("conditions", []) if c.get("type") == status.READY), {}
-    )
+    old_ready = next((c for c in previous.get("conditions", []) if c.get("type") == status.READY), {})
     if outcome.error is not None and (old_ready.get("reason"), old_ready.get("message")) != (
         outcome.error.reason,
         outcome.error.message,

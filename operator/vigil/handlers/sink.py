@@ -28,9 +28,7 @@ def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
         selection = SinkSelection.model_validate(entry["sinks"])
     except ValidationError:
         return False
-    return sink in selection.names or (
-        selection.selector is not None and selection.selector.matches(labels)
-    )
+    return sink in selection.names or (selection.selector is not None and selection.selector.matches(labels))
 
 
 def users(stacks: list[dict[str, Any]], name: str, labels: dict[str, str]) -> list[str]:
@@ -52,9 +50,7 @@ def reconcile(
     """Validate the sink and report who uses it."""
     parsed = parse_document(dict(body))
     stacks = list(stacks_by_namespace.get(namespace, []))
-    error = (
-        None if isinstance(parsed, Parsed) else Issue("InvalidSpec", problems_message(parsed or []))
-    )
+    error = None if isinstance(parsed, Parsed) else Issue("InvalidSpec", problems_message(parsed or []))
     fields: dict[str, Any] = {"usedBy": users(stacks, name, dict(labels))}
     if isinstance(parsed, Parsed):
         fields["destinationType"] = parsed.model.spec.destination_type  # type: ignore[attr-defined]
@@ -77,9 +73,7 @@ def wake_stacks(
     version = str(body.get("metadata", {}).get("resourceVersion", ""))
     for entry in stacks_by_namespace.get(namespace, []):
         if selects(entry, name, dict(labels)) or name in entry["selected"]:
-            kube.annotate(
-                MONITORING_STACK, namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"}
-            )
+            kube.annotate(MONITORING_STACK, namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"})
 
 
 def count_event(sinks_by_namespace: kopf.Index[str, Any], **_: Any) -> None:

@@ -43,11 +43,7 @@ def reconcile(
         problem = collector_check.validate(
             settings.collector_binary, inputs.config.text, (e.name for e in inputs.config.env)
         )
-        plan = (
-            StackPlan(error=Issue("InvalidConfig", f"otelcol validate: {problem}"))
-            if problem
-            else plan
-        )
+        plan = StackPlan(error=Issue("InvalidConfig", f"otelcol validate: {problem}")) if problem else plan
     warnings = list(inputs.warnings)
     if plan.error is None:
         owner = meta.Owner(KIND, name, namespace, uid)
@@ -73,9 +69,7 @@ def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> 
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
 
 
-def index_stack(
-    namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
-) -> dict[str, Any]:
+def index_stack(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, Any]:
     """Stacks by namespace: what each selects, for the sink handler to wake the right ones."""
     return {
         namespace: {

@@ -56,15 +56,11 @@ class VigilModel(BaseModel):
         return self
 
     @classmethod
-    def __get_pydantic_json_schema__(
-        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
-    ) -> JsonSchemaValue:
+    def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core_schema)
         target = handler.resolve_ref_schema(schema)
         if cls.cel_rules:
-            target["x-kubernetes-validations"] = [
-                {"rule": c.rule, "message": c.message} for c in cls.cel_rules
-            ]
+            target["x-kubernetes-validations"] = [{"rule": c.rule, "message": c.message} for c in cls.cel_rules]
         return schema
 
 

@@ -56,16 +56,14 @@ class SecretValue(VigilModel):
         description="Inline value. Rendered into the collector's environment, never into its "
         "ConfigMap; prefer valueFrom for credentials.",
     )
-    value_from: ValueFrom | None = Field(
-        default=None, description="Reference to a Secret key holding the value."
-    )
+    value_from: ValueFrom | None = Field(default=None, description="Reference to a Secret key holding the value.")
 
 
 class Header(SecretValue):
     """One HTTP/gRPC header sent with every export request."""
 
-    name: Annotated[str, StringConstraints(pattern=HEADER_NAME, min_length=1, max_length=256)] = (
-        Field(description="Header name, e.g. Authorization or X-Scope-OrgID.")
+    name: Annotated[str, StringConstraints(pattern=HEADER_NAME, min_length=1, max_length=256)] = Field(
+        description="Header name, e.g. Authorization or X-Scope-OrgID."
     )
 
 
@@ -80,9 +78,7 @@ class CertificateSource(VigilModel):
         ),
     )
 
-    secret_key_ref: SecretKeyRef | None = Field(
-        default=None, description="Secret key holding the PEM data."
-    )
+    secret_key_ref: SecretKeyRef | None = Field(default=None, description="Secret key holding the PEM data.")
     config_map_key_ref: ConfigMapKeyRef | None = Field(
         default=None, description="ConfigMap key holding the PEM data (CA bundles only)."
     )
@@ -109,24 +105,14 @@ class TLS(VigilModel):
         ),
     )
 
-    insecure: bool = Field(
-        default=False, description="Send in plaintext (no TLS). Only for in-cluster endpoints."
-    )
-    insecure_skip_verify: bool = Field(
-        default=False, description="Use TLS but do not verify the server certificate."
-    )
+    insecure: bool = Field(default=False, description="Send in plaintext (no TLS). Only for in-cluster endpoints.")
+    insecure_skip_verify: bool = Field(default=False, description="Use TLS but do not verify the server certificate.")
     server_name: Annotated[str, StringConstraints(max_length=253)] | None = Field(
         default=None, description="Server name to verify instead of the endpoint's host."
     )
-    ca: CertificateSource | None = Field(
-        default=None, description="CA bundle that signs the server certificate."
-    )
-    cert: CertificateSource | None = Field(
-        default=None, description="Client certificate for mutual TLS."
-    )
-    key: CertificateSource | None = Field(
-        default=None, description="Client private key for mutual TLS (Secret only)."
-    )
+    ca: CertificateSource | None = Field(default=None, description="CA bundle that signs the server certificate.")
+    cert: CertificateSource | None = Field(default=None, description="Client certificate for mutual TLS.")
+    key: CertificateSource | None = Field(default=None, description="Client private key for mutual TLS (Secret only).")
 
 
 class LabelSelectorRequirement(VigilModel):
@@ -188,9 +174,7 @@ class LabelSelector(VigilModel):
 class Condition(VigilModel):
     """A status condition in the Kubernetes convention (metav1.Condition)."""
 
-    type: Annotated[str, StringConstraints(max_length=316)] = Field(
-        description="Condition type: Ready or Degraded."
-    )
+    type: Annotated[str, StringConstraints(max_length=316)] = Field(description="Condition type: Ready or Degraded.")
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: Annotated[str, StringConstraints(max_length=1024)] = Field(
         description="CamelCase reason for the last transition."
@@ -199,9 +183,7 @@ class Condition(VigilModel):
         default="", description="Human-readable explanation, naming the field to fix."
     )
     last_transition_time: str = Field(description="When the status last changed (RFC 3339).")
-    observed_generation: int = Field(
-        default=0, description="The .metadata.generation the condition was computed from."
-    )
+    observed_generation: int = Field(default=0, description="The .metadata.generation the condition was computed from.")
 
 
 class ObjectReference(VigilModel):

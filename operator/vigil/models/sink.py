@@ -49,15 +49,9 @@ class OTLPDestination(VigilModel):
     protocol: Literal["grpc", "http"] = Field(
         default="grpc", description="OTLP transport: grpc or http (protobuf over HTTP)."
     )
-    headers: list[Header] = Field(
-        default_factory=list, max_length=32, description="Headers sent with every request."
-    )
-    tls: TLS | None = Field(
-        default=None, description="TLS settings; default is TLS with system CAs."
-    )
-    compression: Literal["gzip", "zstd", "snappy", "none"] = Field(
-        default="gzip", description="Payload compression."
-    )
+    headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
+    tls: TLS | None = Field(default=None, description="TLS settings; default is TLS with system CAs.")
+    compression: Literal["gzip", "zstd", "snappy", "none"] = Field(default="gzip", description="Payload compression.")
     timeout: GoDuration = Field(default="10s", description="Timeout of one export request.")
 
 
@@ -91,16 +85,13 @@ class PrometheusRemoteWriteDestination(VigilModel):
     cel_rules = (
         CelRule(
             rule=f"self.url.matches(r'{URL}')",
-            message="url must be an http:// or https:// URL, e.g. "
-            "http://mimir-distributor:8080/api/v1/push",
+            message="url must be an http:// or https:// URL, e.g. http://mimir-distributor:8080/api/v1/push",
             check=lambda m: matches(URL, m.url),
         ),
     )
 
     url: Endpoint = Field(description="Remote-write URL, e.g. http://prometheus:9090/api/v1/write.")
-    headers: list[Header] = Field(
-        default_factory=list, max_length=32, description="Headers sent with every request."
-    )
+    headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
     tls: TLS | None = Field(default=None, description="TLS settings.")
     auth: RemoteWriteAuth | None = Field(default=None, description="Authentication.")
     external_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
@@ -115,18 +106,14 @@ class PrometheusRemoteWriteDestination(VigilModel):
 class PrometheusDestination(VigilModel):
     """Serve metrics on a scrape endpoint of the collector (a ServiceMonitor scrapes it)."""
 
-    port: UnprivilegedPort = Field(
-        default=8889, description="Port the collector serves /metrics on for this sink."
-    )
+    port: UnprivilegedPort = Field(default=8889, description="Port the collector serves /metrics on for this sink.")
     namespace: Annotated[str, StringConstraints(pattern=LABEL_NAME, max_length=64)] | None = Field(
         default=None, description="Prefix of every metric name, e.g. aureus."
     )
     const_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
         default_factory=dict, max_length=32, description="Labels added to every metric."
     )
-    metric_expiration: GoDuration = Field(
-        default="5m", description="How long a metric not updated stays exposed."
-    )
+    metric_expiration: GoDuration = Field(default="5m", description="How long a metric not updated stays exposed.")
     resource_to_telemetry_conversion: bool = Field(
         default=False, description="Turn resource attributes into metric labels."
     )
@@ -162,11 +149,9 @@ class KafkaDestination(VigilModel):
     topic: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]+$", max_length=249)] = Field(
         description="Topic to publish to (the same topic for every signal of this sink)."
     )
-    encoding: Literal["otlp_proto", "otlp_json"] = Field(
-        default="otlp_proto", description="Message encoding."
-    )
-    protocol_version: Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = (
-        Field(default="2.1.0", description="Kafka protocol version of the brokers.")
+    encoding: Literal["otlp_proto", "otlp_json"] = Field(default="otlp_proto", description="Message encoding.")
+    protocol_version: Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
+        default="2.1.0", description="Kafka protocol version of the brokers."
     )
     sasl: KafkaSASL | None = Field(default=None, description="SASL authentication.")
     tls: TLS | None = Field(default=None, description="TLS settings; omit for plaintext.")
@@ -191,9 +176,7 @@ class FileDestination(VigilModel):
         ),
     )
 
-    path: Annotated[
-        str, StringConstraints(pattern=r"^/[^/\s]+(/[^/\s]+)*/[^/\s]+$", max_length=1024)
-    ] = Field(
+    path: Annotated[str, StringConstraints(pattern=r"^/[^/\s]+(/[^/\s]+)*/[^/\s]+$", max_length=1024)] = Field(
         description="Absolute path of the file, at least one directory deep, e.g. "
         "/var/lib/vigil/telemetry.jsonl. Its directory is an emptyDir volume."
     )
@@ -215,9 +198,7 @@ class Retry(VigilModel):
     enabled: bool = Field(default=True, description="Retry failed exports.")
     initial_interval: GoDuration = Field(default="5s", description="First wait.")
     max_interval: GoDuration = Field(default="30s", description="Longest wait.")
-    max_elapsed_time: GoDuration = Field(
-        default="300s", description="Give up after this long (0s: never)."
-    )
+    max_elapsed_time: GoDuration = Field(default="300s", description="Give up after this long (0s: never).")
 
 
 class Queue(VigilModel):
@@ -232,12 +213,8 @@ class Batch(VigilModel):
     """Batching for this sink (its own batch processor)."""
 
     timeout: GoDuration = Field(default="200ms", description="Send a batch after this long.")
-    send_batch_size: int = Field(
-        default=8192, ge=1, le=1000000, description="Items that trigger a send."
-    )
-    send_batch_max_size: int = Field(
-        default=0, ge=0, le=1000000, description="Upper bound of a batch (0: no bound)."
-    )
+    send_batch_size: int = Field(default=8192, ge=1, le=1000000, description="Items that trigger a send.")
+    send_batch_max_size: int = Field(default=0, ge=0, le=1000000, description="Upper bound of a batch (0: no bound).")
 
 
 class Sampling(VigilModel):
@@ -257,9 +234,7 @@ class Redact(VigilModel):
         ),
     )
 
-    delete: list[AttributeKey] = Field(
-        default_factory=list, max_length=64, description="Attribute keys to delete."
-    )
+    delete: list[AttributeKey] = Field(default_factory=list, max_length=64, description="Attribute keys to delete.")
     hash: list[AttributeKey] = Field(
         default_factory=list,
         max_length=64,
@@ -278,18 +253,13 @@ class TelemetrySinkSpec(VigilModel):
     cel_rules = (
         CelRule(
             rule=" + ".join(f"(has(self.{d}) ? 1 : 0)" for d in DESTINATIONS) + " == 1",
-            message="set exactly one destination: otlp, prometheusRemoteWrite, prometheus, "
-            "kafka, file or debug",
+            message="set exactly one destination: otlp, prometheusRemoteWrite, prometheus, kafka, file or debug",
             check=lambda m: len(m.destinations()) == 1,
         ),
         CelRule(
-            rule="(!has(self.prometheusRemoteWrite) && !has(self.prometheus)) "
-            "|| self.signals.all(s, s == 'metrics')",
-            message="prometheus and prometheusRemoteWrite sinks carry metrics only: "
-            "set signals to [metrics]",
-            check=lambda m: (
-                not set(m.destinations()) & set(_METRICS_ONLY) or set(m.signals) == {"metrics"}
-            ),
+            rule="(!has(self.prometheusRemoteWrite) && !has(self.prometheus)) || self.signals.all(s, s == 'metrics')",
+            message="prometheus and prometheusRemoteWrite sinks carry metrics only: set signals to [metrics]",
+            check=lambda m: not set(m.destinations()) & set(_METRICS_ONLY) or set(m.signals) == {"metrics"},
         ),
         CelRule(
             rule="!has(self.sampling) || 'traces' in self.signals",
@@ -297,12 +267,9 @@ class TelemetrySinkSpec(VigilModel):
             check=lambda m: m.sampling is None or "traces" in m.signals,
         ),
         CelRule(
-            rule="(!has(self.retry) && !has(self.queue)) || "
-            + " || ".join(f"has(self.{d})" for d in _QUEUED),
+            rule="(!has(self.retry) && !has(self.queue)) || " + " || ".join(f"has(self.{d})" for d in _QUEUED),
             message="retry and queue apply to otlp, prometheusRemoteWrite and kafka sinks only",
-            check=lambda m: (
-                (m.retry is None and m.queue is None) or bool(set(m.destinations()) & set(_QUEUED))
-            ),
+            check=lambda m: (m.retry is None and m.queue is None) or bool(set(m.destinations()) & set(_QUEUED)),
         ),
     )
 
@@ -322,18 +289,10 @@ class TelemetrySinkSpec(VigilModel):
     )
     kafka: KafkaDestination | None = Field(default=None, description="Kafka destination.")
     file: FileDestination | None = Field(default=None, description="File in the collector pod.")
-    debug: DebugDestination | None = Field(
-        default=None, description="The collector's log (console)."
-    )
-    retry: Retry | None = Field(
-        default=None, description="Retry on failure; exporter default if unset."
-    )
-    queue: Queue | None = Field(
-        default=None, description="Sending queue; exporter default if unset."
-    )
-    batch: Batch | None = Field(
-        default=None, description="Batching for this sink only; the stack's batch if unset."
-    )
+    debug: DebugDestination | None = Field(default=None, description="The collector's log (console).")
+    retry: Retry | None = Field(default=None, description="Retry on failure; exporter default if unset.")
+    queue: Queue | None = Field(default=None, description="Sending queue; exporter default if unset.")
+    batch: Batch | None = Field(default=None, description="Batching for this sink only; the stack's batch if unset.")
     sampling: Sampling | None = Field(default=None, description="Trace sampling for this sink.")
     redact: Redact | None = Field(default=None, description="Attributes to delete or hash.")
 

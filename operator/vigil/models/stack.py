@@ -49,9 +49,7 @@ class Toleration(VigilModel):
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect; empty matches every effect."
     )
-    toleration_seconds: int | None = Field(
-        default=None, description="For NoExecute: how long the pod stays bound."
-    )
+    toleration_seconds: int | None = Field(default=None, description="For NoExecute: how long the pod stays bound.")
 
 
 class Collector(VigilModel):
@@ -65,19 +63,14 @@ class Collector(VigilModel):
     )
     image: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
         default=DEFAULT_COLLECTOR_IMAGE,
-        description="Collector image. Must contain the components Vigil renders (the contrib "
-        "distribution does).",
+        description="Collector image. Must contain the components Vigil renders (the contrib distribution does).",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="Kubernetes image pull policy."
     )
-    resources: ResourceRequirements = Field(
-        default_factory=ResourceRequirements, description="Container resources."
-    )
+    resources: ResourceRequirements = Field(default_factory=ResourceRequirements, description="Container resources.")
     node_selector: StringMap = Field(default_factory=dict, description="Node labels to run on.")
-    tolerations: list[Toleration] = Field(
-        default_factory=list, max_length=32, description="Taints the pods tolerate."
-    )
+    tolerations: list[Toleration] = Field(default_factory=list, max_length=32, description="Taints the pods tolerate.")
     affinity: dict[str, Any] | None = Field(
         default=None,
         description="Kubernetes affinity, passed through unchanged.",
@@ -87,9 +80,7 @@ class Collector(VigilModel):
         default=None, description="PriorityClass of the pods."
     )
     pod_labels: StringMap = Field(default_factory=dict, description="Extra labels on the pods.")
-    pod_annotations: StringMap = Field(
-        default_factory=dict, description="Extra annotations on the pods."
-    )
+    pod_annotations: StringMap = Field(default_factory=dict, description="Extra annotations on the pods.")
 
 
 class OTLPGrpc(VigilModel):
@@ -165,9 +156,9 @@ class ScrapeTarget(VigilModel):
         description="Services to scrape, in the stack's namespace (default: monitoring=enabled).",
         json_schema_extra={"default": {"matchLabels": {"monitoring": "enabled"}}},
     )
-    port: Annotated[
-        str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)
-    ] = Field(default="metrics", description="Name of the Service port that serves metrics.")
+    port: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)] = Field(
+        default="metrics", description="Name of the Service port that serves metrics."
+    )
     path: Annotated[str, StringConstraints(pattern=r"^/\S*$", max_length=1024)] = Field(
         default="/metrics", description="HTTP path of the metrics."
     )
@@ -186,9 +177,7 @@ class SinkSelection(VigilModel):
         ),
     )
 
-    selector: LabelSelector | None = Field(
-        default=None, description="Sinks whose labels match (same namespace only)."
-    )
+    selector: LabelSelector | None = Field(default=None, description="Sinks whose labels match (same namespace only).")
     names: list[ObjectName] = Field(
         default_factory=list, max_length=64, description="Sinks by name (same namespace only)."
     )
@@ -238,9 +227,7 @@ class MonitoringStackStatus(VigilModel):
 
     observed_generation: int = Field(default=0, description="Generation last reconciled.")
     conditions: list[Condition] = Field(default_factory=list, description="Ready and Degraded.")
-    selected_sinks: list[str] = Field(
-        default_factory=list, description="Sinks the collector exports to."
-    )
+    selected_sinks: list[str] = Field(default_factory=list, description="Sinks the collector exports to.")
     sink_count: int = Field(default=0, description="Number of selected sinks.")
     generated_objects: list[ObjectReference] = Field(
         default_factory=list, description="Objects the operator created for this stack."

@@ -62,9 +62,7 @@ def prometheus_port_name(port: int) -> str:
     return f"prom-{port}"
 
 
-def _volumes(
-    config: CollectorConfig, stack: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _volumes(config: CollectorConfig, stack: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     volumes: list[dict[str, Any]] = [
         {
             "name": "config",
@@ -143,9 +141,7 @@ def _pod_spec(stack: MonitoringStack, config: CollectorConfig) -> dict[str, Any]
     if col.node_selector:
         pod["nodeSelector"] = dict(col.node_selector)
     if col.tolerations:
-        pod["tolerations"] = [
-            t.model_dump(by_alias=True, exclude_none=True) for t in col.tolerations
-        ]
+        pod["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in col.tolerations]
     if col.affinity:
         pod["affinity"] = col.affinity
     if col.priority_class_name:
@@ -168,9 +164,7 @@ def render_collector(
     col = stack.spec.collector
 
     def md(obj_name: str, **kw: Any) -> dict[str, Any]:
-        return meta.metadata(
-            owner, meta.ObjectMetaSpec(obj_name, COMPONENT, extra_labels=selector, **kw)
-        )
+        return meta.metadata(owner, meta.ObjectMetaSpec(obj_name, COMPONENT, extra_labels=selector, **kw))
 
     pod_labels = {**col.pod_labels, **owner.labels(COMPONENT), **selector}
     pod_annotations = {**col.pod_annotations, meta.CONFIG_HASH: config_hash(config, ctx)}
@@ -212,18 +206,13 @@ def render_collector(
             "spec": {
                 "type": "ClusterIP",
                 "selector": selector,
-                "ports": [
-                    {"name": n, "port": p, "targetPort": n, "protocol": "TCP"}
-                    for n, p in _ports(stack, config)
-                ],
+                "ports": [{"name": n, "port": p, "targetPort": n, "protocol": "TCP"} for n, p in _ports(stack, config)],
             },
         },
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
-            "metadata": meta.metadata(
-                owner, meta.ObjectMetaSpec(meta.connection_name(name), "connection")
-            ),
+            "metadata": meta.metadata(owner, meta.ObjectMetaSpec(meta.connection_name(name), "connection")),
             "data": connection_settings(stack),
         },
     ]

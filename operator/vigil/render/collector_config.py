@@ -123,8 +123,7 @@ class _Builder:
         if any(directory == d or directory.startswith(d + "/") for d in RESERVED_DIRS):
             raise RenderError(
                 f"TelemetrySink/{sink}: spec.file.path",
-                f"{directory} is reserved for the collector's own files; choose another "
-                "directory, e.g. /var/lib/vigil",
+                f"{directory} is reserved for the collector's own files; choose another directory, e.g. /var/lib/vigil",
             )
         volume = f"files-{short_hash(directory, 10)}"
         self.mounts[volume] = Mount(volume, directory, "emptyDir")
@@ -157,15 +156,11 @@ def _headers(b: _Builder, sink: str, dest: str, spec: Any) -> dict[str, str]:
                 f"header {header.name} is already set by headers[{seen[lower]}]; remove one",
             )
         seen[lower] = i
-        out[header.name] = b.secret(
-            sink, f"spec.{dest}.headers[{i}]", header, "HEADER", header.name
-        )
+        out[header.name] = b.secret(sink, f"spec.{dest}.headers[{i}]", header, "HEADER", header.name)
     return out
 
 
-def _exporter(
-    b: _Builder, sink: TelemetrySink, basic_auths: list[dict[str, str]]
-) -> dict[str, Any]:
+def _exporter(b: _Builder, sink: TelemetrySink, basic_auths: list[dict[str, str]]) -> dict[str, Any]:
     name, spec = sink.metadata.name, sink.spec
     dest = spec.destination_type
     common: dict[str, Any] = {
@@ -194,21 +189,15 @@ def _exporter(
                     f"TelemetrySink/{name}: spec.prometheusRemoteWrite.auth.bearerToken",
                     "the Authorization header is also set in headers; use one of them",
                 )
-            token = b.secret(
-                name, f"spec.{dest}.auth.bearerToken", rw.auth.bearer_token, "BEARER_TOKEN"
-            )
+            token = b.secret(name, f"spec.{dest}.auth.bearerToken", rw.auth.bearer_token, "BEARER_TOKEN")
             headers["Authorization"] = f"Bearer {token}"
         elif rw.auth is not None and rw.auth.basic is not None:
             auth = f"{c.EXTENSIONS['basicauth']}/{name}"
             basic_auths.append(
                 {
                     "id": auth,
-                    "username": b.secret(
-                        name, f"spec.{dest}.auth.basic.username", rw.auth.basic.username, "USERNAME"
-                    ),
-                    "password": b.secret(
-                        name, f"spec.{dest}.auth.basic.password", rw.auth.basic.password, "PASSWORD"
-                    ),
+                    "username": b.secret(name, f"spec.{dest}.auth.basic.username", rw.auth.basic.username, "USERNAME"),
+                    "password": b.secret(name, f"spec.{dest}.auth.basic.password", rw.auth.basic.password, "PASSWORD"),
                 }
             )
         common.update(
@@ -235,12 +224,8 @@ def _exporter(
         if k.sasl is not None:
             sasl = {
                 "mechanism": k.sasl.mechanism,
-                "username": b.secret(
-                    name, f"spec.{dest}.sasl.username", k.sasl.username, "SASL_USERNAME"
-                ),
-                "password": b.secret(
-                    name, f"spec.{dest}.sasl.password", k.sasl.password, "SASL_PASSWORD"
-                ),
+                "username": b.secret(name, f"spec.{dest}.sasl.username", k.sasl.username, "SASL_USERNAME"),
+                "password": b.secret(name, f"spec.{dest}.sasl.password", k.sasl.password, "SASL_PASSWORD"),
             }
         common.update(
             brokers=list(k.brokers),
@@ -285,9 +270,7 @@ def _processors(sink: str, spec: TelemetrySinkSpec) -> list[dict[str, Any]]:
     if spec.redact is not None:
         actions = [{"key": k, "action": "delete"} for k in spec.redact.delete]
         actions += [{"key": k, "action": "hash"} for k in spec.redact.hash]
-        out.append(
-            {"id": f"{c.PROCESSORS['redact']}/redact-{sink}", "kind": "redact", "actions": actions}
-        )
+        out.append({"id": f"{c.PROCESSORS['redact']}/redact-{sink}", "kind": "redact", "actions": actions})
     return out
 
 
@@ -297,15 +280,9 @@ def _pipelines(
     pipelines: list[dict[str, Any]] = []
     base = [c.PROCESSORS["memory_limiter"]]
     for signal in SIGNALS:
-        shared = [
-            exporters[s.metadata.name]
-            for s in sinks
-            if signal in s.spec.signals and s.metadata.name not in own
-        ]
+        shared = [exporters[s.metadata.name] for s in sinks if signal in s.spec.signals and s.metadata.name not in own]
         if shared:
-            pipelines.append(
-                {"id": signal, "processors": [*base, c.PROCESSORS["batch"]], "exporters": shared}
-            )
+            pipelines.append({"id": signal, "processors": [*base, c.PROCESSORS["batch"]], "exporters": shared})
     for s in sinks:
         name = s.metadata.name
         if name not in own:
@@ -315,11 +292,7 @@ def _pipelines(
         for signal in SIGNALS:
             if signal not in s.spec.signals:
                 continue
-            rest = [
-                p["id"]
-                for p in procs
-                if p["kind"] == "redact" or (p["kind"] == "sampler" and signal == "traces")
-            ]
+            rest = [p["id"] for p in procs if p["kind"] == "redact" or (p["kind"] == "sampler" and signal == "traces")]
             pipelines.append(
                 {
                     "id": f"{signal}/{name}",
@@ -342,9 +315,7 @@ def _template() -> jinja2.Template:
     return env.get_template("collector.yaml.j2")
 
 
-def _check_ports(
-    stack: MonitoringStack, sinks: Sequence[TelemetrySink]
-) -> tuple[tuple[str, int], ...]:
+def _check_ports(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> tuple[tuple[str, int], ...]:
     otlp = stack.spec.receivers.otlp
     taken: dict[int, str] = {
         c.HEALTH_PORT: "the collector's health check",
@@ -372,9 +343,7 @@ def _check_ports(
     return tuple(ports)
 
 
-def build_collector_config(
-    stack: MonitoringStack, sinks: Sequence[TelemetrySink]
-) -> CollectorConfig:
+def build_collector_config(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> CollectorConfig:
     """Render the collector config for ``stack`` exporting to ``sinks`` (already selected).
 
     Raises RenderError naming the field when the combination cannot run.
@@ -390,11 +359,7 @@ def build_collector_config(
     b = _Builder()
     basic_auths: list[dict[str, str]] = []
     exporters = [_exporter(b, s, basic_auths) for s in ordered]
-    own = {
-        s.metadata.name: _processors(s.metadata.name, s.spec)
-        for s in ordered
-        if s.spec.has_own_processing
-    }
+    own = {s.metadata.name: _processors(s.metadata.name, s.spec) for s in ordered if s.spec.has_own_processing}
     otlp = stack.spec.receivers.otlp
     text = _template().render(
         stack=stack.metadata.name,

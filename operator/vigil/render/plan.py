@@ -50,9 +50,7 @@ def prepare_stack(doc: Mapping[str, Any], sink_docs: Sequence[Mapping[str, Any]]
             continue
         meta = sink_doc.get("metadata", {})
         name, labels = meta.get("name", "?"), meta.get("labels") or {}
-        if name in wanted.names or (
-            wanted.selector is not None and wanted.selector.matches(labels)
-        ):
+        if name in wanted.names or (wanted.selector is not None and wanted.selector.matches(labels)):
             invalid.add(name)
             warnings.append(
                 Issue(
@@ -74,9 +72,7 @@ def prepare_stack(doc: Mapping[str, Any], sink_docs: Sequence[Mapping[str, Any]]
     try:
         config = build_collector_config(stack, selection.sinks)
     except RenderError as exc:
-        return StackInputs(
-            stack, selection.sinks, error=Issue(exc.reason, str(exc)), warnings=tuple(warnings)
-        )
+        return StackInputs(stack, selection.sinks, error=Issue(exc.reason, str(exc)), warnings=tuple(warnings))
     return StackInputs(stack, selection.sinks, config, warnings=tuple(warnings))
 
 
@@ -88,9 +84,7 @@ class StackPlan:
     error: Issue | None = None
 
 
-def plan_stack(
-    inputs: StackInputs, versions: Mapping[tuple[str, str], str | None], ctx: RenderContext
-) -> StackPlan:
+def plan_stack(inputs: StackInputs, versions: Mapping[tuple[str, str], str | None], ctx: RenderContext) -> StackPlan:
     """Render every child of the stack, given the versions of the objects its collector reads."""
     if inputs.error is not None or inputs.stack is None or inputs.config is None:
         return StackPlan(error=inputs.error or Issue("InvalidSpec", "the stack could not be read"))
@@ -119,8 +113,7 @@ def stack_fields(inputs: StackInputs, plan: StackPlan, config_hash: str) -> dict
         "selectedSinks": names,
         "sinkCount": len(names),
         "generatedObjects": [
-            {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"]}
-            for o in plan.objects
+            {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"]} for o in plan.objects
         ],
         "configHash": config_hash,
     }

@@ -30,9 +30,7 @@ def _monitor(
     return {
         "apiVersion": API_VERSION,
         "kind": "ServiceMonitor",
-        "metadata": meta.metadata(
-            owner, meta.ObjectMetaSpec(name, "monitoring", extra_labels=labels)
-        ),
+        "metadata": meta.metadata(owner, meta.ObjectMetaSpec(name, "monitoring", extra_labels=labels)),
         "spec": {
             "selector": selector,
             "namespaceSelector": {"matchNames": [owner.namespace]},

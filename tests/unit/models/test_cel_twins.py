@@ -23,9 +23,7 @@ def _models() -> list[type[VigilModel]]:
 
 def _crd_rules(node: object) -> list[dict[str, str]]:
     if isinstance(node, dict):
-        own = [
-            r for r in node.get("x-kubernetes-validations", []) if "keys must" not in r["message"]
-        ]
+        own = [r for r in node.get("x-kubernetes-validations", []) if "keys must" not in r["message"]]
         return own + [r for v in node.values() for r in _crd_rules(v)]
     if isinstance(node, list):
         return [r for v in node for r in _crd_rules(v)]
@@ -40,13 +38,8 @@ def test_every_crd_rule_has_a_python_twin() -> None:
 
 
 def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
-    tested = {
-        message for _, _, message in [*test_sink.INVALID.values(), *test_stack.INVALID.values()]
-    }
+    tested = {message for _, _, message in [*test_sink.INVALID.values(), *test_stack.INVALID.values()]}
     untested = [
-        f"{m.__name__}: {c.message}"
-        for m in _models()
-        for c in m.cel_rules
-        if not any(t in c.message for t in tested)
+        f"{m.__name__}: {c.message}" for m in _models() for c in m.cel_rules if not any(t in c.message for t in tested)
     ]
     assert untested == []

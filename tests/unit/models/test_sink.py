@@ -147,9 +147,7 @@ INVALID = {
             "signals": ["traces"],
             "otlp": {
                 "endpoint": "c:4317",
-                "headers": [
-                    {"name": "A", "valueFrom": {"secretKeyRef": {"name": "Bad_Name", "key": "k"}}}
-                ],
+                "headers": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "Bad_Name", "key": "k"}}}],
             },
         },
         "spec.otlp.headers[0].valueFrom.secretKeyRef.name",

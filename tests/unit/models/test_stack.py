@@ -121,13 +121,7 @@ INVALID = {
         "values must be non-empty for In/NotIn",
     ),
     "selector-exists-with-values": (
-        {
-            "sinks": {
-                "selector": {
-                    "matchExpressions": [{"key": "team", "operator": "Exists", "values": ["a"]}]
-                }
-            }
-        },
+        {"sinks": {"selector": {"matchExpressions": [{"key": "team", "operator": "Exists", "values": ["a"]}]}}},
         "spec.sinks.selector.matchExpressions[0]",
         "values must be non-empty for In/NotIn and empty for Exists/DoesNotExist",
     ),

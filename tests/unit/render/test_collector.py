@@ -23,12 +23,8 @@ GW = sink(
 def _render(
     stack_spec: dict[str, Any] | None = None, sinks: tuple = (GW,), ctx: RenderContext | None = None
 ) -> dict[str, dict]:
-    model = MonitoringStack.model_validate(
-        stack("shop", **({"sinks": {"names": ["gw"]}} | (stack_spec or {})))
-    )
-    objs = render_collector(
-        model, [TelemetrySink.model_validate(s) for s in sinks], ctx or RenderContext()
-    )
+    model = MonitoringStack.model_validate(stack("shop", **({"sinks": {"names": ["gw"]}} | (stack_spec or {}))))
+    objs = render_collector(model, [TelemetrySink.model_validate(s) for s in sinks], ctx or RenderContext())
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objs}
 
 
@@ -51,8 +47,7 @@ def test_pdb_only_above_one_replica() -> None:
     pdb = objs["PodDisruptionBudget/shop-collector"]
     assert pdb["spec"]["maxUnavailable"] == 1
     assert (
-        pdb["spec"]["selector"]["matchLabels"]
-        == objs["Deployment/shop-collector"]["spec"]["selector"]["matchLabels"]
+        pdb["spec"]["selector"]["matchLabels"] == objs["Deployment/shop-collector"]["spec"]["selector"]["matchLabels"]
     )
 
 
@@ -90,9 +85,7 @@ def test_resources_default_and_override() -> None:
         "requests": {"cpu": "100m", "memory": "256Mi"},
         "limits": {"memory": "512Mi"},
     }
-    custom = _render(
-        {"collector": {"resources": {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}}}
-    )
+    custom = _render({"collector": {"resources": {"requests": {"cpu": "1"}, "limits": {"memory": "2Gi"}}}})
     assert _pod(custom)["spec"]["containers"][0]["resources"]["limits"] == {"memory": "2Gi"}
 
 
@@ -110,9 +103,7 @@ def test_scheduling_fields_pass_through() -> None:
                             "effect": "NoSchedule",
                         }
                     ],
-                    "affinity": {
-                        "podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}
-                    },
+                    "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": []}},
                     "priorityClassName": "observability",
                     "podLabels": {"team": "sre"},
                 }
@@ -121,9 +112,7 @@ def test_scheduling_fields_pass_through() -> None:
     )
     spec = pod["spec"]
     assert spec["nodeSelector"] == {"pool": "obs"}
-    assert spec["tolerations"] == [
-        {"key": "dedicated", "operator": "Equal", "value": "obs", "effect": "NoSchedule"}
-    ]
+    assert spec["tolerations"] == [{"key": "dedicated", "operator": "Equal", "value": "obs", "effect": "NoSchedule"}]
     assert "podAntiAffinity" in spec["affinity"]
     assert spec["priorityClassName"] == "observability"
     assert pod["metadata"]["labels"]["team"] == "sre"
@@ -136,9 +125,7 @@ def _hash(objs: dict[str, dict]) -> str:
 def test_hash_changes_with_config_and_only_then() -> None:
     base = _hash(_render())
     assert _hash(_render()) == base
-    assert _hash(_render({"collector": {"replicas": 2}})) == base, (
-        "replicas do not change the config"
-    )
+    assert _hash(_render({"collector": {"replicas": 2}})) == base, "replicas do not change the config"
     changed = sink(
         "gw",
         signals=["traces"],
@@ -150,11 +137,7 @@ def test_hash_changes_with_config_and_only_then() -> None:
 def test_hash_changes_when_a_referenced_secret_changes() -> None:
     v1 = _hash(_render(ctx=RenderContext(ref_versions={("Secret", "creds"): "100"})))
     v2 = _hash(_render(ctx=RenderContext(ref_versions={("Secret", "creds"): "101"})))
-    unrelated = _hash(
-        _render(
-            ctx=RenderContext(ref_versions={("Secret", "creds"): "100", ("Secret", "other"): "7"})
-        )
-    )
+    unrelated = _hash(_render(ctx=RenderContext(ref_versions={("Secret", "creds"): "100", ("Secret", "other"): "7"})))
     assert v1 != v2
     assert v1 == unrelated
 

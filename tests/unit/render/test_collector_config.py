@@ -107,9 +107,7 @@ def test_headers_and_credentials_become_env_references() -> None:
         "Authorization": "Bearer ${env:VIGIL_MIMIR_BEARER_TOKEN}"
     }
     env = {e.name: e.to_k8s() for e in built.env}
-    assert env["VIGIL_GW_HEADER_AUTHORIZATION"]["valueFrom"] == {
-        "secretKeyRef": {"name": "creds", "key": "token"}
-    }
+    assert env["VIGIL_GW_HEADER_AUTHORIZATION"]["valueFrom"] == {"secretKeyRef": {"name": "creds", "key": "token"}}
     assert env["VIGIL_GW_HEADER_X_TENANT"] == {"name": "VIGIL_GW_HEADER_X_TENANT", "value": "a"}
     assert ("Secret", "creds") in built.referenced
     assert "creds" not in built.text
@@ -127,9 +125,7 @@ def test_basic_auth_uses_the_basicauth_extension() -> None:
             },
         ),
     )
-    assert cfg["exporters"]["prometheus_remote_write/rw"]["auth"] == {
-        "authenticator": "basicauth/rw"
-    }
+    assert cfg["exporters"]["prometheus_remote_write/rw"]["auth"] == {"authenticator": "basicauth/rw"}
     assert cfg["extensions"]["basicauth/rw"]["client_auth"] == {
         "username": "${env:VIGIL_RW_USERNAME}",
         "password": "${env:VIGIL_RW_PASSWORD}",
@@ -220,9 +216,7 @@ def test_deterministic_and_independent_of_sink_order() -> None:
 
 
 def test_input_is_not_mutated() -> None:
-    doc = sink(
-        "a", signals=["traces"], otlp={"endpoint": "a:4317", "headers": [{"name": "A", **SECRET}]}
-    )
+    doc = sink("a", signals=["traces"], otlp={"endpoint": "a:4317", "headers": [{"name": "A", **SECRET}]})
     model = TelemetrySink.model_validate(doc)
     dumped = deep(model.model_dump())
     build_collector_config(_stack(), [model])
@@ -303,9 +297,7 @@ def test_input_is_not_mutated() -> None:
         "env-collision",
     ],
 )
-def test_cross_object_errors_name_the_field(
-    docs: tuple, spec: dict, path: str, message: str
-) -> None:
+def test_cross_object_errors_name_the_field(docs: tuple, spec: dict, path: str, message: str) -> None:
     with pytest.raises(RenderError) as err:
         build_collector_config(_stack(**spec), _sinks(*docs))
     assert path in err.value.path

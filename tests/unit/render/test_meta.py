@@ -9,9 +9,7 @@ import pytest
 from vigil.render import meta
 
 
-@pytest.mark.parametrize(
-    "parts", [("a", "collector"), ("x" * 80, "collector"), ("a.b", "sink", "c")]
-)
+@pytest.mark.parametrize("parts", [("a", "collector"), ("x" * 80, "collector"), ("a.b", "sink", "c")])
 def test_object_names_are_dns_labels_of_at_most_63(parts: tuple[str, ...]) -> None:
     name = meta.object_name(*parts)
     assert len(name) <= 63

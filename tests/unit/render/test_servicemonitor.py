@@ -14,10 +14,7 @@ PROM = TelemetrySink.model_validate(
 
 def _monitors(ctx: RenderContext | None = None, **spec: object) -> dict[str, dict]:
     model = MonitoringStack.model_validate(stack("shop", sinks={"names": ["prom"]}, **spec))
-    return {
-        m["metadata"]["name"]: m
-        for m in render_service_monitors(model, [PROM], ctx or RenderContext())
-    }
+    return {m["metadata"]["name"]: m for m in render_service_monitors(model, [PROM], ctx or RenderContext())}
 
 
 def test_self_sink_and_scrape_monitors() -> None:
@@ -41,8 +38,6 @@ def test_prometheus_labels_default_from_context_and_override_per_stack() -> None
     ctx = RenderContext(prometheus_labels={"release": "kube-prometheus-stack"})
     default = _monitors(ctx)["shop-collector-self"]["metadata"]["labels"]
     assert default["release"] == "kube-prometheus-stack"
-    own = _monitors(ctx, prometheusLabels={"prometheus": "team"})["shop-collector-self"][
-        "metadata"
-    ]["labels"]
+    own = _monitors(ctx, prometheusLabels={"prometheus": "team"})["shop-collector-self"]["metadata"]["labels"]
     assert own["prometheus"] == "team"
     assert "release" not in own

@@ -1,0 +1,334 @@
+"""`vigil run` against a real kube-apiserver: create, update, no-op, drift, delete, faults."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.harness.controlplane import ControlPlane
+from tests.harness.operator import Operator, start_operator
+from tests.harness.tools import require
+from tests.helpers import sink, stack
+
+DEADLINE_S = 45.0
+DRIFT_S = 3
+SECRETS_S = 2
+
+
+@pytest.fixture(scope="module")
+def operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    op = start_operator(
+        control_plane,
+        tmp_path_factory.mktemp("operator"),
+        VIGIL_DRIFT_INTERVAL=str(DRIFT_S),
+        VIGIL_SECRET_CHECK_INTERVAL=str(SECRETS_S),
+        VIGIL_COLLECTOR_BINARY=str(require("otelcol-vigil")),
+        VIGIL_PROMETHEUS_LABELS="release=kube-prometheus-stack",
+    )
+    yield op
+    op.stop()
+    log = op.process.log.read_text(errors="replace")
+    assert "Traceback" not in log, log[-5000:]
+
+
+def eventually(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
+    """Poll until ``check`` returns something truthy; fail after the deadline."""
+    end = time.monotonic() + deadline_s
+    last: Any = None
+    while time.monotonic() < end:
+        last = check()
+        if last:
+            return last
+        time.sleep(0.5)
+    pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; last: {last!r}")
+
+
+class Cluster:
+    """kubectl helpers bound to one namespace."""
+
+    def __init__(self, cp: ControlPlane, namespace: str) -> None:
+        self.cp, self.ns = cp, namespace
+
+    def apply(self, *docs: dict[str, Any]) -> None:
+        for doc in docs:
+            doc["metadata"]["namespace"] = self.ns
+        self.cp.kubectl(
+            "apply",
+            "--server-side",
+            "--field-manager=test",
+            "-f",
+            "-",
+            input=yaml.safe_dump_all(docs),
+        )
+
+    def get(self, kind: str, name: str) -> dict[str, Any] | None:
+        out = self.cp.kubectl("get", kind, name, "-n", self.ns, "-o", "json", "--ignore-not-found").stdout
+        return json.loads(out) if out.strip() else None
+
+    def children(self, instance: str) -> dict[str, dict[str, Any]]:
+        kinds = "serviceaccounts,configmaps,services,deployments,poddisruptionbudgets,servicemonitors"
+        out = self.cp.kubectl(
+            "get",
+            kinds,
+            "-n",
+            self.ns,
+            "-l",
+            f"app.kubernetes.io/instance={instance}",
+            "-o",
+            "json",
+        )
+        return {f"{o['kind']}/{o['metadata']['name']}": o for o in json.loads(out.stdout)["items"]}
+
+    def children_of_builtin_kinds(self, instance: str) -> dict[str, dict[str, Any]]:
+        kinds = "serviceaccounts,configmaps,services,deployments,poddisruptionbudgets"
+        out = self.cp.kubectl(
+            "get",
+            kinds,
+            "-n",
+            self.ns,
+            "-l",
+            f"app.kubernetes.io/instance={instance}",
+            "-o",
+            "json",
+        )
+        return {f"{o['kind']}/{o['metadata']['name']}": o for o in json.loads(out.stdout)["items"]}
+
+    def condition(
+        self, kind: str, name: str, type_: str = "Ready", obj: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        obj = obj or self.get(kind, name) or {}
+        return next((c for c in obj.get("status", {}).get("conditions", []) if c["type"] == type_), {})
+
+    def ready(self, kind: str, name: str) -> bool:
+        obj = self.get(kind, name) or {}
+        cond = self.condition(kind, name, obj=obj)
+        return cond.get("status") == "True" and cond.get("observedGeneration") == obj["metadata"]["generation"]
+
+    def events(self, name: str) -> list[dict[str, Any]]:
+        out = self.cp.kubectl(
+            "get",
+            "events",
+            "-n",
+            self.ns,
+            "--field-selector",
+            f"involvedObject.name={name}",
+            "-o",
+            "json",
+        )
+        return list(json.loads(out.stdout)["items"])
+
+
+@pytest.fixture
+def cluster(control_plane: ControlPlane, namespace: str) -> Cluster:
+    return Cluster(control_plane, namespace)
+
+
+def secret(name: str, **data: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": name}, "stringData": data}
+
+
+def config_hash(deployment: dict[str, Any]) -> str:
+    return str(deployment["spec"]["template"]["metadata"]["annotations"]["vigil.dev/config-hash"])
+
+
+def collector_config(cluster: Cluster, stack_name: str) -> dict[str, Any]:
+    cm = cluster.get("configmap", f"{stack_name}-collector-config") or {}
+    return dict(yaml.safe_load(cm["data"]["collector.yaml"]))
+
+
+GW = sink(
+    "gw",
+    labels={"team": "shop"},
+    signals=["traces"],
+    otlp={
+        "endpoint": "gateway:4317",
+        "tls": {"insecure": True},
+        "headers": [
+            {
+                "name": "Authorization",
+                "valueFrom": {"secretKeyRef": {"name": "gw-auth", "key": "token"}},
+            }
+        ],
+    },
+)
+SHOP = stack("shop", sinks={"selector": {"matchLabels": {"team": "shop"}}}, collector={"replicas": 2})
+
+
+def deploy_shop(cluster: Cluster) -> dict[str, dict[str, Any]]:
+    cluster.apply(
+        secret("gw-auth", token="Bearer first"),
+        json.loads(json.dumps(GW)),
+        json.loads(json.dumps(SHOP)),
+    )
+    eventually(lambda: cluster.ready("mstack", "shop"), "stack shop Ready")
+    return cluster.children("shop")
+
+
+def test_create_makes_every_child_with_owner_and_labels(operator: Operator, cluster: Cluster) -> None:
+    children = deploy_shop(cluster)
+    assert sorted(children) == [
+        "ConfigMap/shop-collector-config",
+        "ConfigMap/shop-otlp-connection",
+        "Deployment/shop-collector",
+        "PodDisruptionBudget/shop-collector",
+        "Service/shop-collector",
+        "ServiceAccount/shop-collector",
+        "ServiceMonitor/shop-collector-self",
+    ]
+    uid = (cluster.get("mstack", "shop") or {})["metadata"]["uid"]
+    for obj in children.values():
+        assert obj["metadata"]["ownerReferences"][0]["uid"] == uid
+        assert obj["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "vigil"
+    assert children["ServiceMonitor/shop-collector-self"]["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    cfg = collector_config(cluster, "shop")
+    assert cfg["exporters"]["otlp_grpc/gw"]["headers"] == {"Authorization": "${env:VIGIL_GW_HEADER_AUTHORIZATION}"}
+    status = (cluster.get("mstack", "shop") or {})["status"]
+    assert status["selectedSinks"] == ["gw"]
+    assert {"kind": "Deployment", "name": "shop-collector", "apiVersion": "apps/v1"} in status["generatedObjects"]
+    sink_status = (cluster.get("tsink", "gw") or {})["status"]
+    eventually(
+        lambda: (cluster.get("tsink", "gw") or {})["status"].get("usedBy") == ["shop"],
+        "sink usedBy",
+    )
+    assert sink_status["destinationType"] == "otlp"
+    # No Secret value anywhere the operator writes.
+    assert "Bearer first" not in json.dumps(children) + json.dumps(status)
+
+
+def test_sink_update_rolls_a_new_config(operator: Operator, cluster: Cluster) -> None:
+    before = config_hash(deploy_shop(cluster)["Deployment/shop-collector"])
+    changed = json.loads(json.dumps(GW))
+    changed["spec"]["otlp"]["endpoint"] = "gateway-v2:4317"
+    cluster.apply(changed)
+    eventually(
+        lambda: collector_config(cluster, "shop")["exporters"]["otlp_grpc/gw"]["endpoint"] == "gateway-v2:4317",
+        "the new endpoint in the ConfigMap",
+    )
+    after = config_hash(cluster.children("shop")["Deployment/shop-collector"])
+    assert after != before
+
+
+def test_nothing_changed_means_no_writes(
+    operator: Operator, control_plane: ControlPlane, cluster: Cluster, tmp_path: Path
+) -> None:
+    children = deploy_shop(cluster)
+    versions = {k: o["metadata"]["resourceVersion"] for k, o in children.items()}
+    writes = operator.child_writes()
+    time.sleep(DRIFT_S * 2 + 1)  # drift timer ticks
+    cluster.cp.kubectl("label", "mstack", "shop", "-n", cluster.ns, "touched=yes")  # label-only change
+    time.sleep(2)
+    assert operator.child_writes() == writes
+    # Resume after a restart: a second operator process starts on the same objects.
+    second = start_operator(control_plane, tmp_path, name="vigil-restarted", VIGIL_DRIFT_INTERVAL=str(DRIFT_S))
+    try:
+        time.sleep(DRIFT_S + 2)
+        assert second.child_writes() == 0
+        assert second.count("vigil_reconcile_total", kind="MonitoringStack", result="success") >= 1
+    finally:
+        second.stop()
+    now = {k: o["metadata"]["resourceVersion"] for k, o in cluster.children("shop").items()}
+    assert now == versions
+
+
+def test_drift_is_repaired(operator: Operator, cluster: Cluster) -> None:
+    deploy_shop(cluster)
+    cluster.cp.kubectl(
+        "patch",
+        "configmap",
+        "shop-collector-config",
+        "-n",
+        cluster.ns,
+        "--type=merge",
+        "-p",
+        json.dumps({"data": {"collector.yaml": "tampered: true\n"}}),
+    )
+    cluster.cp.kubectl("delete", "service", "shop-collector", "-n", cluster.ns)
+    eventually(lambda: "receivers" in collector_config(cluster, "shop"), "the config restored")
+    eventually(lambda: cluster.get("service", "shop-collector"), "the Service recreated")
+
+
+def test_deleting_the_stack_collects_its_children(operator: Operator, cluster: Cluster) -> None:
+    deploy_shop(cluster)
+    cluster.cp.kubectl("delete", "mstack", "shop", "-n", cluster.ns)
+    eventually(lambda: cluster.children("shop") == {}, "children garbage-collected", deadline_s=90)
+
+
+def test_secret_rotation_rolls_the_collector(operator: Operator, cluster: Cluster) -> None:
+    before = config_hash(deploy_shop(cluster)["Deployment/shop-collector"])
+    cluster.apply(secret("gw-auth", token="Bearer rotated"))
+    eventually(
+        lambda: config_hash(cluster.children("shop")["Deployment/shop-collector"]) != before,
+        "a new config hash after the Secret changed",
+        deadline_s=SECRETS_S * 5 + 10,
+    )
+
+
+def test_cross_object_mistake_is_reported_and_nothing_rolls_out(operator: Operator, cluster: Cluster) -> None:
+    deploy_shop(cluster)
+    config_version = cluster.children("shop")["ConfigMap/shop-collector-config"]["metadata"]["resourceVersion"]
+    cluster.apply(
+        sink("prom-a", labels={"team": "shop"}, signals=["metrics"], prometheus={"port": 9464}),
+        sink("prom-b", labels={"team": "shop"}, signals=["metrics"], prometheus={"port": 9464}),
+    )
+    cond = eventually(
+        lambda: cluster.condition("mstack", "shop").get("status") == "False" and cluster.condition("mstack", "shop"),
+        "Ready=False",
+    )
+    assert cond["reason"] == "InvalidConfig"
+    assert "TelemetrySink/prom-b: spec.prometheus.port" in cond["message"]
+    eventually(
+        lambda: any(e["reason"] == "InvalidConfig" and e["type"] == "Warning" for e in cluster.events("shop")),
+        "a Warning Event on the stack",
+    )
+    assert cluster.children("shop")["ConfigMap/shop-collector-config"]["metadata"]["resourceVersion"] == config_version
+
+
+def test_config_the_collector_rejects_is_never_rolled_out(operator: Operator, cluster: Cluster) -> None:
+    deploy_shop(cluster)
+    before = cluster.children("shop")
+    cluster.apply(
+        sink(
+            "bus",
+            labels={"team": "shop"},
+            signals=["logs"],
+            kafka={"brokers": ["kafka:9092"], "topic": "logs", "protocolVersion": "0.0.1"},
+        )
+    )
+    cond = eventually(
+        lambda: (
+            cluster.condition("mstack", "shop").get("reason") == "InvalidConfig" and cluster.condition("mstack", "shop")
+        ),
+        "Ready=False InvalidConfig",
+    )
+    assert 'invalid protocol version: "0.0.1"' in cond["message"]
+    after = cluster.children("shop")
+    for key in ("ConfigMap/shop-collector-config", "Deployment/shop-collector"):
+        assert after[key]["metadata"]["resourceVersion"] == before[key]["metadata"]["resourceVersion"]
+
+
+def test_stacks_never_select_sinks_of_another_namespace(
+    operator: Operator, control_plane: ControlPlane, cluster: Cluster
+) -> None:
+    other = Cluster(control_plane, f"{cluster.ns}-b")
+    control_plane.kubectl("create", "namespace", other.ns)
+    try:
+        other.apply(sink("foreign", labels={"team": "shop"}, signals=["logs"], debug={}))
+        cluster.apply(
+            sink("local", labels={"team": "shop"}, signals=["logs"], debug={}),
+            stack("tenant", sinks={"selector": {}, "names": ["foreign"]}),
+        )
+        eventually(
+            lambda: (cluster.get("mstack", "tenant") or {}).get("status", {}).get("selectedSinks") == ["local"],
+            "only the local sink selected",
+        )
+        degraded = cluster.condition("mstack", "tenant", "Degraded")
+        assert degraded["reason"] == "SinkNotFound"
+        assert 'TelemetrySink "foreign" not found' in degraded["message"]
+    finally:
+        control_plane.kubectl("delete", "namespace", other.ns, "--wait=false", check=False)

@@ -1,0 +1,578 @@
+#!/usr/bin/env python3
+"""Build Vigil's pinned test tools from Go modules and cache them per machine.
+
+Tools (built one after another, in this order):
+
+  otelcol-vigil            OpenTelemetry Collector built by ocb from
+                           tools/otelcol/manifest.yaml
+  etcd                     go.etcd.io/etcd/server/v3, via tools/etcd
+  kube-apiserver           k8s.io/kubernetes, via tools/kube
+  kube-controller-manager  k8s.io/kubernetes, via tools/kube
+
+Each build lands OUTSIDE the checkout, in
+
+  ${VIGIL_TOOLS_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vigil/tools}/<name>-<version>/
+
+so every clone on the same machine (CI runs in a fresh clone) reuses it.
+`.tools/bin/<name>` in the checkout is a symlink into that directory.
+
+A build counts as done only when its stamp file (written last) holds the
+hash of the build's inputs (manifest / go.mod / go.sum / main.go, the tool
+version and the Go version) and the binary's `--version` output names the
+pinned version. Anything else (an interrupted build, changed inputs, a new
+Go) is rebuilt from scratch.
+
+Usage:
+  python3 tools/build_tools.py [--force] [TOOL ...]
+  python3 tools/build_tools.py --list
+  python3 tools/build_tools.py --sync-kube-gomod
+
+Environment: GO (path to the go binary; otherwise `go` on PATH, then
+/usr/local/go/bin/go), VIGIL_TOOLS_CACHE, XDG_CACHE_HOME,
+VIGIL_TOOLS_NICE (niceness of the builds, default 10).
+
+Python 3.11 standard library only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOOLS_DIR = Path(__file__).resolve().parent
+REPO_ROOT = TOOLS_DIR.parent
+BIN_LINK_DIR = REPO_ROOT / ".tools" / "bin"
+
+# The collector builder release; the manifest pins the component versions
+# (kept in step with this by hand: ocb and the components release together).
+OCB_MODULE = "go.opentelemetry.io/collector/cmd/builder"
+OCB_VERSION = "v0.159.0"
+OTELCOL_MANIFEST = TOOLS_DIR / "otelcol" / "manifest.yaml"
+
+ETCD_DIR = TOOLS_DIR / "etcd"
+ETCD_MODULE = "go.etcd.io/etcd/server/v3"
+
+KUBE_DIR = TOOLS_DIR / "kube"
+KUBE_MODULE = "k8s.io/kubernetes"
+
+STAMP_NAME = ".vigil-stamp.json"
+# Bump to force every machine to rebuild (e.g. after changing build flags).
+BUILD_RECIPE_REVISION = "1"
+
+REPLACE_BEGIN = "// BEGIN generated staging replaces"
+REPLACE_END = "// END generated staging replaces"
+
+
+# --------------------------------------------------------------------------
+# helpers
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def log(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def fmt_duration(seconds: float) -> str:
+    if seconds < 60:
+        return f"{seconds:.1f}s"
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes}m{secs:02d}s"
+
+
+def cache_root() -> Path:
+    explicit = os.environ.get("VIGIL_TOOLS_CACHE")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(xdg).expanduser() / "vigil" / "tools"
+
+
+def find_go() -> Path:
+    """The go binary: $GO, then `go` on PATH, then the usual install dirs."""
+    candidates: list[str] = []
+    if os.environ.get("GO"):
+        candidates.append(os.environ["GO"])
+    on_path = shutil.which("go")
+    if on_path:
+        candidates.append(on_path)
+    candidates += [
+        "/usr/local/go/bin/go",
+        str(Path.home() / "go" / "bin" / "go"),
+        "/usr/lib/go/bin/go",
+    ]
+    for cand in candidates:
+        resolved = shutil.which(cand)
+        if resolved:
+            return Path(resolved)
+        if cand == os.environ.get("GO"):
+            print(
+                f"build_tools: warning: GO={cand} is not an executable; looking elsewhere",
+                file=sys.stderr,
+            )
+    raise BuildError("no Go toolchain found: install Go >= 1.26 (/usr/local/go) or set GO=/path/to/go")
+
+
+@dataclass
+class GoEnv:
+    go: Path
+    env: dict[str, str]
+    version: str
+
+    @classmethod
+    def detect(cls) -> GoEnv:
+        go = find_go()
+        env = dict(os.environ)
+        env["PATH"] = f"{go.parent}{os.pathsep}{env.get('PATH', '')}"
+        env["GOTOOLCHAIN"] = "local"  # never download another toolchain
+        env["CGO_ENABLED"] = "0"
+        # Overrides GOFLAGS from the environment and `go env -w` on purpose:
+        # builds must not depend on a developer's settings. No VCS stamping,
+        # since tools/ is inside this repository's (possibly dirty) checkout.
+        env["GOFLAGS"] = "-mod=readonly -buildvcs=false"
+        version = subprocess.run(
+            [str(go), "env", "GOVERSION"], env=env, check=True, capture_output=True, text=True
+        ).stdout.strip()
+        return cls(go=go, env=env, version=version)
+
+    def output(self, *args: str, cwd: Path | None = None) -> str:
+        proc = subprocess.run(
+            [str(self.go), *args],
+            cwd=cwd,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if proc.returncode != 0:
+            raise BuildError(f"go {' '.join(args)} failed:\n{proc.stderr.strip()}")
+        return proc.stdout
+
+
+def run_logged(cmd: list[str], *, cwd: Path, env: dict[str, str], logfile: Path) -> None:
+    """Run a build step at low priority, streaming output to stdout and a log."""
+    what = Path(cmd[0]).name
+    if shutil.which("nice"):  # the machine is shared: leave room for others
+        cmd = ["nice", "-n", os.environ.get("VIGIL_TOOLS_NICE", "10"), *cmd]
+    with logfile.open("a", encoding="utf-8") as fh:
+        fh.write(f"$ (cd {cwd} && {' '.join(cmd)})\n")
+        fh.flush()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write("    " + line)
+            sys.stdout.flush()
+            fh.write(line)
+        rc = proc.wait()
+    if rc != 0:
+        raise BuildError(f"{what} exited {rc}; full log: {logfile}")
+
+
+def sha256_of(parts: list[tuple[str, bytes]]) -> str:
+    h = hashlib.sha256()
+    for name, data in parts:
+        h.update(name.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+    return h.hexdigest()
+
+
+def gomod_require_version(gomod: Path, module: str) -> str:
+    m = re.search(rf"^\s*(?:require\s+)?{re.escape(module)}\s+(v\S+)", gomod.read_text(), re.M)
+    if not m:
+        raise BuildError(f"{gomod}: no require line for {module}")
+    return m.group(1)
+
+
+@contextlib.contextmanager
+def locked(path: Path) -> Iterator[None]:
+    """Serialise builds of one tool between checkouts on the same machine."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log(f"    waiting for another build holding {path}")
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+# --------------------------------------------------------------------------
+# tool definitions
+
+
+@dataclass
+class Tool:
+    name: str
+    version: str  # without a leading "v"
+    input_files: list[Path]
+    # builds the binary into the given bin dir (workdir is the cache dir)
+    build: Callable[[Tool, GoEnv, Path, Path], None]
+    # substring `<binary> --version` must print
+    version_marker: str
+    version_args: list[str] = field(default_factory=lambda: ["--version"])
+    extra_inputs: list[str] = field(default_factory=list)
+
+    @property
+    def cache_dir(self) -> Path:
+        return cache_root() / f"{self.name}-{self.version}"
+
+    @property
+    def binary(self) -> Path:
+        return self.cache_dir / "bin" / self.name
+
+    def inputs_hash(self, go_version: str) -> str:
+        parts = [
+            ("recipe", BUILD_RECIPE_REVISION.encode()),
+            ("tool", self.name.encode()),
+            ("version", self.version.encode()),
+            ("go", go_version.encode()),
+        ]
+        parts += [(f"extra{i}", s.encode()) for i, s in enumerate(self.extra_inputs)]
+        for f in self.input_files:
+            parts.append((str(f.relative_to(TOOLS_DIR)), f.read_bytes()))
+        return sha256_of(parts)
+
+    def version_output(self) -> str:
+        proc = subprocess.run(
+            [str(self.binary), *self.version_args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        return (proc.stdout + proc.stderr).strip()
+
+    def check_cached(self, inputs_hash: str) -> str | None:
+        """None if the cached build is complete and current, else why not."""
+        stamp = self.cache_dir / STAMP_NAME
+        if not stamp.is_file():
+            return "not built yet" if not self.cache_dir.exists() else "no stamp (partial build)"
+        try:
+            data = json.loads(stamp.read_text())
+        except (OSError, ValueError):
+            return "unreadable stamp"
+        if data.get("inputs_hash") != inputs_hash:
+            return "inputs changed"
+        if not os.access(self.binary, os.X_OK):
+            return "binary missing"
+        try:
+            out = self.version_output()
+        except (OSError, subprocess.SubprocessError) as exc:
+            return f"binary does not run ({exc})"
+        if self.version_marker not in out:
+            return f"`{self.name} --version` says {out!r}"
+        return None
+
+
+def build_otelcol(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    logfile = workdir / "build.log"
+    ocb_dir = workdir / "ocb"
+    ocb_dir.mkdir(exist_ok=True)
+    env = dict(go.env, GOBIN=str(ocb_dir), GOFLAGS="-buildvcs=false")
+    run_logged(
+        [str(go.go), "install", f"{OCB_MODULE}@{OCB_VERSION}"],
+        cwd=workdir,
+        env=env,
+        logfile=logfile,
+    )
+    # ocb resolves the manifest's relative output_path against its working
+    # directory, so the generated sources end up in <workdir>/build.
+    # ocb runs `go get` and `go mod tidy`, which -mod=readonly would refuse.
+    env = dict(go.env, GOFLAGS="-buildvcs=false")
+    run_logged(
+        [str(ocb_dir / "builder"), f"--config={OTELCOL_MANIFEST}"],
+        cwd=workdir,
+        env=env,
+        logfile=logfile,
+    )
+    built = workdir / "build" / tool.name
+    if not built.is_file():
+        raise BuildError(f"ocb finished but {built} is missing; see {logfile}")
+    shutil.move(built, bindir / tool.name)
+
+
+def build_etcd(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    run_logged(
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            "-ldflags=-s -w",
+            "-o",
+            str(bindir / tool.name),
+            ".",
+        ],
+        cwd=ETCD_DIR,
+        env=go.env,
+        logfile=workdir / "build.log",
+    )
+
+
+def kube_ldflags(go: GoEnv, version: str) -> str:
+    """The version variables upstream's hack/lib/version.sh stamps in."""
+    m = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", version)
+    if not m:
+        raise BuildError(f"unexpected Kubernetes version {version!r}")
+    info = json.loads(go.output("list", "-m", "-json", f"{KUBE_MODULE}@{version}", cwd=KUBE_DIR))
+    # Release time of the tag, so the build is reproducible (like SOURCE_DATE_EPOCH).
+    build_date = info.get("Time", "1970-01-01T00:00:00Z")
+    build_date = re.sub(r"\.\d+", "", build_date)
+    values = {
+        "gitVersion": version,
+        "gitMajor": m.group(1),
+        "gitMinor": m.group(2),
+        "buildDate": build_date,
+    }
+    flags = ["-s", "-w"]
+    for pkg in ("k8s.io/client-go/pkg/version", "k8s.io/component-base/version"):
+        for key, val in values.items():
+            flags.append(f"-X {pkg}.{key}={val}")
+    return " ".join(flags)
+
+
+def build_kube(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    check_kube_gomod(go)
+    version = "v" + tool.version
+    run_logged(
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            f"-ldflags={kube_ldflags(go, version)}",
+            "-o",
+            str(bindir / tool.name),
+            f"./cmd/{tool.name}",
+        ],
+        cwd=KUBE_DIR,
+        env=go.env,
+        logfile=workdir / "build.log",
+    )
+
+
+def all_tools() -> list[Tool]:
+    otel_version = re.search(r"^\s+version:\s*(\S+)", OTELCOL_MANIFEST.read_text(), re.M)
+    if not otel_version:
+        raise BuildError(f"{OTELCOL_MANIFEST}: no dist.version")
+    etcd_version = gomod_require_version(ETCD_DIR / "go.mod", ETCD_MODULE)
+    kube_version = gomod_require_version(KUBE_DIR / "go.mod", KUBE_MODULE)
+    kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
+    return [
+        Tool(
+            name="otelcol-vigil",
+            version=otel_version.group(1),
+            input_files=[OTELCOL_MANIFEST],
+            extra_inputs=[OCB_VERSION],
+            build=build_otelcol,
+            version_marker=f"version {otel_version.group(1)}",
+        ),
+        Tool(
+            name="etcd",
+            version=etcd_version.removeprefix("v"),
+            input_files=[ETCD_DIR / "go.mod", ETCD_DIR / "go.sum", ETCD_DIR / "main.go"],
+            build=build_etcd,
+            version_marker=f"etcd Version: {etcd_version.removeprefix('v')}",
+        ),
+        Tool(
+            name="kube-apiserver",
+            version=kube_version.removeprefix("v"),
+            input_files=[*kube_common, KUBE_DIR / "cmd" / "kube-apiserver" / "main.go"],
+            build=build_kube,
+            version_marker=f"Kubernetes {kube_version}",
+        ),
+        Tool(
+            name="kube-controller-manager",
+            version=kube_version.removeprefix("v"),
+            input_files=[*kube_common, KUBE_DIR / "cmd" / "kube-controller-manager" / "main.go"],
+            build=build_kube,
+            version_marker=f"Kubernetes {kube_version}",
+        ),
+    ]
+
+
+# --------------------------------------------------------------------------
+# tools/kube/go.mod staging replaces
+
+
+def upstream_staging_replaces(go: GoEnv, kube_version: str) -> list[str]:
+    """`k8s.io/X => k8s.io/X v0.Y.Z` for every staging replace upstream has.
+
+    k8s.io/kubernetes requires its staging modules at v0.0.0 and points them
+    at ./staging/src/... with replace directives, which only apply inside
+    that repository. A consumer must replace each with its published
+    version (v1.Y.Z -> v0.Y.Z).
+    """
+    info = json.loads(go.output("mod", "download", "-json", f"{KUBE_MODULE}@{kube_version}", cwd=Path("/")))
+    upstream = Path(info["GoMod"]).read_text()
+    staging_version = "v0" + kube_version[kube_version.index(".") :]
+    lines = []
+    for mod in re.findall(r"^\s*(k8s\.io/\S+)\s+=>\s+\./staging/\S+\s*$", upstream, re.M):
+        lines.append(f"\t{mod} => {mod} {staging_version}")
+    if not lines:
+        raise BuildError(f"no staging replaces found in upstream go.mod {info['GoMod']}")
+    return lines
+
+
+def render_replace_block(lines: list[str]) -> str:
+    return "\n".join(
+        [
+            REPLACE_BEGIN + " (tools/build_tools.py --sync-kube-gomod; do not edit)",
+            "replace (",
+            *lines,
+            ")",
+            "",  # go mod tidy keeps a blank line between a block and a comment
+            REPLACE_END,
+        ]
+    )
+
+
+def _replace_block_re() -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(REPLACE_BEGIN)}.*?^{re.escape(REPLACE_END)}$", re.M | re.S)
+
+
+def check_kube_gomod(go: GoEnv) -> None:
+    gomod = KUBE_DIR / "go.mod"
+    version = gomod_require_version(gomod, KUBE_MODULE)
+    want = render_replace_block(upstream_staging_replaces(go, version))
+    m = _replace_block_re().search(gomod.read_text())
+
+    def norm(block: str) -> list[str]:
+        return [line.strip() for line in block.splitlines() if line.strip()]
+
+    if not m or norm(m.group(0)) != norm(want):
+        raise BuildError(
+            f"{gomod}: the staging replace block does not match upstream {KUBE_MODULE} "
+            f"{version}; run `python3 tools/build_tools.py --sync-kube-gomod` and commit the result"
+        )
+
+
+def sync_kube_gomod(go: GoEnv) -> None:
+    gomod = KUBE_DIR / "go.mod"
+    version = gomod_require_version(gomod, KUBE_MODULE)
+    block = render_replace_block(upstream_staging_replaces(go, version))
+    text = gomod.read_text()
+    pattern = _replace_block_re()
+    if pattern.search(text):
+        text = pattern.sub(lambda _: block, text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    gomod.write_text(text)
+    log(f"wrote the staging replaces of {KUBE_MODULE} {version} into {gomod}; running go mod tidy")
+    env = dict(go.env, GOFLAGS="-buildvcs=false")
+    subprocess.run([str(go.go), "mod", "tidy"], cwd=KUBE_DIR, env=env, check=True)
+
+
+# --------------------------------------------------------------------------
+# main
+
+
+def link(tool: Tool) -> None:
+    BIN_LINK_DIR.mkdir(parents=True, exist_ok=True)
+    dest = BIN_LINK_DIR / tool.name
+    if dest.is_symlink() and os.readlink(dest) == str(tool.binary):
+        return
+    tmp = dest.with_name(f".{tool.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(tool.binary)
+    tmp.replace(dest)
+
+
+def ensure(tool: Tool, go: GoEnv, force: bool) -> None:
+    started = time.monotonic()
+    inputs_hash = tool.inputs_hash(go.version)
+    label = f"{tool.name} {tool.version}"
+    with locked(cache_root() / f".{tool.name}-{tool.version}.lock"):
+        reason = "--force" if force else tool.check_cached(inputs_hash)
+        if reason is None:
+            link(tool)
+            took = fmt_duration(time.monotonic() - started)
+            log(f"{label}: cached in {tool.cache_dir} (checked in {took})")
+            return
+        log(f"{label}: building ({reason}) with {go.version} into {tool.cache_dir}")
+        workdir = tool.cache_dir
+        # Start clean, so nothing of a failed or stale build survives.
+        if workdir.exists():
+            shutil.rmtree(workdir)
+        bindir = workdir / "bin"
+        bindir.mkdir(parents=True)
+        tool.build(tool, go, workdir, bindir)
+        out = tool.version_output()
+        if tool.version_marker not in out:
+            raise BuildError(f"built {tool.binary} but `--version` says {out!r}")
+        elapsed = time.monotonic() - started
+        stamp = {
+            "tool": tool.name,
+            "version": tool.version,
+            "inputs_hash": inputs_hash,
+            "go": go.version,
+            "version_output": out,
+            "build_seconds": round(elapsed, 1),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        tmp = workdir / (STAMP_NAME + ".tmp")
+        tmp.write_text(json.dumps(stamp, indent=2) + "\n")
+        tmp.replace(workdir / STAMP_NAME)  # written last: marks the build complete
+        link(tool)
+        log(f"{label}: built in {fmt_duration(elapsed)} -> {out.splitlines()[0]}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tools", nargs="*", help="tools to build (default: all)")
+    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
+    parser.add_argument("--list", action="store_true", help="print tools, versions and cache dirs")
+    parser.add_argument(
+        "--sync-kube-gomod",
+        action="store_true",
+        help="regenerate the staging replaces in tools/kube/go.mod from upstream and tidy it",
+    )
+    args = parser.parse_args(argv)
+    try:
+        go = GoEnv.detect()
+        if args.sync_kube_gomod:
+            sync_kube_gomod(go)
+            return 0
+        tools = all_tools()
+        if args.list:
+            for t in tools:
+                log(f"{t.name}\t{t.version}\t{t.cache_dir}")
+            return 0
+        known = {t.name: t for t in tools}
+        unknown = [n for n in args.tools if n not in known]
+        if unknown:
+            parser.error(f"unknown tool(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        selected = [t for t in tools if not args.tools or t.name in args.tools]
+        started = time.monotonic()
+        for tool in selected:  # one at a time: builds take both cores
+            ensure(tool, go, args.force)
+        log(f"tools ready in {BIN_LINK_DIR} ({fmt_duration(time.monotonic() - started)} total)")
+        return 0
+    except BuildError as exc:
+        print(f"build_tools: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
