@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds golden clean
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden clean
 
 include tools/tools.mk
 
@@ -49,16 +49,23 @@ unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup  ## ruff and mypy --strict on models, renderers and status
-	$(BIN)/ruff check operator tests scripts
-	$(BIN)/ruff format --check operator tests scripts
-	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/crd.py operator/vigil/parse.py
+	$(BIN)/ruff check operator tests scripts bench tools
+	$(BIN)/ruff format --check operator tests scripts bench tools
+	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/dashboards operator/vigil/status.py \
+		operator/vigil/crd.py operator/vigil/parse.py
 
 fmt: setup  ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix operator tests scripts
-	$(BIN)/ruff format operator tests scripts
+	$(BIN)/ruff check --fix operator tests scripts bench tools
+	$(BIN)/ruff format operator tests scripts bench tools
 
 crds: setup  ## regenerate crds/ from the models
 	$(BIN)/vigil crds --dir crds
+
+dashboards: setup  ## regenerate dashboards/*.json from operator/vigil/dashboards (review the diff)
+	$(BIN)/python -m vigil.dashboards
+
+dashboards-preview: setup  ## draw each dashboard's layout to build/dashboards-preview/*.png
+	$(BIN)/python scripts/dashboards_preview.py
 
 golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
 	$(BIN)/python -m tests.golden

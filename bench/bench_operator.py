@@ -123,7 +123,7 @@ def latency(cp: ControlPlane, kube: Kube, rounds: int) -> tuple[float, float]:
         for d in docs:
             d["metadata"]["namespace"] = f"raw-{r}"
         objects = render_stack(
-            MonitoringStack.model_validate(docs[1]), [TelemetrySink.model_validate(docs[0])], RenderContext()
+            MonitoringStack.model_validate(docs[1]), [TelemetrySink.model_validate(docs[0])], RenderContext().objects
         )
         started = time.monotonic()
         for obj in objects:

@@ -474,10 +474,7 @@ def sync_kube_gomod(go: GoEnv) -> None:
     block = render_replace_block(upstream_staging_replaces(go, version))
     text = gomod.read_text()
     pattern = _replace_block_re()
-    if pattern.search(text):
-        text = pattern.sub(lambda _: block, text)
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    text = pattern.sub(lambda _: block, text) if pattern.search(text) else text.rstrip("\n") + "\n\n" + block + "\n"
     gomod.write_text(text)
     log(f"wrote the staging replaces of {KUBE_MODULE} {version} into {gomod}; running go mod tidy")
     env = dict(go.env, GOFLAGS="-buildvcs=false")

@@ -13,8 +13,10 @@ import yaml
 
 from vigil import __version__, settings
 from vigil.crd import build_crds
+from vigil.models import AlertPolicy
 from vigil.offline import Result, process
 from vigil.parse import Source
+from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml
 
 
 class InputError(Exception):
@@ -75,8 +77,27 @@ def cmd_render(args: argparse.Namespace) -> int:
     if result.problems:
         _print_problems(result, sys.stderr)
         return 1
+    if args.alertmanager_config:
+        _alertmanager_config(result, sys.stdout)
+        return 0
     dump(result.objects, args.output, sys.stdout)
     return 0
+
+
+def _alertmanager_config(result: Result, out: TextIO) -> None:
+    policies = [m for m in result.models if isinstance(m, AlertPolicy)]
+    print("# alertmanager.yml rendered by vigil from the AlertPolicies given.", file=out)
+    secrets = referenced_secrets(policies)
+    if secrets:
+        print(f"# Mount these Secrets at {SECRETS_DIR}/<secret>/<key>:", file=out)
+        print(f"#   {', '.join(secrets)}", file=out)
+    yaml.safe_dump(
+        render_alertmanager_yaml(policies),
+        out,
+        sort_keys=False,
+        default_flow_style=False,
+        width=1000,
+    )
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -116,6 +137,12 @@ def parser() -> argparse.ArgumentParser:
     r = sub.add_parser("render", help="render objects to the manifests the operator would create")
     r.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     r.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    r.add_argument(
+        "--alertmanager-config",
+        action="store_true",
+        help="print one alertmanager.yml routing the AlertPolicies (for an Alertmanager "
+        "without prometheus-operator) instead of the manifests",
+    )
     r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     r.set_defaults(func=cmd_render)
 

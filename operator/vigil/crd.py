@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from vigil import API_GROUP, API_VERSION
+from vigil.models.policy import AlertPolicySpec, AlertPolicyStatus
 from vigil.models.sink import TelemetrySinkSpec, TelemetrySinkStatus
 from vigil.models.stack import MonitoringStackSpec, MonitoringStackStatus
 
@@ -60,6 +61,20 @@ KINDS: tuple[Kind, ...] = (
             {"name": "Sinks", "type": "integer", "jsonPath": ".status.sinkCount"},
         ),
         description="An OpenTelemetry Collector with its sinks, ServiceMonitors, rules and dashboards.",
+    ),
+    Kind(
+        kind="AlertPolicy",
+        plural="alertpolicies",
+        short_name="apol",
+        spec=AlertPolicySpec,
+        status=AlertPolicyStatus,
+        columns=(
+            {"name": "Ready", "type": "string", "jsonPath": _READY},
+            {"name": "Kind", "type": "string", "jsonPath": ".status.alertKind"},
+            {"name": "Severity", "type": "string", "jsonPath": ".status.severity"},
+        ),
+        description="One alert (threshold, ratio, raw PromQL or SLO) and who gets told. Becomes "
+        "a PrometheusRule and an AlertmanagerConfig.",
     ),
 )
 

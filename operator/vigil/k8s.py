@@ -33,6 +33,8 @@ class ResourceType:
     api_version: str
     kind: str
     plural: str
+    provider: str = ""
+    """The project whose CRD defines the kind, when it is not built in."""
 
     @property
     def group(self) -> str:
@@ -51,9 +53,10 @@ CHILD_TYPES: tuple[ResourceType, ...] = (
     ResourceType("v1", "Service", "services"),
     ResourceType("apps/v1", "Deployment", "deployments"),
     ResourceType("policy/v1", "PodDisruptionBudget", "poddisruptionbudgets"),
-    ResourceType("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors"),
-    ResourceType("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules"),
-    ResourceType("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs"),
+    ResourceType("monitoring.coreos.com/v1", "ServiceMonitor", "servicemonitors", "prometheus-operator"),
+    ResourceType("monitoring.coreos.com/v1", "PrometheusRule", "prometheusrules", "prometheus-operator"),
+    ResourceType("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig", "alertmanagerconfigs", "prometheus-operator"),
+    ResourceType("grafana.integreatly.org/v1beta1", "GrafanaDashboard", "grafanadashboards", "grafana-operator"),
 )
 TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")

@@ -6,8 +6,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vigil.models import MonitoringStack, TelemetrySink
+from pydantic import BaseModel
+
+from vigil.models import AlertPolicy, MonitoringStack, TelemetrySink
 from vigil.parse import Parsed, Problem, Source, parse_document
+from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
 from vigil.render.errors import RenderError
 from vigil.render.stack import render_stack, select_sinks
@@ -21,6 +24,8 @@ class Result:
     problems: list[Problem] = field(default_factory=list)
     rows: list[tuple[str, str, str, int]] = field(default_factory=list)
     """(source, kind, name, problem count)."""
+    models: list[BaseModel] = field(default_factory=list)
+    """Every document that passed model validation, in input order."""
 
 
 def _with_namespace(doc: Any, namespace: str) -> Any:
@@ -31,7 +36,8 @@ def _with_namespace(doc: Any, namespace: str) -> Any:
 
 
 def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: RenderContext | None = None) -> Result:
-    """Validate every document, then render every valid stack with the sinks it selects."""
+    """Validate every document, then render every valid stack (with the sinks it selects) and
+    every valid policy (alone)."""
     ctx = ctx or RenderContext()
     result = Result()
     parsed: list[Parsed] = []
@@ -47,6 +53,7 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
             result.problems += outcome
             obj = outcome[0].object.split("/", 1)
             result.rows.append((str(source), obj[0], obj[-1], len(outcome)))
+    result.models = [p.model for p in parsed]
     sinks = [p.model for p in parsed if isinstance(p.model, TelemetrySink)]
     for item in parsed:
         stack = item.model
@@ -57,6 +64,9 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
             idx = next(i for i, r in enumerate(result.rows) if r[0] == str(item.source))
             row = result.rows[idx]
             result.rows[idx] = (row[0], row[1], row[2], row[3] + found)
+    for item in parsed:
+        if isinstance(item.model, AlertPolicy):
+            result.objects += render_policy(item.model, ctx)
     return result
 
 
@@ -79,7 +89,9 @@ def _render(
         for n in selection.missing
     ]
     try:
-        result.objects += render_stack(stack, selection.sinks, ctx)
+        rendered = render_stack(stack, selection.sinks, ctx, apply="client-side")
+        result.objects += rendered.objects
+        problems += [Problem(source, e.object, e.field, e.message) for e in rendered.left_out]
     except RenderError as exc:
         problems.append(Problem(source, exc.object, exc.field, exc.message))
     result.problems += problems

@@ -10,11 +10,12 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from vigil import API_GROUP, API_VERSION
-from vigil.models import MonitoringStack, TelemetrySink
+from vigil.models import AlertPolicy, MonitoringStack, TelemetrySink
 
 MODELS: dict[str, type[BaseModel]] = {
     "TelemetrySink": TelemetrySink,
     "MonitoringStack": MonitoringStack,
+    "AlertPolicy": AlertPolicy,
 }
 VIGIL_API_VERSION = f"{API_GROUP}/{API_VERSION}"
 
@@ -64,12 +65,19 @@ def _quote(values: Iterable[Any]) -> str:
     return ", ".join(f'"{v}"' for v in values)
 
 
+def _shorten(text: str, limit: int = 120) -> str:
+    return text if len(text) <= limit else f"{text[: limit - 3]}..."
+
+
 def explain(error: ErrorDetails) -> str:
     """A pydantic error in the API server's words, with what to do about it."""
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     field = str(error["loc"][-1]) if error["loc"] else "value"
     if kind == "missing":
         return f"Required value: set {field}"
+    if kind in ("promql", "template") and isinstance(value, str):
+        # Only the operator parses PromQL and templates: quote the value like the API server.
+        return f'Invalid value: "{_shorten(value)}": {error["msg"]}'
     if kind == "extra_forbidden":
         return f'unknown field "{path_of(error["loc"])}": remove it or check its spelling'
     if kind in ("literal_error", "enum"):

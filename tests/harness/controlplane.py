@@ -24,7 +24,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from tests.harness.process import Process, start, wait_until
 from tests.harness.tools import ROOT, find, free_port
 
-CRD_DIRS = (ROOT / "crds", ROOT / "third_party" / "crds" / "prometheus-operator")
+CRD_DIRS = (
+    ROOT / "crds",
+    ROOT / "third_party" / "crds" / "prometheus-operator",
+    ROOT / "third_party" / "crds" / "grafana-operator",
+)
 READY_DEADLINE_S = 90.0
 
 
@@ -54,6 +58,16 @@ class ControlPlane:
     token: str
     kubeconfig: Path
     processes: list[Process] = field(default_factory=list)
+    operator_token: str = ""
+    """Token of the user ``vigil-operator``, which has no permissions until RBAC grants them."""
+
+    def kubeconfig_for_operator(self) -> Path:
+        """A kubeconfig that authenticates as the unprivileged user ``vigil-operator``."""
+        config = yaml.safe_load(self.kubeconfig.read_text())
+        config["users"] = [{"name": "admin", "user": {"token": self.operator_token}}]
+        path = self.workdir / "kubeconfig-operator"
+        path.write_text(yaml.safe_dump(config))
+        return path
 
     def kubectl(self, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run kubectl against this control plane."""
@@ -124,7 +138,11 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
     work = workdir or Path(tempfile.mkdtemp(prefix="vigil-controlplane-"))
     token = secrets.token_hex(16)
     sa_key, sa_pub = _write_key_pair(work)
-    (work / "tokens.csv").write_text(f'{token},admin,admin,"system:masters"\n')
+    operator_token = secrets.token_hex(16)
+    # A second, unprivileged user: deploy/rbac.yaml binds the operator's role to it.
+    (work / "tokens.csv").write_text(
+        f'{token},admin,admin,"system:masters"\n{operator_token},vigil-operator,vigil-operator\n'
+    )
     etcd_port, peer_port, api_port = free_port(), free_port(), free_port()
     url = f"https://127.0.0.1:{api_port}"
     kubeconfig = work / "kubeconfig"
@@ -145,7 +163,7 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
             }
         )
     )
-    cp = ControlPlane(work, url, token, kubeconfig)
+    cp = ControlPlane(work, url, token, kubeconfig, operator_token=operator_token)
     try:
         etcd_url = f"http://127.0.0.1:{etcd_port}"
         peer_url = f"http://127.0.0.1:{peer_port}"

@@ -34,7 +34,7 @@ def operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
     yield op
     op.stop()
     log = op.process.log.read_text(errors="replace")
-    assert "Traceback" not in log, log[-5000:]
+    assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]
 
 
 def eventually(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
@@ -332,3 +332,64 @@ def test_stacks_never_select_sinks_of_another_namespace(
         assert 'TelemetrySink "foreign" not found' in degraded["message"]
     finally:
         control_plane.kubectl("delete", "namespace", other.ns, "--wait=false", check=False)
+
+
+def test_bundles_and_dashboards_follow_the_stack(operator: Operator, cluster: Cluster) -> None:
+    deploy_shop(cluster)
+    with_assets = json.loads(json.dumps(SHOP))
+    with_assets["spec"]["ruleBundles"] = [{"name": "collector", "thresholds": {"exporterQueueUtilisationRatio": 0.9}}]
+    with_assets["spec"]["dashboards"] = {"names": ["collector-health", "vigil-operator"]}
+    cluster.apply(with_assets)
+    eventually(lambda: cluster.get("configmap", "shop-dashboard-vigil-operator"), "the dashboard ConfigMaps")
+    rule = eventually(lambda: cluster.get("prometheusrule", "shop-rules"), "the bundle PrometheusRule")
+    exprs = [r.get("expr", "") for g in rule["spec"]["groups"] for r in g["rules"]]
+    assert any(e.endswith("> 0.9") for e in exprs)
+    cm = cluster.get("configmap", "shop-dashboard-collector-health") or {}
+    assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+    status = (cluster.get("mstack", "shop") or {})["status"]
+    assert status["selectedDashboards"] == ["collector-health", "vigil-operator"]
+    assert status["selectedBundles"] == ["collector"]
+    with_assets["spec"]["dashboards"] = {"names": ["collector-health"]}
+    cluster.apply(with_assets)
+    eventually(
+        lambda: cluster.get("configmap", "shop-dashboard-vigil-operator") is None, "the dropped dashboard pruned"
+    )
+    assert cluster.get("configmap", "shop-dashboard-collector-health") is not None
+
+
+def test_alert_policy_is_reconciled(operator: Operator, cluster: Cluster) -> None:
+    policy = {
+        "apiVersion": "vigil.dev/v1alpha1",
+        "kind": "AlertPolicy",
+        "metadata": {"name": "checkout-errors"},
+        "spec": {
+            "severity": "warning",
+            "threshold": {"expr": 'sum(rate(http_requests_total{code=~"5.."}[5m]))', "comparison": ">", "value": 1},
+            "receivers": [{"name": "hook", "webhook": {"url": "http://alert-sink.monitoring.svc:8080/hook"}}],
+        },
+    }
+    cluster.apply(json.loads(json.dumps(policy)))
+    eventually(lambda: cluster.ready("apol", "checkout-errors"), "policy Ready")
+    status = (cluster.get("apol", "checkout-errors") or {})["status"]
+    kinds = sorted(o["kind"] for o in status["generatedObjects"])
+    assert kinds == ["AlertmanagerConfig", "PrometheusRule"]
+    assert status["alertKind"] == "threshold"
+    broken = json.loads(json.dumps(policy))
+    broken["spec"]["threshold"]["expr"] = "sum(rate(http_requests_total[5m])"
+    rule_version = (cluster.get("prometheusrule", status["generatedObjects"][0]["name"]) or {}).get("metadata", {})
+    cluster.apply(broken)
+    cond = eventually(
+        lambda: (
+            cluster.condition("apol", "checkout-errors").get("reason") == "InvalidExpression"
+            and cluster.condition("apol", "checkout-errors")
+        ),
+        "Ready=False InvalidExpression",
+    )
+    assert "spec.threshold.expr" in cond["message"]
+    assert "invalid PromQL" in cond["message"]
+    eventually(lambda: any(e["reason"] == "InvalidExpression" for e in cluster.events("checkout-errors")), "an Event")
+    rules = [o for o in status["generatedObjects"] if o["kind"] == "PrometheusRule"]
+    still = cluster.get("prometheusrule", rules[0]["name"]) or {}
+    assert still["metadata"]["resourceVersion"] == rule_version.get(
+        "resourceVersion", still["metadata"]["resourceVersion"]
+    )

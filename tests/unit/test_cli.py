@@ -87,6 +87,7 @@ def test_missing_path(capsys: pytest.CaptureFixture[str]) -> None:
 def test_crds_to_dir(tmp_path: Path) -> None:
     assert main(["crds", "--dir", str(tmp_path)]) == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "alertpolicies.vigil.dev.yaml",
         "monitoringstacks.vigil.dev.yaml",
         "telemetrysinks.vigil.dev.yaml",
     ]

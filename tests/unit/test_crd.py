@@ -71,6 +71,7 @@ def test_short_names() -> None:
     assert {k.kind: k.short_name for k in KINDS} == {
         "TelemetrySink": "tsink",
         "MonitoringStack": "mstack",
+        "AlertPolicy": "apol",
     }
 
 

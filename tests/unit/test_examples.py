@@ -14,9 +14,12 @@ def test_examples_are_valid_and_render() -> None:
     assert result.problems == []
     kinds = sorted({o["kind"] for o in result.objects})
     assert kinds == [
+        "AlertmanagerConfig",
         "ConfigMap",
         "Deployment",
+        "GrafanaDashboard",
         "PodDisruptionBudget",
+        "PrometheusRule",
         "Service",
         "ServiceAccount",
         "ServiceMonitor",
@@ -25,7 +28,7 @@ def test_examples_are_valid_and_render() -> None:
 
 def test_examples_cover_every_sink_type() -> None:
     types = {row[1] for row in render_examples().rows}
-    assert types == {"TelemetrySink", "MonitoringStack"}
+    assert types == {"TelemetrySink", "MonitoringStack", "AlertPolicy"}
     destinations = {
         key
         for d in example_documents()

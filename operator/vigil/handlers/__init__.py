@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import kopf
 
-from vigil.handlers import sink, stack
+from vigil.handlers import policy, sink, stack
 from vigil.settings import Settings
 
 
@@ -13,4 +13,5 @@ def build_registry(settings: Settings) -> kopf.OperatorRegistry:
     registry = kopf.OperatorRegistry()
     stack.register(registry, settings)
     sink.register(registry, settings)
+    policy.register(registry, settings)
     return registry

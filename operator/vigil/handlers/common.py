@@ -11,8 +11,10 @@ from typing import Any
 import kopf
 
 from vigil import status
-from vigil.k8s import KubeError
+from vigil.k8s import Kube, KubeError
 from vigil.metrics import RECONCILE_SECONDS, RECONCILES
+from vigil.render import meta
+from vigil.status import Issue
 
 GROUP, VERSION = "vigil.dev", "v1alpha1"
 RETRY_DELAY_S = 10
@@ -75,3 +77,25 @@ def _condition_message(previous: dict[str, Any], kind: str) -> str:
             "",
         )
     )
+
+
+def apply_children(kube: Kube, owner: meta.Owner, objects: list[dict[str, Any]]) -> tuple[Issue | None, list[Issue]]:
+    """Apply ``objects`` as the owner's only children: (why that failed, what was skipped).
+
+    Kinds whose CRDs are missing are skipped with a warning; an object the API server refuses
+    (a webhook, a quota, missing RBAC) is an error for status. Retryable errors propagate.
+    """
+    try:
+        report = kube.reconcile_children(owner.namespace, owner.owner_selector(), objects)
+    except KubeError as exc:
+        if exc.temporary:
+            raise
+        return Issue("ApplyFailed", f"the API server refused a generated object: {exc}"), []
+    warnings = [
+        Issue(
+            f"{''.join(p.title() for p in rt.provider.split('-'))}Missing",
+            f"{rt.kind} skipped: the API server does not serve {rt.api_version}; install {rt.provider}'s CRDs",
+        )
+        for rt in report.unserved
+    ]
+    return None, warnings

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from vigil import collector_check, status
-from vigil.handlers.common import GROUP, VERSION, observed, report
+from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report
 from vigil.k8s import Kube
 from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.render import meta
@@ -44,18 +44,11 @@ def reconcile(
             settings.collector_binary, inputs.config.text, (e.name for e in inputs.config.env)
         )
         plan = StackPlan(error=Issue("InvalidConfig", f"otelcol validate: {problem}")) if problem else plan
-    warnings = list(inputs.warnings)
+    warnings = [*inputs.warnings, *plan.warnings]
     if plan.error is None:
-        owner = meta.Owner(KIND, name, namespace, uid)
-        applied = kube.reconcile_children(namespace, owner.owner_selector(), plan.objects)
-        warnings += [
-            Issue(
-                "PrometheusOperatorMissing",
-                f"{rt.kind} skipped: the API server does not serve "
-                f"{rt.api_version}; install prometheus-operator's CRDs",
-            )
-            for rt in applied.unserved
-        ]
+        error, skipped = apply_children(kube, meta.Owner(KIND, name, namespace, uid), plan.objects)
+        plan = StackPlan(error=error) if error else plan
+        warnings += skipped
         memo.secret_versions[(namespace, name)] = versions
     generation = int(body.get("metadata", {}).get("generation", 0))
     fields = stack_fields(inputs, plan, rolled_out_hash(plan.objects)) if plan.error is None else {}

@@ -17,7 +17,9 @@ from vigil.models.base import (
     VigilModel,
     object_default,
 )
+from vigil.models.bundles import RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
+from vigil.models.dashboards import DashboardSelection
 
 # The default image and the collector the tests build share this version
 # (tools/otelcol/manifest.yaml); a unit test keeps them equal.
@@ -215,6 +217,18 @@ class MonitoringStackSpec(VigilModel):
         description="Scrape the collector's own metrics.",
         json_schema_extra=object_default(SelfMonitoring),
     )
+    rule_bundles: list[RuleBundleSelection] = Field(
+        default_factory=list,
+        max_length=16,
+        description="Built-in rule bundles (rules/bundles.yaml) installed as one PrometheusRule "
+        "<stack>-rules, with threshold overrides.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    dashboards: DashboardSelection = Field(
+        default_factory=DashboardSelection,
+        description="Built-in Grafana dashboards to install and how Grafana finds them.",
+        json_schema_extra=object_default(DashboardSelection),
+    )
     prometheus_labels: StringMap | None = Field(
         default=None,
         description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by, e.g. "
@@ -233,6 +247,8 @@ class MonitoringStackStatus(VigilModel):
         default_factory=list, description="Objects the operator created for this stack."
     )
     config_hash: str = Field(default="", description="Hash of the collector config rolled out.")
+    selected_bundles: list[str] = Field(default_factory=list, description="Rule bundles installed.")
+    selected_dashboards: list[str] = Field(default_factory=list, description="Dashboards installed.")
 
 
 class MonitoringStack(VigilModel):

@@ -143,3 +143,30 @@ def sink_monitor_name(stack: str, sink: str) -> str:
 def scrape_monitor_name(stack: str, entry: str) -> str:
     """ServiceMonitor for one spec.scrape entry."""
     return object_name(stack, "scrape", entry)
+
+
+# Prometheus labels on the alerts of an AlertPolicy; Alertmanager routes and inhibits by them.
+ALERTNAME_LABEL = "alertname"
+SEVERITY_LABEL = "severity"
+NAMESPACE_LABEL = "namespace"
+POLICY_LABEL = "vigil_policy"
+
+
+def policy_objects_name(policy: str) -> str:
+    """PrometheusRule and AlertmanagerConfig of an AlertPolicy (two kinds, one name)."""
+    return object_name(policy, "policy")
+
+
+def stack_rules_name(stack: str) -> str:
+    """PrometheusRule holding the rule bundles a MonitoringStack selects."""
+    return object_name(stack, "rules")
+
+
+# Grafana dashboards: the label the dashboard sidecar selects ConfigMaps by and the annotation
+# naming their folder (kube-prometheus-stack's defaults), and the folder Vigil files them under.
+GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
+GRAFANA_DASHBOARD_LABEL_VALUE = "1"
+GRAFANA_FOLDER_ANNOTATION = "grafana_folder"
+GRAFANA_DEFAULT_FOLDER = "Vigil"
+DASHBOARD_LABEL = f"{API_GROUP}/dashboard"
+"""Which built-in dashboard a generated ConfigMap or GrafanaDashboard carries."""

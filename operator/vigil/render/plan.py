@@ -78,10 +78,13 @@ def prepare_stack(doc: Mapping[str, Any], sink_docs: Sequence[Mapping[str, Any]]
 
 @dataclass(frozen=True)
 class StackPlan:
-    """The objects to apply, or why nothing may be applied."""
+    """The objects to apply, or why nothing may be applied, and what else to tell the user."""
 
     objects: list[dict[str, Any]] = field(default_factory=list)
     error: Issue | None = None
+    warnings: tuple[Issue, ...] = ()
+    dashboards: tuple[str, ...] = ()
+    bundles: tuple[str, ...] = ()
 
 
 def plan_stack(inputs: StackInputs, versions: Mapping[tuple[str, str], str | None], ctx: RenderContext) -> StackPlan:
@@ -101,9 +104,12 @@ def plan_stack(inputs: StackInputs, versions: Mapping[tuple[str, str], str | Non
         )
     full = RenderContext(ctx.prometheus_labels, {k: v for k, v in versions.items() if v}, ctx.uid)
     try:
-        return StackPlan(objects=render_stack(inputs.stack, inputs.sinks, full))
+        rendered = render_stack(inputs.stack, inputs.sinks, full)
     except RenderError as exc:
         return StackPlan(error=Issue(exc.reason, str(exc)))
+    warnings = [Issue(w.reason, f"{w.path}: {w.message}") for w in rendered.warnings]
+    warnings += [Issue(e.reason, str(e)) for e in rendered.left_out]
+    return StackPlan(rendered.objects, None, tuple(warnings), rendered.dashboards, rendered.bundles)
 
 
 def stack_fields(inputs: StackInputs, plan: StackPlan, config_hash: str) -> dict[str, Any]:
@@ -116,6 +122,8 @@ def stack_fields(inputs: StackInputs, plan: StackPlan, config_hash: str) -> dict
             {"apiVersion": o["apiVersion"], "kind": o["kind"], "name": o["metadata"]["name"]} for o in plan.objects
         ],
         "configHash": config_hash,
+        "selectedBundles": list(plan.bundles),
+        "selectedDashboards": list(plan.dashboards),
     }
 
 

@@ -8,9 +8,12 @@ from typing import Any
 
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.render.collector import render_collector
+from vigil.render.bundles import render_rule_bundles
+from vigil.render.collector import owner_of, render_collector
 from vigil.render.context import RenderContext
-from vigil.render.servicemonitor import render_service_monitors
+from vigil.render.dashboards import Apply, RenderWarning, render_dashboards
+from vigil.render.errors import RenderError
+from vigil.render.servicemonitor import prometheus_labels, render_service_monitors
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,32 @@ def select_sinks(stack: MonitoringStack, candidates: Sequence[TelemetrySink]) ->
     return SinkSelection(tuple(chosen[n] for n in sorted(chosen)), missing)
 
 
-def render_stack(stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext) -> list[dict[str, Any]]:
-    """Every object for ``stack`` exporting to ``sinks`` (already selected), in apply order."""
-    return [*render_collector(stack, sinks, ctx), *render_service_monitors(stack, sinks, ctx)]
+@dataclass(frozen=True)
+class StackRender:
+    """Every object for a stack, and what did not stop them from being applied."""
+
+    objects: list[dict[str, Any]]
+    warnings: tuple[RenderWarning, ...] = ()
+    left_out: tuple[RenderError, ...] = ()
+    """Dashboards too large to apply; everything else is."""
+    dashboards: tuple[str, ...] = ()
+    bundles: tuple[str, ...] = ()
+
+
+def render_stack(
+    stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext, apply: Apply = "server-side"
+) -> StackRender:
+    """Every object for ``stack`` exporting to ``sinks`` (already selected), in apply order.
+
+    Raises RenderError when the collector cannot be built or a rule bundle is unknown.
+    """
+    owner = owner_of(stack, ctx)
+    bundles = tuple(b.name for b in stack.spec.rule_bundles)
+    dashboards = render_dashboards(owner, stack.spec.dashboards, bundles=bundles, apply=apply)
+    objects = [
+        *render_collector(stack, sinks, ctx),
+        *render_service_monitors(stack, sinks, ctx),
+        *render_rule_bundles(owner, stack.spec.rule_bundles, prometheus_labels(stack, ctx)),
+        *dashboards.objects,
+    ]
+    return StackRender(objects, dashboards.warnings, dashboards.errors, dashboards.selected, bundles)

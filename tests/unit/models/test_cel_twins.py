@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import inspect
 
-from tests.unit.models import test_sink, test_stack
+from tests.unit.dashboards import test_selection_model
+from tests.unit.models import test_policy, test_sink, test_stack
 from vigil.crd import build_crds
-from vigil.models import common, sink, stack
+from vigil.models import bundles, common, dashboards, policy, sink, stack
 from vigil.models.base import VigilModel
 
 
 def _models() -> list[type[VigilModel]]:
     found = []
-    for module in (common, sink, stack):
+    for module in (common, sink, stack, policy, bundles, dashboards):
         found += [
             obj
             for _, obj in inspect.getmembers(module, inspect.isclass)
@@ -38,7 +39,15 @@ def test_every_crd_rule_has_a_python_twin() -> None:
 
 
 def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
-    tested = {message for _, _, message in [*test_sink.INVALID.values(), *test_stack.INVALID.values()]}
+    tested = {
+        message
+        for _, _, message in [
+            *test_sink.INVALID.values(),
+            *test_stack.INVALID.values(),
+            *test_policy.INVALID.values(),
+            *test_selection_model.INVALID.values(),
+        ]
+    }
     untested = [
         f"{m.__name__}: {c.message}" for m in _models() for c in m.cel_rules if not any(t in c.message for t in tested)
     ]

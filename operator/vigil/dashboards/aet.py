@@ -1,0 +1,518 @@
+"""The Autonomous Engineering Team (AET) system's four dashboards, as its seed lists them.
+
+System overview, agent performance, error tracking and resource usage, on the metrics of AET's
+Prometheus collector and the ``aet`` rule bundle's recording rules. AET exports no disk metric
+and no recovery time, so the seed's disk and recovery-time views have no panel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.dashboards.core import (
+    BYTES,
+    COUNT,
+    NEUTRAL,
+    PER_MINUTE,
+    PER_SECOND,
+    PERCENT,
+    PERCENT_UNIT,
+    SECONDS,
+    Board,
+    Column,
+    Query,
+    above,
+    alert_list_panel,
+    bargauge_panel,
+    below,
+    bundle_alerts,
+    firing_alerts_panel,
+    increase,
+    query_variable,
+    rate,
+    recorded,
+    selector,
+    standard_variables,
+    stat_panel,
+    table_panel,
+    timeseries_panel,
+)
+
+SYSTEM = "aet-system-overview"
+AGENTS = "aet-agent-performance"
+ERRORS = "aet-error-tracking"
+RESOURCES = "aet-resource-usage"
+
+TASKS = "aet_tasks_total"
+NOT_SUCCEEDED = 'status!="success"'
+ERROR_EVENTS = 'event_type=~"(?i).*(error|fail|exception).*"'
+AGENT = 'agent=~"$agent"'
+MEMORY_LIMIT = 8589934592  # the AETHighMemoryUsage default (8 GiB)
+
+
+def _alerts(*names: str) -> tuple[str, ...]:
+    return tuple(a for a in bundle_alerts("aet") if a in names)
+
+
+def _alert_row(board: Board, description: str, alerts: tuple[str, ...]) -> None:
+    board.row("Alerts").add(
+        alert_list_panel(
+            "Alerts",
+            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
+            "the selected data source.",
+        ),
+        firing_alerts_panel(description, alerts),
+    )
+
+
+def _success_rate(*matchers: str) -> str:
+    failed = increase(TASKS, NOT_SUCCEEDED, *matchers)
+    return f"1 - ({failed} or vector(0)) / {increase(TASKS, *matchers)}"
+
+
+def build_system() -> dict[str, Any]:
+    """The aet-system-overview dashboard as JSON data."""
+    alerts = bundle_alerts("aet")
+    board = Board(
+        SYSTEM,
+        "Vigil / AET system overview",
+        "High-level health and performance of the Autonomous Engineering Team system: "
+        "availability, task success, active tasks, latency and resource use.",
+        ["aet"],
+        standard_variables(TASKS),
+        alerts=alerts,
+    )
+    board.row("Health").add(
+        stat_panel(
+            "Targets up",
+            "Share of the selected jobs' scrape targets that Prometheus reached at the last "
+            "scrape. AETDown fires for a target down for 5 minutes.",
+            [Query(f"avg(up{selector()})")],
+            unit=PERCENT_UNIT,
+            steps=below(1),
+        ),
+        stat_panel(
+            "Task success rate",
+            "Share of the tasks finished in the selected time range that succeeded. Red below "
+            "95 %, where AETHighTaskFailureRate fires for an agent.",
+            [Query(_success_rate())],
+            unit=PERCENT_UNIT,
+            steps=below(0.95, warn=0.99),
+            decimals=1,
+        ),
+        stat_panel(
+            "Active tasks",
+            "Tasks in progress now (aet:active_tasks:sum).",
+            [Query(f"sum({recorded('aet:active_tasks:sum')})")],
+            unit=COUNT,
+            steps=NEUTRAL,
+            decimals=0,
+        ),
+        stat_panel(
+            "Slowest agent p95",
+            "Highest 95th percentile agent response time over 5 minutes "
+            "(aet:agent_response_seconds:p95_rate5m). Red above 5 s (AETAgentLatencyHigh).",
+            [Query(f"max({recorded('aet:agent_response_seconds:p95_rate5m')})")],
+            unit=SECONDS,
+            steps=above(5, warn=2),
+        ),
+        stat_panel(
+            "CPU usage",
+            "Highest CPU usage reported by an AET instance, 5 minute average "
+            "(aet:cpu_usage_percent:avg5m). Red above 80 % (AETHighCPUUsage).",
+            [Query(f"max({recorded('aet:cpu_usage_percent:avg5m')})")],
+            unit=PERCENT,
+            steps=above(80, warn=60),
+        ),
+        stat_panel(
+            "Memory usage",
+            "Highest memory in use reported by an AET instance, 5 minute average "
+            "(aet:memory_usage_bytes:avg5m). Red above 8 GiB, the AETHighMemoryUsage default.",
+            [Query(f"max({recorded('aet:memory_usage_bytes:avg5m')})")],
+            unit=BYTES,
+            steps=above(MEMORY_LIMIT, warn=MEMORY_LIMIT * 0.75),
+        ),
+    )
+    board.row("Tasks").add(
+        timeseries_panel(
+            "Tasks by status",
+            "Tasks finished per second, per status.",
+            [Query(rate(TASKS, by="status"), "{{status}}")],
+            unit=PER_SECOND,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Tasks by mode",
+            "Tasks finished per second, per mode.",
+            [Query(rate(TASKS, by="mode"), "{{mode}}")],
+            unit=PER_SECOND,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Active tasks by mode",
+            "Tasks in progress, per mode (aet:active_tasks:sum). AETTasksStuck fires when "
+            "tasks are active but none finished in 30 minutes.",
+            [Query(recorded("aet:active_tasks:sum"), "{{mode}}")],
+            unit=COUNT,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "p95 task duration by agent",
+            "95th percentile task duration over 5 minutes, per agent (aet:task_duration_seconds:p95_rate5m).",
+            [Query(recorded("aet:task_duration_seconds:p95_rate5m"), "{{agent}}")],
+            unit=SECONDS,
+        ),
+    )
+    board.row("Events").add(
+        timeseries_panel(
+            "Event log entries",
+            "Entries written to AET's event log per minute, per event type.",
+            [Query(f"{rate('aet_events_total', by='event_type')} * 60", "{{event_type}}")],
+            unit=PER_MINUTE,
+            bars=True,
+            stacked=True,
+            width=24,
+        ),
+    )
+    _alert_row(
+        board,
+        "The aet bundle's alerts that are pending or firing now: task failures, agent "
+        "latency, CPU, memory, error events, stuck tasks and availability.",
+        alerts,
+    )
+    return board.build()
+
+
+def build_agents() -> dict[str, Any]:
+    """The aet-agent-performance dashboard as JSON data."""
+    alerts = _alerts("AETHighTaskFailureRate", "AETAgentLatencyHigh")
+    board = Board(
+        AGENTS,
+        "Vigil / AET agent performance",
+        "Per-agent throughput, success, task duration and response time of the Autonomous "
+        "Engineering Team system, and a side-by-side comparison of the agents.",
+        ["aet"],
+        [
+            *standard_variables(TASKS),
+            query_variable(
+                "agent",
+                "Agent",
+                f'label_values({TASKS}{{namespace=~"$namespace", job=~"$job"}}, agent)',
+            ),
+        ],
+        alerts=alerts,
+    )
+    responses = "aet_agent_response_seconds_bucket"
+    board.row("Comparison").add(
+        table_panel(
+            "Agent comparison",
+            "Per agent, in the selected time range: tasks finished, the share that succeeded, "
+            "and the current 95th percentile task duration and response time.",
+            ["agent"],
+            [
+                Column("Tasks", Query(increase(TASKS, AGENT, by="agent")), COUNT),
+                Column(
+                    "Success rate",
+                    Query(
+                        f"1 - (({increase(TASKS, NOT_SUCCEEDED, AGENT, by='agent')}) "
+                        f"or (0 * {increase(TASKS, AGENT, by='agent')})) / "
+                        f"{increase(TASKS, AGENT, by='agent')}"
+                    ),
+                    PERCENT_UNIT,
+                    below(0.95),
+                ),
+                Column(
+                    "p95 task duration",
+                    Query(f"max by (agent) ({recorded('aet:task_duration_seconds:p95_rate5m', AGENT)})"),
+                    SECONDS,
+                ),
+                Column(
+                    "p95 response time",
+                    Query(f"max by (agent) ({recorded('aet:agent_response_seconds:p95_rate5m', AGENT)})"),
+                    SECONDS,
+                    above(5),
+                ),
+            ],
+        ),
+    )
+    board.row("Throughput and success").add(
+        timeseries_panel(
+            "Tasks by agent",
+            "Tasks finished per second, per agent.",
+            [Query(rate(TASKS, AGENT, by="agent"), "{{agent}}")],
+            unit=PER_SECOND,
+        ),
+        timeseries_panel(
+            "Task failure ratio by agent",
+            "Share of an agent's tasks that did not succeed over 5 minutes "
+            "(aet:task_failure:ratio_rate5m). AETHighTaskFailureRate fires above 5 %.",
+            [Query(recorded("aet:task_failure:ratio_rate5m", AGENT), "{{agent}}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.05),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Requests by agent and operation",
+            "Agent operations answered per second, per agent and operation (count of the response time histogram).",
+            [
+                Query(
+                    rate(responses, 'le="+Inf"', AGENT, by="agent, operation"),
+                    "{{agent}} {{operation}}",
+                )
+            ],
+            unit=PER_SECOND,
+            width=24,
+        ),
+    )
+    board.row("Latency").add(
+        timeseries_panel(
+            "p95 response time by agent",
+            "95th percentile agent response time over 5 minutes "
+            "(aet:agent_response_seconds:p95_rate5m). AETAgentLatencyHigh fires above 5 s.",
+            [Query(recorded("aet:agent_response_seconds:p95_rate5m", AGENT), "{{agent}}")],
+            unit=SECONDS,
+            steps=above(5),
+        ),
+        timeseries_panel(
+            "Median response time by operation",
+            "50th percentile agent response time per agent and operation.",
+            [
+                Query(
+                    f"histogram_quantile(0.5, {rate(responses, AGENT, by='agent, operation, le')})",
+                    "{{agent}} {{operation}}",
+                )
+            ],
+            unit=SECONDS,
+            steps=above(5),
+        ),
+        timeseries_panel(
+            "p95 task duration by agent",
+            "95th percentile task duration over 5 minutes (aet:task_duration_seconds:p95_rate5m).",
+            [Query(recorded("aet:task_duration_seconds:p95_rate5m", AGENT), "{{agent}}")],
+            unit=SECONDS,
+        ),
+        timeseries_panel(
+            "Task duration percentiles",
+            "50th, 90th and 99th percentile task duration of the selected agents.",
+            [
+                Query(
+                    f"histogram_quantile({q}, {rate('aet_task_duration_seconds_bucket', AGENT, by='le')})",
+                    f"p{round(q * 100)}",
+                )
+                for q in (0.5, 0.9, 0.99)
+            ],
+            unit=SECONDS,
+        ),
+    )
+    _alert_row(
+        board,
+        "The aet bundle's per-agent alerts that are pending or firing now: task failure rate and response time.",
+        alerts,
+    )
+    return board.build()
+
+
+def build_errors() -> dict[str, Any]:
+    """The aet-error-tracking dashboard as JSON data."""
+    alerts = _alerts("AETHighTaskFailureRate", "AETErrorEvents", "AETTasksStuck", "AETDown")
+    board = Board(
+        ERRORS,
+        "Vigil / AET error tracking",
+        "Error rates and types of the Autonomous Engineering Team system: failed tasks, error "
+        "events in its event log, and tasks that make no progress.",
+        ["aet"],
+        standard_variables(TASKS),
+        alerts=alerts,
+    )
+    events = "aet_events_total"
+    board.row("Errors").add(
+        stat_panel(
+            "Task failure ratio",
+            "Share of the tasks finished in the selected time range that did not succeed. Red above 5 %.",
+            [Query(f"({increase(TASKS, NOT_SUCCEEDED)} or vector(0)) / {increase(TASKS)}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.05, warn=0.01),
+            decimals=1,
+            width=8,
+        ),
+        stat_panel(
+            "Failed tasks",
+            "Tasks that did not succeed in the selected time range.",
+            [Query(increase(TASKS, NOT_SUCCEEDED))],
+            unit=COUNT,
+            steps=above(1),
+            decimals=0,
+            width=8,
+        ),
+        stat_panel(
+            "Error events",
+            "Event log entries whose type names an error, a failure or an exception, in the selected time range.",
+            [Query(increase(events, ERROR_EVENTS))],
+            unit=COUNT,
+            steps=above(10),
+            decimals=0,
+            width=8,
+        ),
+    )
+    board.row("Error rates").add(
+        timeseries_panel(
+            "Failed tasks by status",
+            "Tasks that did not succeed per minute, per status and mode.",
+            [Query(f"{rate(TASKS, NOT_SUCCEEDED, by='status, mode')} * 60", "{{status}} {{mode}}")],
+            unit=PER_MINUTE,
+            bars=True,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Task failure ratio by agent",
+            "Share of an agent's tasks that did not succeed over 5 minutes "
+            "(aet:task_failure:ratio_rate5m). AETHighTaskFailureRate fires above 5 %.",
+            [Query(recorded("aet:task_failure:ratio_rate5m"), "{{agent}}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.05),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Error events by type",
+            "Error, failure and exception entries in the event log per minute, per type.",
+            [Query(f"{rate(events, ERROR_EVENTS, by='event_type')} * 60", "{{event_type}}")],
+            unit=PER_MINUTE,
+            bars=True,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Error events in 10 minutes",
+            "Error events per type in the last 10 minutes (aet:error_events:increase10m). "
+            "AETErrorEvents fires above 10.",
+            [Query(recorded("aet:error_events:increase10m"), "{{event_type}}")],
+            unit=COUNT,
+            steps=above(10),
+        ),
+        bargauge_panel(
+            "Most frequent error types",
+            "The ten error event types logged most often in the selected time range.",
+            [
+                Query(
+                    f"topk(10, {increase(events, ERROR_EVENTS, by='event_type')})",
+                    "{{event_type}}",
+                    instant=True,
+                )
+            ],
+            unit=COUNT,
+            steps=above(10),
+            width=24,
+        ),
+    )
+    board.row("Progress").add(
+        timeseries_panel(
+            "Active and finished tasks",
+            "Tasks in progress (aet:active_tasks:sum) against tasks finished in the last 30 "
+            "minutes (aet:tasks:increase30m), per mode. Active tasks with none finished mean "
+            "stuck work (AETTasksStuck).",
+            [
+                Query(recorded("aet:active_tasks:sum"), "active {{mode}}"),
+                Query(recorded("aet:tasks:increase30m"), "finished in 30m {{mode}}"),
+            ],
+            unit=COUNT,
+            width=24,
+        ),
+    )
+    _alert_row(
+        board,
+        "The aet bundle's error alerts that are pending or firing now: task failures, error "
+        "events, stuck tasks and availability.",
+        alerts,
+    )
+    return board.build()
+
+
+def build_resources() -> dict[str, Any]:
+    """The aet-resource-usage dashboard as JSON data."""
+    alerts = _alerts("AETHighCPUUsage", "AETHighMemoryUsage")
+    board = Board(
+        RESOURCES,
+        "Vigil / AET resource usage",
+        "CPU and memory reported by the Autonomous Engineering Team system, and how much work it does with them.",
+        ["aet"],
+        standard_variables("aet_cpu_usage_percent"),
+        alerts=alerts,
+    )
+    cpu = "aet:cpu_usage_percent:avg5m"
+    memory = "aet:memory_usage_bytes:avg5m"
+    board.row("Now").add(
+        bargauge_panel(
+            "CPU usage by instance",
+            "CPU usage reported by each AET instance, 5 minute average. AETHighCPUUsage fires above 80 %.",
+            [Query(recorded(cpu), "{{instance}}")],
+            unit=PERCENT,
+            steps=above(80, warn=60),
+            maximum=100,
+        ),
+        bargauge_panel(
+            "Memory usage by instance",
+            "Memory in use reported by each AET instance, 5 minute average. AETHighMemoryUsage "
+            "fires above its threshold (8 GiB by default).",
+            [Query(recorded(memory), "{{instance}}")],
+            unit=BYTES,
+            steps=above(MEMORY_LIMIT, warn=MEMORY_LIMIT * 0.75),
+        ),
+    )
+    board.row("Over time").add(
+        timeseries_panel(
+            "CPU usage",
+            "CPU usage reported by AET per instance (aet_cpu_usage_percent), and its 5 minute "
+            "average (aet:cpu_usage_percent:avg5m).",
+            [
+                Query(f"aet_cpu_usage_percent{selector()}", "{{instance}}"),
+                Query(recorded(cpu), "{{instance}} 5m average"),
+            ],
+            unit=PERCENT,
+            steps=above(80),
+            maximum=100,
+        ),
+        timeseries_panel(
+            "Memory usage",
+            "Memory in use reported by AET per instance (aet_memory_usage_bytes), and its 5 "
+            "minute average (aet:memory_usage_bytes:avg5m).",
+            [
+                Query(f"aet_memory_usage_bytes{selector()}", "{{instance}}"),
+                Query(recorded(memory), "{{instance}} 5m average"),
+            ],
+            unit=BYTES,
+            steps=above(MEMORY_LIMIT),
+        ),
+    )
+    per_job = "namespace, job"
+    board.row("Efficiency").add(
+        timeseries_panel(
+            "Tasks per CPU percent",
+            "Tasks finished per minute for each percent of CPU in use, per deployment: a "
+            "falling line means the same work costs more CPU.",
+            [
+                Query(
+                    f"sum by ({per_job}) (rate(aet_tasks_total{selector()}[$__rate_interval]))"
+                    f" * 60 / (sum by ({per_job}) ({recorded(cpu)}) > 0)",
+                    "{{namespace}}/{{job}}",
+                )
+            ],
+            unit=COUNT,
+        ),
+        timeseries_panel(
+            "Memory per active task",
+            "Memory in use divided by the tasks in progress, per deployment.",
+            [
+                Query(
+                    f"sum by ({per_job}) ({recorded(memory)}) / "
+                    f"(sum by ({per_job}) ({recorded('aet:active_tasks:sum')}) > 0)",
+                    "{{namespace}}/{{job}}",
+                )
+            ],
+            unit=BYTES,
+        ),
+    )
+    _alert_row(
+        board,
+        "The aet bundle's resource alerts that are pending or firing now: CPU and memory.",
+        alerts,
+    )
+    return board.build()

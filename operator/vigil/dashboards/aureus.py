@@ -1,0 +1,223 @@
+"""Aureus overview: the seed's monitoring dashboard (cards, event timeline, alert views).
+
+Reads the Aureus Prometheus sink's metrics and the ``aureus`` rule bundle's recording rules.
+The seed's reflexion suggestions are not metrics and have no panel.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vigil.dashboards.core import (
+    COUNT,
+    PER_MINUTE,
+    PER_SECOND,
+    PERCENT_UNIT,
+    SECONDS,
+    Board,
+    Query,
+    above,
+    alert_list_panel,
+    below,
+    bundle_alerts,
+    firing_alerts_panel,
+    increase,
+    rate,
+    selector,
+    standard_variables,
+    stat_panel,
+    timeseries_panel,
+)
+
+NAME = "aureus-overview"
+
+
+def build() -> dict[str, Any]:
+    """The aureus-overview dashboard as JSON data."""
+    board = Board(
+        NAME,
+        "Vigil / Aureus overview",
+        "Aureus agentic workflows: task success, CRV gate failures, policy denials, rollbacks, "
+        "an event timeline and the alerts of the aureus rule bundle.",
+        ["aureus"],
+        standard_variables("aureus_tasks_completed_total"),
+        alerts=bundle_alerts("aureus"),
+    )
+    completed = "aureus_tasks_completed_total"
+    succeeded, failed = 'success="true"', 'success="false"'
+    blocked, escalated = 'passed="false"', 'allowed="false"'
+    board.row("Overview").add(
+        stat_panel(
+            "Success rate",
+            "Share of the tasks completed in the selected time range that succeeded "
+            "(aureus_tasks_completed_total). Red below 95 %, the seed's alert threshold.",
+            [Query(f"{increase(completed, succeeded)} / {increase(completed)}")],
+            unit=PERCENT_UNIT,
+            steps=below(0.95),
+            decimals=1,
+        ),
+        stat_panel(
+            "CRV failures",
+            "CRV gate checks that failed and blocked a commit in the selected time range "
+            '(aureus_crv_checks_total{passed="false"}). Red above 5.',
+            [Query(increase("aureus_crv_checks_total", blocked))],
+            unit=COUNT,
+            steps=above(5),
+            decimals=0,
+        ),
+        stat_panel(
+            "Policy denials",
+            "Policy checks that were not allowed automatically and require human approval, "
+            'in the selected time range (aureus_policy_checks_total{allowed="false"}). '
+            "Orange above 10.",
+            [Query(increase("aureus_policy_checks_total", escalated))],
+            unit=COUNT,
+            steps=above(20, warn=10),
+            decimals=0,
+        ),
+        stat_panel(
+            "Rollbacks",
+            "State restorations to a snapshot in the selected time range (aureus_rollbacks_total). Red above 5.",
+            [Query(increase("aureus_rollbacks_total"))],
+            unit=COUNT,
+            steps=above(5),
+            decimals=0,
+        ),
+        stat_panel(
+            "Mean task duration",
+            "Mean duration of the tasks completed in the selected time range "
+            "(aureus_task_duration_ms, converted to seconds). Red above 30 s, the seed's "
+            "time-to-recovery target.",
+            [Query(f"{increase('aureus_task_duration_ms_sum')} / {increase('aureus_task_duration_ms_count')} / 1000")],
+            unit=SECONDS,
+            steps=above(30),
+        ),
+        stat_panel(
+            "Tasks completed",
+            "Tasks completed, successfully or not, in the selected time range.",
+            [Query(increase(completed))],
+            unit=COUNT,
+            steps=below(1),
+            decimals=0,
+        ),
+    )
+    board.row("Tasks").add(
+        timeseries_panel(
+            "Task success rate",
+            "Share of completed tasks that succeeded over 5 minutes, per deployment "
+            "(1 - aureus:task_failure:ratio_rate5m). The HighTaskFailureRate alert fires "
+            "below 95 %.",
+            [
+                Query(
+                    f"1 - aureus:task_failure:ratio_rate5m{selector()}",
+                    "{{namespace}}/{{job}}",
+                )
+            ],
+            unit=PERCENT_UNIT,
+            steps=below(0.95),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Tasks completed by result",
+            "Completed tasks per second, split by success.",
+            [Query(rate(completed, by="success"), "success={{success}}")],
+            unit=PER_SECOND,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Tasks completed by task type",
+            "Completed tasks per second, per task type.",
+            [Query(rate(completed, by="task_type"), "{{task_type}}")],
+            unit=PER_SECOND,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "Mean task duration",
+            "Mean task duration over 5 minutes, per deployment "
+            "(aureus:task_duration_seconds:mean5m). The HighMeanTaskDuration alert fires "
+            "above 30 s.",
+            [
+                Query(
+                    f"aureus:task_duration_seconds:mean5m{selector()}",
+                    "{{namespace}}/{{job}}",
+                )
+            ],
+            unit=SECONDS,
+            steps=above(30),
+        ),
+    )
+    board.row("Gates, policies and rollbacks").add(
+        timeseries_panel(
+            "CRV gate checks by result",
+            "CRV gate checks per second, split by whether they passed.",
+            [Query(rate("aureus_crv_checks_total", by="passed"), "passed={{passed}}")],
+            unit=PER_SECOND,
+            stacked=True,
+        ),
+        timeseries_panel(
+            "CRV-blocked commits",
+            "CRV gate checks that blocked a commit, per second over 5 minutes "
+            "(aureus:crv_blocked:rate5m). The CRVBlockageSpike alert fires above 0.5/s.",
+            [Query(f"aureus:crv_blocked:rate5m{selector()}", "{{namespace}}/{{job}}")],
+            unit=PER_SECOND,
+            steps=above(0.5),
+        ),
+        timeseries_panel(
+            "Policy escalation ratio",
+            "Share of policy checks that required human approval over 5 minutes "
+            "(aureus:policy_escalation:ratio_rate5m). The PolicyEscalationSurge alert fires "
+            "above 20 %.",
+            [
+                Query(
+                    f"aureus:policy_escalation:ratio_rate5m{selector()}",
+                    "{{namespace}}/{{job}}",
+                )
+            ],
+            unit=PERCENT_UNIT,
+            steps=above(0.2),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Rollbacks in 10 minutes",
+            "Rollbacks to a snapshot in the last 10 minutes (aureus:rollbacks:increase10m). "
+            "The HighRollbackRate alert fires above 5.",
+            [Query(f"aureus:rollbacks:increase10m{selector()}", "{{namespace}}/{{job}}")],
+            unit=COUNT,
+            steps=above(5),
+        ),
+    )
+    board.row("Event timeline").add(
+        timeseries_panel(
+            "Event timeline",
+            "Notable events per minute, as the seed's timeline lists them: failed tasks "
+            "(step_end), CRV blocks (crv_result), policy escalations (policy_check) and "
+            "rollbacks. Firing alerts are marked as annotations.",
+            [
+                Query(f"{rate(completed, failed)} * 60", "failed tasks"),
+                Query(f"{rate('aureus_crv_checks_total', blocked)} * 60", "CRV blocks"),
+                Query(
+                    f"{rate('aureus_policy_checks_total', escalated)} * 60",
+                    "policy escalations",
+                ),
+                Query(f"{rate('aureus_rollbacks_total')} * 60", "rollbacks"),
+            ],
+            unit=PER_MINUTE,
+            bars=True,
+            stacked=True,
+            width=24,
+        ),
+    )
+    board.row("Alerts").add(
+        alert_list_panel(
+            "Alerts",
+            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
+            "the selected data source.",
+        ),
+        firing_alerts_panel(
+            "The aureus bundle's alerts that are pending or firing now (Prometheus ALERTS "
+            "series): task failure rate, mean task duration, CRV blockages, rollbacks and "
+            "policy escalations.",
+            bundle_alerts("aureus"),
+        ),
+    )
+    return board.build()

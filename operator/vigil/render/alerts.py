@@ -1,0 +1,633 @@
+"""An AlertPolicy's PrometheusRule and AlertmanagerConfig, and a plain alertmanager.yml.
+
+Every alert carries ``vigil_policy: <namespace>/<name>`` (and ``namespace``, which
+prometheus-operator adds to an AlertmanagerConfig's route), so routing matches this policy's
+alerts and no other.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+from vigil.models.common import SecretKeyRef
+from vigil.models.policy import (
+    SEVERITY_RANK,
+    AlertPolicy,
+    Receiver,
+    format_number,
+    seconds,
+    with_window,
+)
+from vigil.render import meta
+from vigil.render.context import RenderContext
+
+RULE_API_VERSION = "monitoring.coreos.com/v1"
+CONFIG_API_VERSION = "monitoring.coreos.com/v1alpha1"
+COMPONENT = "alerting"
+SECRETS_DIR = "/etc/alertmanager/secrets"
+"""Where prometheus-operator mounts an Alertmanager's spec.secrets: <dir>/<secret>/<key>."""
+NO_RECEIVER = "vigil_none"
+"""Receiver without integrations for alerts no receiver takes; never a valid receiver name."""
+
+# The multi-window multi-burn-rate table of the SRE workbook (chapter "Alerting on SLOs") for
+# a 30-day SLO: (role, burn-rate factor, long window, short window), windows in seconds.
+REFERENCE_DAYS = 30
+WORKBOOK: tuple[tuple[Literal["page", "ticket"], str, int, int], ...] = (
+    ("page", "14.4", 3600, 300),
+    ("page", "6", 6 * 3600, 1800),
+    ("ticket", "3", 24 * 3600, 2 * 3600),
+    ("ticket", "1", 72 * 3600, 6 * 3600),
+)
+MIN_WINDOW_S = 60
+
+
+@dataclass(frozen=True)
+class BurnRateAlert:
+    """One row of the burn-rate table: both windows above factor x the error budget."""
+
+    role: Literal["page", "ticket"]
+    factor: Decimal
+    long_window: str
+    short_window: str
+
+    @property
+    def budget_consumed(self) -> Decimal:
+        """Share of the period's error budget spent when the long window first alerts."""
+        return self.factor * Decimal(_seconds(self.long_window)) / Decimal(REFERENCE_DAYS * 86400)
+
+
+def burn_rate_alerts(slo_window: str) -> tuple[BurnRateAlert, ...]:
+    """The workbook table for an SLO period, e.g. ``30d``.
+
+    Factors stay as in the workbook; windows scale by period/30d (whole minutes, at least
+    1m), so each alert fires after the same share of the period's budget is spent.
+    """
+    days = int(slo_window.removesuffix("d"))
+    return tuple(
+        BurnRateAlert(role, Decimal(factor), _scaled(long_s, days), _scaled(short_s, days))
+        for role, factor, long_s, short_s in WORKBOOK
+    )
+
+
+def _scaled(window_s: int, days: int) -> str:
+    minutes = round(window_s * days / REFERENCE_DAYS / 60)
+    return duration(max(MIN_WINDOW_S, minutes * 60))
+
+
+def duration(total_s: int) -> str:
+    """Seconds as a Prometheus duration: 5400 -> ``1h30m``, 259200 -> ``3d``."""
+    out = ""
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
+        count, total_s = divmod(total_s, size)
+        if count:
+            out += f"{count}{unit}"
+    return out or "0s"
+
+
+def _seconds(text: str) -> int:
+    return int(seconds(text))
+
+
+def error_budget(objective: float) -> Decimal:
+    """Allowed share of bad events, exactly: 99.9 -> 0.001."""
+    return (Decimal(100) - Decimal(repr(objective))) / Decimal(100)
+
+
+def _decimal(value: Decimal) -> str:
+    return format(value.normalize(), "f")
+
+
+# --- PrometheusRule ----------------------------------------------------------------------------
+
+
+def owner_of(policy: AlertPolicy, ctx: RenderContext) -> meta.Owner:
+    """The Owner of everything generated for ``policy``."""
+    return meta.Owner(
+        kind="AlertPolicy",
+        name=policy.metadata.name,
+        namespace=policy.metadata.namespace or "default",
+        uid=ctx.uid,
+    )
+
+
+def prometheus_labels(policy: AlertPolicy, ctx: RenderContext) -> dict[str, str]:
+    """Labels Prometheus/Alertmanager select on: the policy's own, else the operator's default."""
+    chosen = policy.spec.prometheus_labels
+    return dict(chosen if chosen is not None else ctx.prometheus_labels)
+
+
+def policy_selector(policy: AlertPolicy) -> str:
+    """PromQL label matcher of this policy's recording rules, e.g. ``{vigil_policy="ns/x"}``."""
+    return f'{{{meta.POLICY_LABEL}="{policy.policy_id}"}}'
+
+
+def alert_labels(policy: AlertPolicy, severity: str) -> dict[str, str]:
+    """Labels of every alert of ``policy`` at ``severity``."""
+    return {
+        **policy.spec.labels,
+        meta.SEVERITY_LABEL: severity,
+        meta.NAMESPACE_LABEL: policy.metadata.namespace or "default",
+        meta.POLICY_LABEL: policy.policy_id,
+    }
+
+
+def _annotations(policy: AlertPolicy, default_summary: str) -> dict[str, str]:
+    given = policy.spec.annotations
+    out = {"summary": default_summary}
+    if given is not None:
+        if given.summary is not None:
+            out["summary"] = given.summary
+        if given.description is not None:
+            out["description"] = given.description
+        if given.runbook_url is not None:
+            out["runbook_url"] = given.runbook_url
+    return out
+
+
+def _alert(
+    policy: AlertPolicy,
+    expr: str,
+    severity: str,
+    summary: str,
+    for_: str | None,
+) -> dict[str, Any]:
+    rule: dict[str, Any] = {"alert": policy.alert_name, "expr": expr}
+    if for_ is not None:
+        rule["for"] = for_
+    if policy.spec.keep_firing_for is not None:
+        rule["keep_firing_for"] = policy.spec.keep_firing_for
+    rule["labels"] = alert_labels(policy, severity)
+    rule["annotations"] = _annotations(policy, summary)
+    return rule
+
+
+def _record(policy: AlertPolicy, name: str, expr: str) -> dict[str, Any]:
+    return {"record": name, "expr": expr, "labels": {meta.POLICY_LABEL: policy.policy_id}}
+
+
+def ratio_record_name(window: str) -> str:
+    """Recording rule of a ratio policy: ``vigil:policy_errors:ratio_rate<window>``."""
+    return f"vigil:policy_errors:ratio_rate{window}"
+
+
+def slo_record_name(window: str) -> str:
+    """Recording rule of an SLO's error ratio: ``vigil:slo_errors:ratio_rate<window>``."""
+    return f"vigil:slo_errors:ratio_rate{window}"
+
+
+SLO_BUDGET_REMAINING = "vigil:slo_error_budget_remaining:ratio"
+
+
+def ratio_expr(policy: AlertPolicy) -> str:
+    """errors / total of a ratio policy, as the recording rule computes it."""
+    ratio = policy.spec.ratio
+    assert ratio is not None
+    if "{{window}}" in ratio.errors:
+        errors = with_window(ratio.errors, ratio.window)
+        total = with_window(ratio.total, ratio.window)
+        return f"({errors}) / ({total})"
+    by = f" by ({', '.join(ratio.by)})" if ratio.by else ""
+    errors = f"sum{by} (rate({ratio.errors}[{ratio.window}]))"
+    total = f"sum{by} (rate({ratio.total}[{ratio.window}]))"
+    # No error yet counts as 0, and no traffic yields no sample instead of NaN.
+    return f"({errors} or 0 * {total}) / ({total} > 0)"
+
+
+def slo_error_ratio_expr(policy: AlertPolicy, window: str) -> str:
+    """An SLO's share of bad events over ``window``."""
+    slo = policy.spec.slo
+    assert slo is not None
+    total = with_window(slo.total_query, window)
+    if slo.error_query is not None:
+        return f"({with_window(slo.error_query, window)}) / ({total})"
+    good = with_window(slo.good_query or "", window)
+    return f"1 - (({good}) / ({total}))"
+
+
+def _threshold_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
+    spec = policy.spec
+    base = spec.threshold
+    assert base is not None
+    severity = spec.severities()[-1]
+    rules = [
+        _alert(
+            policy,
+            base.rendered(),
+            severity,
+            f"{policy.alert_name}: {{{{ $value | humanize }}}} {base.comparison} {format_number(base.value)}",
+            spec.for_,
+        )
+    ]
+    if spec.escalation is not None:
+        value = spec.escalation.value
+        rules.append(
+            _alert(
+                policy,
+                base.rendered(value),
+                spec.escalation.severity,
+                f"{policy.alert_name}: {{{{ $value | humanize }}}} {base.comparison} {format_number(value)}",
+                spec.escalation.for_ or spec.for_,
+            )
+        )
+    return rules
+
+
+def _ratio_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
+    spec = policy.spec
+    ratio = spec.ratio
+    assert ratio is not None
+    record = ratio_record_name(ratio.window)
+    series = f"{record}{policy_selector(policy)}"
+    rules = [_record(policy, record, ratio_expr(policy))]
+    levels = [(spec.severities()[-1], ratio.value, spec.for_)]
+    if spec.escalation is not None:
+        esc = spec.escalation
+        levels.append((esc.severity, esc.value, esc.for_ or spec.for_))
+    for severity, value, for_ in levels:
+        rules.append(
+            _alert(
+                policy,
+                f"{series} {ratio.comparison} {format_number(value)}",
+                severity,
+                f"{policy.alert_name}: {{{{ $value | humanizePercentage }}}} over "
+                f"{ratio.window} ({ratio.comparison} {format_number(value)})",
+                for_,
+            )
+        )
+    return rules
+
+
+def _expr_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
+    spec = policy.spec
+    assert spec.expr is not None
+    return [
+        _alert(
+            policy,
+            spec.expr,
+            spec.severities()[-1],
+            f"{policy.alert_name} is firing",
+            spec.for_,
+        )
+    ]
+
+
+def slo_windows(policy: AlertPolicy) -> list[str]:
+    """Every window an SLO policy records an error ratio for, shortest first."""
+    slo = policy.spec.slo
+    assert slo is not None
+    found = {w for a in burn_rate_alerts(slo.window) for w in (a.long_window, a.short_window)}
+    return sorted(found, key=_seconds)
+
+
+def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
+    slo = policy.spec.slo
+    assert slo is not None
+    windows = slo_windows(policy)
+    budget = _decimal(error_budget(slo.objective))
+    selector = policy_selector(policy)
+    rules = [_record(policy, slo_record_name(w), slo_error_ratio_expr(policy, w)) for w in windows]
+    # The period's ratio averages the shortest window instead of one huge range query.
+    shortest = f"{slo_record_name(windows[0])}{selector}"
+    rules.append(
+        _record(
+            policy,
+            slo_record_name(slo.window),
+            f"sum_over_time({shortest}[{slo.window}]) / count_over_time({shortest}[{slo.window}])",
+        )
+    )
+    rules.append(
+        _record(
+            policy,
+            SLO_BUDGET_REMAINING,
+            f"1 - {slo_record_name(slo.window)}{selector} / {budget}",
+        )
+    )
+    objective = format_number(slo.objective)
+    for role, severity, speed in (
+        ("page", slo.page_severity, "fast"),
+        ("ticket", slo.ticket_severity, "steadily"),
+    ):
+        conditions = [
+            f"({slo_record_name(a.long_window)}{selector} > ({_decimal(a.factor)} * {budget}) "
+            f"and {slo_record_name(a.short_window)}{selector} > ({_decimal(a.factor)} * {budget}))"
+            for a in burn_rate_alerts(slo.window)
+            if a.role == role
+        ]
+        rules.append(
+            _alert(
+                policy,
+                " or ".join(conditions),
+                severity,
+                f"{policy.alert_name}: the error budget of the {objective}% SLO over {slo.window} is burning {speed}",
+                policy.spec.for_,
+            )
+        )
+    return rules
+
+
+def render_rule_groups(policy: AlertPolicy) -> list[dict[str, Any]]:
+    """The rule groups of ``policy``, as a Prometheus rule file holds them."""
+    build = {
+        "threshold": _threshold_rules,
+        "ratio": _ratio_rules,
+        "expr": _expr_rules,
+        "slo": _slo_rules,
+    }[policy.spec.alert_kind]
+    namespace = policy.metadata.namespace or "default"
+    return [{"name": f"vigil.{namespace}.{policy.metadata.name}", "rules": build(policy)}]
+
+
+def render_prometheus_rule(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any]:
+    """The PrometheusRule with the recording and alerting rules of ``policy``."""
+    owner = owner_of(policy, ctx)
+    return {
+        "apiVersion": RULE_API_VERSION,
+        "kind": "PrometheusRule",
+        "metadata": meta.metadata(
+            owner,
+            meta.ObjectMetaSpec(
+                meta.policy_objects_name(policy.metadata.name),
+                COMPONENT,
+                extra_labels=prometheus_labels(policy, ctx),
+            ),
+        ),
+        "spec": {"groups": render_rule_groups(policy)},
+    }
+
+
+# --- routing, shared by the AlertmanagerConfig and alertmanager.yml -----------------------------
+
+
+@dataclass(frozen=True)
+class Inhibition:
+    """A higher severity of the policy's alert silences a lower one with the same labels."""
+
+    source: str
+    target: str
+    equal: tuple[str, ...]
+
+
+def receiver_severities(policy: AlertPolicy, receiver: Receiver) -> list[str] | None:
+    """Severities routed to ``receiver``, highest first; None when it takes all of them."""
+    raised = policy.spec.severities()
+    wanted = [s for s in raised if not receiver.severities or s in receiver.severities]
+    return None if wanted == raised else wanted
+
+
+def inhibitions(policy: AlertPolicy) -> list[Inhibition]:
+    """Inhibit rules of ``policy``: each severity silences the next lower one."""
+    spec = policy.spec
+    raised = spec.severities()
+    if not spec.receivers or not spec.effective_routing.inhibit or len(raised) < 2:
+        return []
+    by = list(spec.ratio.by) if spec.ratio is not None else []
+    equal = [meta.ALERTNAME_LABEL, meta.POLICY_LABEL, *by, *spec.effective_routing.group_by]
+    equal = [e for e in dict.fromkeys(equal) if e != meta.SEVERITY_LABEL]
+    return [Inhibition(high, low, tuple(equal)) for high, low in itertools.pairwise(raised)]
+
+
+def _severity_pattern(severities: Sequence[str]) -> str:
+    return "|".join(sorted(severities, key=lambda s: -SEVERITY_RANK[s]))
+
+
+# --- AlertmanagerConfig ------------------------------------------------------------------------
+
+
+def _selector(ref: SecretKeyRef) -> dict[str, str]:
+    return {"name": ref.name, "key": ref.key}
+
+
+def _config_receiver(receiver: Receiver) -> dict[str, Any]:
+    resolved = {"sendResolved": receiver.send_resolved}
+    if receiver.slack is not None:
+        slack = receiver.slack
+        return {
+            "name": receiver.name,
+            "slackConfigs": [{"apiURL": _selector(slack.api_url), "channel": slack.channel, **resolved}],
+        }
+    if receiver.pagerduty is not None:
+        return {
+            "name": receiver.name,
+            "pagerdutyConfigs": [{"routingKey": _selector(receiver.pagerduty.routing_key), **resolved}],
+        }
+    if receiver.email is not None:
+        email = receiver.email
+        config: dict[str, Any] = {
+            "to": ", ".join(email.to),
+            "from": email.from_,
+            "smarthost": email.smarthost,
+            "requireTLS": email.require_tls,
+        }
+        if email.auth_username is not None and email.auth_password is not None:
+            config["authUsername"] = email.auth_username
+            config["authPassword"] = _selector(email.auth_password)
+        return {"name": receiver.name, "emailConfigs": [{**config, **resolved}]}
+    hook = receiver.webhook
+    assert hook is not None
+    target: dict[str, Any] = {"url": hook.url} if hook.url is not None else {}
+    if hook.url_secret is not None:
+        target = {"urlSecret": _selector(hook.url_secret)}
+    return {
+        "name": receiver.name,
+        "webhookConfigs": [{**target, "maxAlerts": hook.max_alerts, **resolved}],
+    }
+
+
+def _matcher(name: str, value: str, match_type: str = "=") -> dict[str, str]:
+    return {"name": name, "matchType": match_type, "value": value}
+
+
+def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any] | None:
+    """The AlertmanagerConfig routing ``policy``'s alerts; None when it names no receiver."""
+    spec = policy.spec
+    if not spec.receivers:
+        return None
+    routing = spec.effective_routing
+    children = []
+    for receiver in spec.receivers:
+        child: dict[str, Any] = {"receiver": receiver.name}
+        severities = receiver_severities(policy, receiver)
+        if severities is not None:
+            child["matchers"] = [_matcher(meta.SEVERITY_LABEL, _severity_pattern(severities), "=~")]
+        child["continue"] = True
+        children.append(child)
+    config: dict[str, Any] = {
+        "route": {
+            "receiver": NO_RECEIVER,
+            "matchers": [_matcher(meta.POLICY_LABEL, policy.policy_id)],
+            "groupBy": list(routing.group_by),
+            "groupWait": routing.group_wait,
+            "groupInterval": routing.group_interval,
+            "repeatInterval": routing.repeat_interval,
+            "routes": children,
+        },
+        "receivers": [{"name": NO_RECEIVER}, *(_config_receiver(r) for r in spec.receivers)],
+    }
+    rules = [
+        {
+            "sourceMatch": [
+                _matcher(meta.POLICY_LABEL, policy.policy_id),
+                _matcher(meta.SEVERITY_LABEL, i.source),
+            ],
+            "targetMatch": [
+                _matcher(meta.POLICY_LABEL, policy.policy_id),
+                _matcher(meta.SEVERITY_LABEL, i.target),
+            ],
+            "equal": list(i.equal),
+        }
+        for i in inhibitions(policy)
+    ]
+    if rules:
+        config["inhibitRules"] = rules
+    owner = owner_of(policy, ctx)
+    return {
+        "apiVersion": CONFIG_API_VERSION,
+        "kind": "AlertmanagerConfig",
+        "metadata": meta.metadata(
+            owner,
+            meta.ObjectMetaSpec(
+                meta.policy_objects_name(policy.metadata.name),
+                COMPONENT,
+                extra_labels=prometheus_labels(policy, ctx),
+            ),
+        ),
+        "spec": config,
+    }
+
+
+def render_policy(policy: AlertPolicy, ctx: RenderContext) -> list[dict[str, Any]]:
+    """Every object for ``policy``: its PrometheusRule, then its AlertmanagerConfig if any."""
+    config = render_alertmanager_config(policy, ctx)
+    return [render_prometheus_rule(policy, ctx), *([config] if config is not None else [])]
+
+
+# --- alertmanager.yml for an Alertmanager without prometheus-operator ---------------------------
+
+
+def secret_file(ref: SecretKeyRef, secrets_dir: str = SECRETS_DIR) -> str:
+    """Path a Secret key is mounted at in the Alertmanager pod: ``<dir>/<secret>/<key>``."""
+    return f"{secrets_dir.rstrip('/')}/{ref.name}/{ref.key}"
+
+
+def _file_receiver(name: str, receiver: Receiver, secrets_dir: str) -> dict[str, Any]:
+    resolved = {"send_resolved": receiver.send_resolved}
+    if receiver.slack is not None:
+        slack = receiver.slack
+        return {
+            "name": name,
+            "slack_configs": [
+                {
+                    "api_url_file": secret_file(slack.api_url, secrets_dir),
+                    "channel": slack.channel,
+                    **resolved,
+                }
+            ],
+        }
+    if receiver.pagerduty is not None:
+        key = secret_file(receiver.pagerduty.routing_key, secrets_dir)
+        return {"name": name, "pagerduty_configs": [{"routing_key_file": key, **resolved}]}
+    if receiver.email is not None:
+        email = receiver.email
+        config: dict[str, Any] = {
+            "to": ", ".join(email.to),
+            "from": email.from_,
+            "smarthost": email.smarthost,
+            "require_tls": email.require_tls,
+        }
+        if email.auth_username is not None and email.auth_password is not None:
+            config["auth_username"] = email.auth_username
+            config["auth_password_file"] = secret_file(email.auth_password, secrets_dir)
+        return {"name": name, "email_configs": [{**config, **resolved}]}
+    hook = receiver.webhook
+    assert hook is not None
+    target = {"url": hook.url} if hook.url is not None else {}
+    if hook.url_secret is not None:
+        # url_file needs Alertmanager 0.26 or newer.
+        target = {"url_file": secret_file(hook.url_secret, secrets_dir)}
+    return {
+        "name": name,
+        "webhook_configs": [{**target, "max_alerts": hook.max_alerts, **resolved}],
+    }
+
+
+def _quoted(name: str, op: str, value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"')
+    return f'{name}{op}"{escaped}"'
+
+
+def file_receiver_name(policy: AlertPolicy, receiver: Receiver) -> str:
+    """A receiver's name in alertmanager.yml: ``<namespace>/<policy>/<receiver>``."""
+    return f"{policy.policy_id}/{receiver.name}"
+
+
+def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str = SECRETS_DIR) -> dict[str, Any]:
+    """One alertmanager.yml routing every policy's alerts; Secrets are read from files."""
+    routes: list[dict[str, Any]] = []
+    receivers: list[dict[str, Any]] = [{"name": NO_RECEIVER}]
+    inhibit: list[dict[str, Any]] = []
+    for policy in sorted(policies, key=lambda p: p.policy_id):
+        spec = policy.spec
+        if not spec.receivers:
+            continue
+        routing = spec.effective_routing
+        children = []
+        for receiver in spec.receivers:
+            name = file_receiver_name(policy, receiver)
+            child: dict[str, Any] = {"receiver": name}
+            severities = receiver_severities(policy, receiver)
+            if severities is not None:
+                child["matchers"] = [_quoted(meta.SEVERITY_LABEL, "=~", _severity_pattern(severities))]
+            child["continue"] = True
+            children.append(child)
+            receivers.append(_file_receiver(name, receiver, secrets_dir))
+        routes.append(
+            {
+                "receiver": NO_RECEIVER,
+                "matchers": [_quoted(meta.POLICY_LABEL, "=", policy.policy_id)],
+                "group_by": list(routing.group_by),
+                "group_wait": routing.group_wait,
+                "group_interval": routing.group_interval,
+                "repeat_interval": routing.repeat_interval,
+                "routes": children,
+            }
+        )
+        inhibit += [
+            {
+                "source_matchers": [
+                    _quoted(meta.POLICY_LABEL, "=", policy.policy_id),
+                    _quoted(meta.SEVERITY_LABEL, "=", i.source),
+                ],
+                "target_matchers": [
+                    _quoted(meta.POLICY_LABEL, "=", policy.policy_id),
+                    _quoted(meta.SEVERITY_LABEL, "=", i.target),
+                ],
+                "equal": list(i.equal),
+            }
+            for i in inhibitions(policy)
+        ]
+    config: dict[str, Any] = {
+        "route": {"receiver": NO_RECEIVER, "routes": routes},
+        "receivers": receivers,
+    }
+    if inhibit:
+        config["inhibit_rules"] = inhibit
+    return config
+
+
+def referenced_secrets(policies: Sequence[AlertPolicy]) -> list[str]:
+    """Names of the Secrets an alertmanager.yml for ``policies`` reads, sorted."""
+    names: set[str] = set()
+    for policy in policies:
+        for r in policy.spec.receivers:
+            refs = [
+                r.slack.api_url if r.slack else None,
+                r.pagerduty.routing_key if r.pagerduty else None,
+                r.email.auth_password if r.email else None,
+                r.webhook.url_secret if r.webhook else None,
+            ]
+            names |= {ref.name for ref in refs if ref is not None}
+    return sorted(names)

@@ -1,0 +1,183 @@
+"""Built-in rule bundles: the rules/bundles.yaml convention, and one PrometheusRule per stack."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from tests.helpers import ROOT
+from vigil.models.bundles import RuleBundleSelection
+from vigil.render import meta
+from vigil.render.bundles import (
+    TRAILING_THRESHOLD,
+    bundle_groups,
+    bundle_index,
+    override_threshold,
+    render_rule_bundles,
+)
+from vigil.render.errors import RenderError
+
+RULES = ROOT / "rules"
+INDEX = yaml.safe_load((RULES / "bundles.yaml").read_text())["bundles"]
+THRESHOLDS = [(b["name"], b["file"], t) for b in INDEX for t in b["thresholds"]]
+OWNER = meta.Owner(kind="MonitoringStack", name="aureus", namespace="team-a", uid="u-1")
+LABELS = {"release": "kube-prometheus-stack"}
+
+
+def _alert_exprs(file: str, alert: str) -> list[str]:
+    groups = yaml.safe_load((RULES / file).read_text())["groups"]
+    return [str(r["expr"]) for g in groups for r in g["rules"] if r.get("alert") == alert]
+
+
+def _select(*selections: dict[str, Any]) -> list[RuleBundleSelection]:
+    return [RuleBundleSelection.model_validate(s) for s in selections]
+
+
+def _expr(rule: dict[str, Any], alert: str) -> str:
+    return next(str(r["expr"]) for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == alert)
+
+
+# --- the convention rules/bundles.yaml promises -------------------------------------------------
+
+
+def test_every_bundle_file_is_indexed_and_exists() -> None:
+    files = {p.name for p in RULES.glob("*.yaml")} - {"bundles.yaml"}
+    assert {b["file"] for b in INDEX} == files
+    assert sorted(bundle_index()) == sorted(b["name"] for b in INDEX)
+
+
+@pytest.mark.parametrize(
+    ("bundle", "file", "threshold"),
+    THRESHOLDS,
+    ids=lambda x: x if isinstance(x, str) else x["name"],
+)
+def test_threshold_is_the_trailing_number_of_its_alert(bundle: str, file: str, threshold: dict[str, Any]) -> None:
+    exprs = _alert_exprs(file, threshold["alert"])
+    assert len(exprs) == 1, f"{bundle}: alert {threshold['alert']} must exist exactly once in {file}"
+    match = TRAILING_THRESHOLD.match(exprs[0])
+    assert match is not None, f"{threshold['alert']} does not end with '<comparison> <number>'"
+    assert float(match["number"]) == float(threshold["default"])
+    assert re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", str(threshold["default"])), "defaults are plain decimals"
+    assert re.fullmatch(r"[a-z][a-zA-Z0-9]*", threshold["name"]), "names are lowerCamelCase"
+
+
+def test_threshold_names_are_unique_per_bundle() -> None:
+    for bundle in INDEX:
+        names = [t["name"] for t in bundle["thresholds"]]
+        assert len(names) == len(set(names)), bundle["name"]
+
+
+@pytest.mark.parametrize(
+    ("expr", "default", "value", "expected"),
+    [
+        ("a:ratio > 0.05", 0.05, 0.1, "a:ratio > 0.1"),
+        ("a:b < 10", 10, 2.5, "a:b < 2.5"),
+        ("x >= 0", 0, 1, "x >= 1"),
+        ("(\n  a\n  /\n  b\n) > 0.8\n", 0.8, 0.9, "(\n  a\n  /\n  b\n) > 0.9"),
+        ("x > 8589934592", 8589934592, 4294967296, "x > 4294967296"),
+    ],
+)
+def test_override_replaces_the_trailing_number(expr: str, default: float, value: float, expected: str) -> None:
+    assert override_threshold(expr, default, value) == expected
+
+
+@pytest.mark.parametrize(("expr", "default"), [("x > 0.5", 0.6), ("x", 1), ("x > 1 or y", 1)])
+def test_override_refuses_an_expr_that_breaks_the_convention(expr: str, default: float) -> None:
+    with pytest.raises(ValueError, match="does not end with"):
+        override_threshold(expr, default, 2)
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def test_nothing_selected_renders_nothing() -> None:
+    assert render_rule_bundles(OWNER, [], LABELS) == []
+
+
+def test_one_prometheus_rule_with_the_selected_bundles_in_order() -> None:
+    (rule,) = render_rule_bundles(OWNER, _select({"name": "collector"}, {"name": "aureus"}), LABELS)
+    assert rule["apiVersion"] == "monitoring.coreos.com/v1"
+    assert rule["kind"] == "PrometheusRule"
+    assert rule["metadata"]["name"] == "aureus-rules"
+    assert rule["metadata"]["namespace"] == "team-a"
+    assert rule["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    assert rule["metadata"]["labels"]["app.kubernetes.io/instance"] == "aureus"
+    assert rule["metadata"]["labels"]["app.kubernetes.io/component"] == "rules"
+    assert rule["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert [g["name"] for g in rule["spec"]["groups"]] == [
+        *(g["name"] for g in bundle_groups("collector")),
+        *(g["name"] for g in bundle_groups("aureus")),
+    ]
+
+
+def test_unchanged_bundle_is_the_file_as_shipped() -> None:
+    (rule,) = render_rule_bundles(OWNER, _select({"name": "orchestrator"}), {})
+    shipped = yaml.safe_load((RULES / "orchestrator.yaml").read_text())["groups"]
+    assert rule["spec"]["groups"] == shipped
+
+
+def test_override_changes_only_its_alert() -> None:
+    selection = _select({"name": "aureus", "thresholds": {"taskFailureRatio": 0.1, "rollbacksPer10m": 3}})
+    (rule,) = render_rule_bundles(OWNER, selection, LABELS)
+    assert _expr(rule, "HighTaskFailureRate") == "aureus:task_failure:ratio_rate5m > 0.1"
+    assert _expr(rule, "HighRollbackRate") == "aureus:rollbacks:increase10m > 3"
+    assert _expr(rule, "PolicyEscalationSurge") == "aureus:policy_escalation:ratio_rate5m > 0.2"
+
+
+def test_overrides_do_not_leak_into_the_next_render() -> None:
+    render_rule_bundles(OWNER, _select({"name": "aureus", "thresholds": {"taskFailureRatio": 0.5}}), {})
+    (rule,) = render_rule_bundles(OWNER, _select({"name": "aureus"}), {})
+    assert _expr(rule, "HighTaskFailureRate").endswith("> 0.05")
+
+
+def test_selections_are_not_mutated() -> None:
+    selection = _select({"name": "aet", "thresholds": {"cpuUsagePercent": 90}})
+    before = [s.model_dump() for s in selection]
+    render_rule_bundles(OWNER, selection, LABELS)
+    assert [s.model_dump() for s in selection] == before
+
+
+@pytest.mark.parametrize(
+    ("selections", "path", "message"),
+    [
+        (
+            [{"name": "aureus"}, {"name": "nope"}],
+            "spec.ruleBundles[1].name",
+            'unknown rule bundle "nope": choose one of aet, aureus, collector, http-slis, orchestrator, vigil-operator',
+        ),
+        (
+            [{"name": "aureus", "thresholds": {"taskFailureRate": 0.1}}],
+            "spec.ruleBundles[0].thresholds.taskFailureRate",
+            'unknown threshold "taskFailureRate" of rule bundle "aureus": choose one of taskFailureRatio, ',
+        ),
+        (
+            [{"name": "aureus"}, {"name": "aureus"}],
+            "spec.ruleBundles[1].name",
+            'rule bundle "aureus" is selected twice',
+        ),
+    ],
+    ids=["unknown-bundle", "unknown-threshold", "twice"],
+)
+def test_mistakes_name_the_field(selections: list[dict[str, Any]], path: str, message: str) -> None:
+    with pytest.raises(RenderError) as raised:
+        render_rule_bundles(OWNER, _select(*selections), LABELS)
+    assert raised.value.object == "MonitoringStack/aureus"
+    assert raised.value.field == path
+    assert message in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "selection",
+    [
+        {"name": "Aureus"},
+        {"name": "aureus", "thresholds": {"x": float("nan")}},
+        {"name": "aureus", "extra": 1},
+    ],
+)
+def test_selection_model_rejects_bad_input(selection: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        RuleBundleSelection.model_validate(selection)
