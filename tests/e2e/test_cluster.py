@@ -17,9 +17,10 @@ import pytest
 
 from tests.harness.controlplane import CRD_DIRS, ControlPlane
 from tests.harness.operator import Operator, start_operator
+from tests.harness.process import eventually
 from tests.harness.tools import find
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster, eventually
+from tests.integration.test_operator import Cluster
 
 
 class ExistingCluster(ControlPlane):

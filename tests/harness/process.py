@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class StartupError(RuntimeError):
@@ -86,3 +89,15 @@ def wait_until(check: Callable[[], bool], deadline_s: float, what: str, proc: Pr
         time.sleep(0.2)
     tail = f":\n{proc.tail()}" if proc is not None else ""
     raise StartupError(f"timed out after {deadline_s:.0f}s waiting for {what}{tail}")
+
+
+def eventually(check: Callable[[], T], what: str, deadline_s: float = 45.0, interval_s: float = 0.25) -> T:
+    """Poll ``check`` until it returns something truthy and return it; fail the test after the deadline."""
+    end = time.monotonic() + deadline_s
+    last: T | None = None
+    while time.monotonic() < end:
+        last = check()
+        if last:
+            return last
+        time.sleep(interval_s)
+    raise AssertionError(f"timed out after {deadline_s:.0f}s waiting for {what}; last: {last!r}")

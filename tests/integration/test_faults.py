@@ -11,8 +11,9 @@ from pathlib import Path
 from tests.harness.controlplane import ControlPlane
 from tests.harness.faultproxy import Fault, start_fault_proxy
 from tests.harness.operator import start_operator
+from tests.harness.process import eventually
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster, eventually
+from tests.integration.test_operator import Cluster
 
 
 def _deploy(cluster: Cluster, name: str) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,14 @@ import yaml
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, start_operator
+from tests.harness.process import eventually
 from tests.harness.tools import require
 from tests.helpers import sink, stack
 
 DEADLINE_S = 45.0
 DRIFT_S = 3
 SECRETS_S = 2
+CHILD_KINDS = "serviceaccounts,configmaps,services,deployments,poddisruptionbudgets"
 
 
 @pytest.fixture(scope="module")
@@ -35,18 +37,6 @@ def operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFacto
     op.stop()
     log = op.process.log.read_text(errors="replace")
     assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]
-
-
-def eventually(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    """Poll until ``check`` returns something truthy; fail after the deadline."""
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.5)
-    pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what}; last: {last!r}")
 
 
 class Cluster:
@@ -71,32 +61,10 @@ class Cluster:
         out = self.cp.kubectl("get", kind, name, "-n", self.ns, "-o", "json", "--ignore-not-found").stdout
         return json.loads(out) if out.strip() else None
 
-    def children(self, instance: str) -> dict[str, dict[str, Any]]:
-        kinds = "serviceaccounts,configmaps,services,deployments,poddisruptionbudgets,servicemonitors"
-        out = self.cp.kubectl(
-            "get",
-            kinds,
-            "-n",
-            self.ns,
-            "-l",
-            f"app.kubernetes.io/instance={instance}",
-            "-o",
-            "json",
-        )
-        return {f"{o['kind']}/{o['metadata']['name']}": o for o in json.loads(out.stdout)["items"]}
-
-    def children_of_builtin_kinds(self, instance: str) -> dict[str, dict[str, Any]]:
-        kinds = "serviceaccounts,configmaps,services,deployments,poddisruptionbudgets"
-        out = self.cp.kubectl(
-            "get",
-            kinds,
-            "-n",
-            self.ns,
-            "-l",
-            f"app.kubernetes.io/instance={instance}",
-            "-o",
-            "json",
-        )
+    def children(self, instance: str, kinds: str = CHILD_KINDS + ",servicemonitors") -> dict[str, dict[str, Any]]:
+        """Objects of ``kinds`` labelled as generated for ``instance``, by Kind/name."""
+        selector = f"app.kubernetes.io/instance={instance}"
+        out = self.cp.kubectl("get", kinds, "-n", self.ns, "-l", selector, "-o", "json")
         return {f"{o['kind']}/{o['metadata']['name']}": o for o in json.loads(out.stdout)["items"]}
 
     def condition(

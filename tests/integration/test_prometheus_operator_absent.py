@@ -9,9 +9,10 @@ import pytest
 
 from tests.harness.controlplane import CRD_DIRS, ControlPlane, start_control_plane
 from tests.harness.operator import Operator, start_operator
+from tests.harness.process import eventually
 from tests.harness.tools import ROOT, require
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster, eventually
+from tests.integration.test_operator import CHILD_KINDS, Cluster
 
 DRIFT_S = 3
 
@@ -46,7 +47,7 @@ def test_service_monitors_wait_for_the_crds(bare_control_plane: ControlPlane, tm
         assert degraded["reason"] == "PrometheusOperatorMissing"
         assert "install prometheus-operator's CRDs" in degraded["message"]
         assert cluster.condition("mstack", "shop")["status"] == "True"
-        assert "Deployment/shop-collector" in cluster.children_of_builtin_kinds("shop")
+        assert "Deployment/shop-collector" in cluster.children("shop", CHILD_KINDS)
         errors = op.count("vigil_reconcile_total", kind="MonitoringStack", result="error")
         assert errors == 0
         cp.install_crds(CRD_DIRS[1])

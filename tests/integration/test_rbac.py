@@ -6,9 +6,10 @@ from pathlib import Path
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import start_operator
+from tests.harness.process import eventually
 from tests.harness.tools import ROOT
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster, eventually
+from tests.integration.test_operator import Cluster
 
 RBAC = ROOT / "deploy" / "rbac.yaml"
 

@@ -8,8 +8,7 @@ rendered alertmanager.yml with webhook receivers pointed back at this process.
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from tests.harness.alertmanager import (
     start_alertmanager,
     start_webhook_sink,
 )
+from tests.harness.process import eventually
 from tests.harness.prometheus import Prometheus, start_prometheus
 from tests.harness.tools import free_port, require
 from vigil.models import AlertPolicy
@@ -119,16 +119,6 @@ def _policies(hooks: str) -> tuple[AlertPolicy, AlertPolicy]:
     return errors, queue
 
 
-def _wait_for(what: str, found: Callable[[], list[Any]]) -> list[Any]:
-    end = time.monotonic() + DELIVERY_DEADLINE_S
-    while time.monotonic() < end:
-        got = found()
-        if got:
-            return got
-        time.sleep(0.25)
-    pytest.fail(f"no {what} within {DELIVERY_DEADLINE_S:.0f}s")
-
-
 def _policies_in(notifications: list[dict[str, Any]]) -> set[str]:
     return {a["labels"]["vigil_policy"] for n in notifications for a in n["alerts"]}
 
@@ -169,7 +159,7 @@ def _fires_grouped_and_inhibited(am: Alertmanager, webhooks: WebhookSink) -> Non
             n for n in webhooks.notifications("/errors") if n["status"] == "firing" and len(n["alerts"]) == len(ROUTES)
         ]
 
-    first = _wait_for("firing notification with both routes", critical_for_both_routes)[0]
+    first = eventually(critical_for_both_routes, "firing notification with both routes", DELIVERY_DEADLINE_S)[0]
     assert first["receiver"] == "team-a/checkout-errors/hook"
     assert first["groupLabels"] == {"alertname": "CheckoutErrors"}
     assert first["commonLabels"]["vigil_policy"] == "team-a/checkout-errors"
@@ -186,7 +176,7 @@ def _fires_grouped_and_inhibited(am: Alertmanager, webhooks: WebhookSink) -> Non
         ]
         return sorted(found) if len(found) == 2 * len(ROUTES) else []
 
-    assert _wait_for("both severities in Alertmanager", held) == [
+    assert eventually(held, "both severities in Alertmanager", DELIVERY_DEADLINE_S) == [
         ("critical", "active", False),
         ("critical", "active", False),
         ("warning", "suppressed", True),
@@ -197,7 +187,7 @@ def _fires_grouped_and_inhibited(am: Alertmanager, webhooks: WebhookSink) -> Non
 
 
 def _other_receiver_gets_only_its_own(webhooks: WebhookSink) -> None:
-    queue = _wait_for("queue-depth notification", lambda: webhooks.notifications("/queue"))
+    queue = eventually(lambda: webhooks.notifications("/queue"), "queue-depth notification", DELIVERY_DEADLINE_S)
     assert queue[0]["receiver"] == "team-a/queue-depth/hook"
     assert queue[0]["commonLabels"]["severity"] == "warning"
     assert _policies_in(webhooks.notifications("/queue")) == {"team-a/queue-depth"}
@@ -208,6 +198,6 @@ def _resolves(webhooks: WebhookSink) -> None:
     def resolved() -> list[dict[str, Any]]:
         return [n for n in webhooks.notifications("/errors") if n["status"] == "resolved"]
 
-    last = _wait_for("resolved notification", resolved)[-1]
+    last = eventually(resolved, "resolved notification", DELIVERY_DEADLINE_S)[-1]
     assert all(a["status"] == "resolved" for a in last["alerts"])
     assert {a["labels"]["route"] for a in last["alerts"]} == set(ROUTES)

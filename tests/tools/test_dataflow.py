@@ -19,6 +19,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import collector, otlp
+from tests.harness.process import eventually
 from tests.harness.prometheus import start_prometheus
 from tests.harness.tools import require
 from tests.helpers import sink, stack
@@ -26,19 +27,6 @@ from vigil.models import MonitoringStack, TelemetrySink
 from vigil.render.collector_config import build_collector_config
 
 SECRET_VALUE = "Bearer dataflow-test-credential"
-DEADLINE_S = 20.0
-
-
-def eventually(check: Callable[[], Any], what: str, deadline_s: float = DEADLINE_S) -> Any:
-    """Poll ``check`` until it returns something truthy; fail with ``what`` after the deadline."""
-    end = time.monotonic() + deadline_s
-    last: Any = None
-    while time.monotonic() < end:
-        last = check()
-        if last:
-            return last
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {deadline_s:.0f}s waiting for {what} (last: {last!r})")
 
 
 @pytest.fixture
