@@ -29,7 +29,7 @@ from vigil.models import MonitoringStack, TelemetrySink
 from vigil.render.context import RenderContext
 from vigil.render.stack import render_stack
 
-DRIFT_S = 5
+DRIFT_S = 20
 
 
 def rss_kib(op: Operator) -> int:
@@ -123,8 +123,8 @@ def latency(cp: ControlPlane, kube: Kube, rounds: int) -> tuple[float, float]:
         for d in docs:
             d["metadata"]["namespace"] = f"raw-{r}"
         objects = render_stack(
-            MonitoringStack.model_validate(docs[1]), [TelemetrySink.model_validate(docs[0])], RenderContext().objects
-        )
+            MonitoringStack.model_validate(docs[1]), [TelemetrySink.model_validate(docs[0])], RenderContext()
+        ).objects
         started = time.monotonic()
         for obj in objects:
             ssa(kube, obj)
@@ -168,7 +168,7 @@ def main() -> int:
         ]
         writes = op.child_writes()
         reconciles = op.count("vigil_reconcile_total", kind="MonitoringStack")
-        time.sleep(DRIFT_S * 3)
+        time.sleep(DRIFT_S * 2)
         no_op = op.count("vigil_reconcile_total", kind="MonitoringStack") - reconciles
         rows.append(
             ("writes per no-op reconcile", f"{(op.child_writes() - writes) / max(no_op, 1):.2f} ({no_op:g} reconciles)")

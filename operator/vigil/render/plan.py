@@ -44,21 +44,23 @@ def prepare_stack(doc: Mapping[str, Any], sink_docs: Sequence[Mapping[str, Any]]
     valid: list[TelemetrySink] = []
     invalid: set[str] = set()
     for sink_doc in sink_docs:
+        meta = sink_doc.get("metadata", {})
+        name, labels = meta.get("name", "?"), meta.get("labels") or {}
+        # Parse only what the stack selects: a namespace may hold many sinks.
+        if name not in wanted.names and (wanted.selector is None or not wanted.selector.matches(labels)):
+            continue
         result = parse_document(dict(sink_doc))
         if isinstance(result, Parsed) and isinstance(result.model, TelemetrySink):
             valid.append(result.model)
             continue
-        meta = sink_doc.get("metadata", {})
-        name, labels = meta.get("name", "?"), meta.get("labels") or {}
-        if name in wanted.names or (wanted.selector is not None and wanted.selector.matches(labels)):
-            invalid.add(name)
-            warnings.append(
-                Issue(
-                    "InvalidSink",
-                    f"TelemetrySink/{name} is invalid and left out: "
-                    f"{problems_message(result if isinstance(result, list) else [])}",
-                )
+        invalid.add(name)
+        warnings.append(
+            Issue(
+                "InvalidSink",
+                f"TelemetrySink/{name} is invalid and left out: "
+                f"{problems_message(result if isinstance(result, list) else [])}",
             )
+        )
     selection = select_sinks(stack, valid)
     warnings += [
         Issue(
