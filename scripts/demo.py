@@ -73,7 +73,10 @@ def show(cp: ControlPlane, operator: Operator) -> None:
     banner("kubectl get vigil")
     print(cp.kubectl("get", "vigil", "-n", NAMESPACE).stdout, end="")
     banner("generated objects (kubectl get ... -l app.kubernetes.io/managed-by=vigil)")
-    kinds = "deployments,services,serviceaccounts,configmaps,poddisruptionbudgets,servicemonitors"
+    kinds = (
+        "deployments,services,serviceaccounts,configmaps,poddisruptionbudgets,"
+        "servicemonitors,prometheusrules,alertmanagerconfigs,grafanadashboards"
+    )
     print(cp.kubectl("get", kinds, "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=vigil").stdout, end="")
     banner("operator metrics (writes, reconciles)")
     for (name, labels), value in sorted(operator.metrics().items()):
