@@ -13,7 +13,7 @@ from vigil.parse import Parsed, Problem, Source, parse_document
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
 from vigil.render.errors import RenderError
-from vigil.render.stack import render_stack, select_sinks
+from vigil.render.stack import missing_sink, render_stack, select_sinks
 
 
 @dataclass
@@ -79,15 +79,7 @@ def _render(
 ) -> int:
     label = f"MonitoringStack/{stack.metadata.name}"
     selection = select_sinks(stack, sinks)
-    problems = [
-        Problem(
-            source,
-            label,
-            f"spec.sinks.names[{stack.spec.sinks.names.index(n)}]",
-            f'TelemetrySink "{n}" not found in namespace "{stack.metadata.namespace}"; create it or remove the name',
-        )
-        for n in selection.missing
-    ]
+    problems = [Problem(source, label, *missing_sink(stack, n)) for n in selection.missing]
     try:
         rendered = render_stack(stack, selection.sinks, ctx, apply="client-side")
         result.objects += rendered.objects

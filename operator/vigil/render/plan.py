@@ -12,7 +12,7 @@ from vigil.render.collector_config import CollectorConfig, build_collector_confi
 from vigil.render.context import RenderContext
 from vigil.render.errors import RenderError
 from vigil.render.meta import CONFIG_HASH
-from vigil.render.stack import render_stack, select_sinks
+from vigil.render.stack import missing_sink, render_stack, select_sinks
 from vigil.status import Issue
 
 
@@ -63,13 +63,7 @@ def prepare_stack(doc: Mapping[str, Any], sink_docs: Sequence[Mapping[str, Any]]
         )
     selection = select_sinks(stack, valid)
     warnings += [
-        Issue(
-            "SinkNotFound",
-            f'spec.sinks.names[{wanted.names.index(n)}]: TelemetrySink "{n}" not found in '
-            f'namespace "{stack.metadata.namespace}"; create it or remove the name',
-        )
-        for n in selection.missing
-        if n not in invalid
+        Issue("SinkNotFound", ": ".join(missing_sink(stack, n))) for n in selection.missing if n not in invalid
     ]
     try:
         config = build_collector_config(stack, selection.sinks)

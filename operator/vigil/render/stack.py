@@ -36,6 +36,14 @@ def select_sinks(stack: MonitoringStack, candidates: Sequence[TelemetrySink]) ->
     return SinkSelection(tuple(chosen[n] for n in sorted(chosen)), missing)
 
 
+def missing_sink(stack: MonitoringStack, name: str) -> tuple[str, str]:
+    """Field path and message for a sink the stack names that its namespace does not hold."""
+    return (
+        f"spec.sinks.names[{stack.spec.sinks.names.index(name)}]",
+        f'TelemetrySink "{name}" not found in namespace "{stack.metadata.namespace}"; create it or remove the name',
+    )
+
+
 @dataclass(frozen=True)
 class StackRender:
     """Every object for a stack, and what did not stop them from being applied."""
