@@ -197,14 +197,21 @@ class Kube:
         return dict(result)
 
     def annotate(self, rt: ResourceType, namespace: str, name: str, annotations: dict[str, str]) -> None:
-        """Merge ``annotations`` into an object's metadata (used to wake a stack's handlers)."""
-        self.request(
-            "patch",
-            "PATCH",
-            rt.path(namespace, name),
-            body={"metadata": {"annotations": annotations}},
-            headers={"Content-Type": "application/merge-patch+json"},
-        )
+        """Merge ``annotations`` into an object's metadata (used to wake a stack's handlers).
+
+        An object deleted meanwhile is fine: there is nothing left to wake.
+        """
+        try:
+            self.request(
+                "patch",
+                "PATCH",
+                rt.path(namespace, name),
+                body={"metadata": {"annotations": annotations}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
 
     def delete(self, rt: ResourceType, namespace: str, name: str) -> None:
         """Delete one object (background propagation); already gone is fine."""

@@ -35,11 +35,8 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             try:
                 fn(**kwargs)
             except KubeError as exc:
-                # Throttling, conflicts, a terminating namespace, missing RBAC: all worth a retry,
-                # none worth a traceback.
                 RECONCILES.labels(kind, "error").inc()
-                delay = RETRY_DELAY_S if exc.temporary else RETRY_DELAY_S * 6
-                raise kopf.TemporaryError(str(exc), delay=delay) from exc
+                raise retry_later(exc) from exc
             except Exception:
                 RECONCILES.labels(kind, "error").inc()
                 raise
@@ -51,6 +48,24 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
         return run
 
     return wrap
+
+
+def retry_later(exc: KubeError) -> kopf.TemporaryError:
+    """Throttling, conflicts, a terminating namespace, missing RBAC: all worth a retry, none a traceback."""
+    return kopf.TemporaryError(str(exc), delay=RETRY_DELAY_S if exc.temporary else RETRY_DELAY_S * 6)
+
+
+def retried(fn: Callable[..., None]) -> Callable[..., None]:
+    """For handlers that only talk to the API (no reconcile to count): API errors are retried quietly."""
+
+    @functools.wraps(fn)
+    def run(**kwargs: Any) -> None:
+        try:
+            fn(**kwargs)
+        except KubeError as exc:
+            raise retry_later(exc) from exc
+
+    return run
 
 
 def report(body: kopf.Body, patch: kopf.Patch, outcome: status.Outcome) -> None:

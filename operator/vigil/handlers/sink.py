@@ -8,7 +8,7 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import status
-from vigil.handlers.common import GROUP, VERSION, observed, report
+from vigil.handlers.common import GROUP, VERSION, observed, report, retried
 from vigil.k8s import MONITORING_STACK, Kube
 from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.models.stack import SinkSelection
@@ -58,6 +58,7 @@ def reconcile(
     report(body, patch, status.Outcome(generation, error, (), fields))
 
 
+@retried
 def wake_stacks(
     *,
     body: kopf.Body,

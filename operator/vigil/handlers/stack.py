@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from vigil import collector_check, status
-from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report
+from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report, retried
 from vigil.k8s import Kube
 from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.render import meta
@@ -55,6 +55,7 @@ def reconcile(
     report(body, patch, status.Outcome(generation, plan.error, tuple(warnings), fields))
 
 
+@retried
 def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
     """Reconcile when a Secret or ConfigMap the collector reads changed since the last rollout."""
     known = memo.secret_versions.get((namespace, name))
