@@ -61,6 +61,7 @@ CHILD_TYPES: tuple[ResourceType, ...] = (
 TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
 MONITORING_STACK = ResourceType("vigil.dev/v1alpha1", "MonitoringStack", "monitoringstacks")
+TELEMETRY_SINK = ResourceType("vigil.dev/v1alpha1", "TelemetrySink", "telemetrysinks")
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
 
@@ -207,6 +208,20 @@ class Kube:
                 "PATCH",
                 rt.path(namespace, name),
                 body={"metadata": {"annotations": annotations}},
+                headers={"Content-Type": "application/merge-patch+json"},
+            )
+        except KubeError as exc:
+            if exc.status != 404:
+                raise
+
+    def patch_status(self, rt: ResourceType, namespace: str, name: str, fields: dict[str, Any]) -> None:
+        """Merge ``fields`` into another object's status; an object deleted meanwhile is fine."""
+        try:
+            self.request(
+                "patch",
+                "PATCH",
+                rt.path(namespace, name) + "/status",
+                body={"status": fields},
                 headers={"Content-Type": "application/merge-patch+json"},
             )
         except KubeError as exc:

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 
 from vigil import status
 from vigil.handlers.common import GROUP, VERSION, observed, report, retried
-from vigil.k8s import MONITORING_STACK, Kube
+from vigil.k8s import MONITORING_STACK, TELEMETRY_SINK, Kube
 from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.models.stack import SinkSelection
 from vigil.parse import Parsed, parse_document
@@ -34,6 +34,29 @@ def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
 def users(stacks: list[dict[str, Any]], name: str, labels: dict[str, str]) -> list[str]:
     """Stacks selecting the sink now, sorted."""
     return sorted(e["name"] for e in stacks if selects(e, name, labels))
+
+
+def tell_sinks(
+    kube: Kube,
+    namespace: str,
+    stack: str,
+    selected: tuple[list[str], list[str]],
+    *,
+    stacks: list[dict[str, Any]],
+    sinks: list[dict[str, Any]],
+) -> None:
+    """Update ``usedBy`` of the sinks ``stack`` started or stopped selecting (``selected``: before, after).
+
+    Without this a sink learns of a new user only at its next drift tick.
+    """
+    before, after = selected
+    labels = {s["metadata"]["name"]: dict(s["metadata"].get("labels") or {}) for s in sinks}
+    others = [e for e in stacks if e["name"] != stack]
+    for sink in sorted((set(before) ^ set(after)) & set(labels)):
+        used = {e["name"] for e in others if selects(e, sink, labels[sink])}
+        if sink in after:
+            used.add(stack)
+        kube.patch_status(TELEMETRY_SINK, namespace, sink, {"usedBy": sorted(used)})
 
 
 @observed(KIND)

@@ -8,6 +8,7 @@ import kopf
 
 from vigil import collector_check, status
 from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report, retried
+from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
 from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.render import meta
@@ -30,12 +31,14 @@ def reconcile(
     patch: kopf.Patch,
     memo: kopf.Memo,
     sinks_by_namespace: kopf.Index[str, dict[str, Any]],
+    stacks_by_namespace: kopf.Index[str, dict[str, Any]],
     **_: Any,
 ) -> None:
     """Parse the stack and its sinks, render, validate, apply what differs, report status."""
     kube: Kube = memo.kube
     settings: Settings = memo.settings
-    inputs = prepare_stack(body, list(sinks_by_namespace.get(namespace, [])))
+    sinks = list(sinks_by_namespace.get(namespace, []))
+    inputs = prepare_stack(body, sinks)
     refs = inputs.config.referenced if inputs.config else ()
     versions = kube.resource_versions(namespace, refs)
     plan = plan_stack(inputs, versions, RenderContext(settings.prometheus_labels, uid=uid))
@@ -53,6 +56,37 @@ def reconcile(
     generation = int(body.get("metadata", {}).get("generation", 0))
     fields = stack_fields(inputs, plan, rolled_out_hash(plan.objects)) if plan.error is None else {}
     report(body, patch, status.Outcome(generation, plan.error, tuple(warnings), fields))
+    if plan.error is None:
+        selected = (selected_sinks(body), list(fields["selectedSinks"]))
+        tell_sinks(kube, namespace, name, selected, stacks=list(stacks_by_namespace.get(namespace, [])), sinks=sinks)
+
+
+@retried
+def forget_stack(
+    *,
+    body: kopf.Body,
+    namespace: str,
+    name: str,
+    memo: kopf.Memo,
+    sinks_by_namespace: kopf.Index[str, dict[str, Any]],
+    stacks_by_namespace: kopf.Index[str, dict[str, Any]],
+    **_: Any,
+) -> None:
+    """A deleted stack no longer uses its sinks."""
+    memo.secret_versions.pop((namespace, name), None)
+    tell_sinks(
+        memo.kube,
+        namespace,
+        name,
+        (selected_sinks(body), []),
+        stacks=list(stacks_by_namespace.get(namespace, [])),
+        sinks=list(sinks_by_namespace.get(namespace, [])),
+    )
+
+
+def selected_sinks(body: kopf.Body) -> list[str]:
+    """The sinks the stack's status says it exported to at its last rollout."""
+    return list((body.get("status") or {}).get("selectedSinks") or [])
 
 
 @retried
@@ -86,6 +120,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     kopf.on.event(**resource)(count_event)
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**resource, id="reconcile")(reconcile)
+    kopf.on.delete(**resource, id="forget", optional=True)(forget_stack)
     kopf.timer(
         **resource,
         id="drift",

@@ -1,0 +1,65 @@
+"""A sink's `usedBy` follows the stacks that select it at once, not at the next drift tick."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.harness.controlplane import ControlPlane
+from tests.harness.operator import Operator, start_operator
+from tests.harness.process import eventually
+from tests.helpers import sink, stack
+from tests.integration.test_operator import Cluster
+
+# Far longer than any deadline below: only the event-driven path can pass these tests.
+SLOW_TIMERS_S = 600
+DEADLINE_S = 30.0
+
+GW = sink("gw", labels={"team": "shop"}, signals=["logs"], debug={"verbosity": "basic"})
+GW2 = sink("gw2", labels={"team": "ops"}, signals=["logs"], debug={"verbosity": "basic"})
+
+
+@pytest.fixture(scope="module")
+def operator(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Operator]:
+    op = start_operator(
+        control_plane,
+        tmp_path_factory.mktemp("operator-slow-timers"),
+        VIGIL_DRIFT_INTERVAL=str(SLOW_TIMERS_S),
+        VIGIL_SECRET_CHECK_INTERVAL=str(SLOW_TIMERS_S),
+    )
+    yield op
+    op.stop()
+    log = op.process.log.read_text(errors="replace")
+    assert "Traceback" not in log, log[log.index("Traceback") - 2000 :][:6000]
+
+
+def used_by(cluster: Cluster) -> list[str] | None:
+    return list(((cluster.get("tsink", "gw") or {}).get("status") or {}).get("usedBy", [])) or None
+
+
+def selecting_stack(name: str) -> dict[str, Any]:
+    return stack(name, sinks={"selector": {"matchLabels": {"team": "shop"}}})
+
+
+def test_used_by_follows_stacks_that_come_and_go(
+    operator: Operator, control_plane: ControlPlane, namespace: str
+) -> None:
+    cluster = Cluster(control_plane, namespace)
+    cluster.apply(copy.deepcopy(GW), copy.deepcopy(GW2))
+    eventually(lambda: cluster.ready("tsink", "gw"), "sink gw Ready", deadline_s=DEADLINE_S)
+    assert used_by(cluster) is None
+
+    cluster.apply(selecting_stack("shop"))
+    eventually(lambda: used_by(cluster) == ["shop"], "usedBy [shop] after the stack appeared", deadline_s=DEADLINE_S)
+
+    cluster.apply(selecting_stack("ops"))
+    eventually(lambda: used_by(cluster) == ["ops", "shop"], "usedBy [ops, shop]", deadline_s=DEADLINE_S)
+
+    control_plane.kubectl("delete", "mstack", "shop", "-n", namespace)
+    eventually(lambda: used_by(cluster) == ["ops"], "usedBy [ops] after shop was deleted", deadline_s=DEADLINE_S)
+
+    cluster.apply(stack("ops", sinks={"selector": {"matchLabels": {"team": "ops"}}}))
+    eventually(lambda: used_by(cluster) is None, "usedBy empty once ops selects other sinks", deadline_s=DEADLINE_S)
