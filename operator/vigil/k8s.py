@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import kubernetes
+import urllib3
 from kubernetes.client import ApiClient
 
 from vigil.metrics import API_REQUESTS
@@ -24,6 +25,8 @@ from vigil.metrics import API_REQUESTS
 FIELD_MANAGER = "vigil"
 DISCOVERY_TTL_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
+NO_ANSWER = 0
+"""KubeError.status when the API server could not be reached at all."""
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,7 @@ class KubeError(Exception):
     @property
     def temporary(self) -> bool:
         """Worth retrying later: throttled, conflicting, or a server-side failure."""
-        return self.status in (409, 429) or self.status >= 500
+        return self.status in (NO_ANSWER, 409, 429) or self.status >= 500
 
 
 def _resource_of(path: str) -> str:
@@ -126,16 +129,24 @@ class Kube:
         method_, url, header_params, body_, _ = self.api.param_serialize(
             method, full, header_params=header_params, body=body, auth_settings=["BearerToken"]
         )
-        resp = self.api.call_api(method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S)
-        data = resp.read()
-        with self._lock:
-            self.counts[verb] = self.counts.get(verb, 0) + 1
-        API_REQUESTS.labels(verb, _resource_of(path), str(resp.status)).inc()
+        try:
+            resp = self.api.call_api(method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S)
+            data = resp.read()
+        except urllib3.exceptions.HTTPError as exc:
+            # Refused, reset or timed out: the same as a 503, worth a quiet retry.
+            self._count(verb, path, "none")
+            raise KubeError(NO_ANSWER, verb, path, f"no answer from the API server: {exc}") from exc
+        self._count(verb, path, str(resp.status))
         if resp.status == 404 and verb in ("get", "discover"):
             return None
         if resp.status >= 400:
             raise KubeError(resp.status, verb, path, data.decode(errors="replace"))
         return json.loads(data) if data else None
+
+    def _count(self, verb: str, path: str, code: str) -> None:
+        with self._lock:
+            self.counts[verb] = self.counts.get(verb, 0) + 1
+        API_REQUESTS.labels(verb, _resource_of(path), code).inc()
 
     # Reads -------------------------------------------------------------------------------
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,6 +53,11 @@ class Operator:
     def stop(self) -> None:
         self.process.stop()
 
+    def assert_log_clean(self) -> None:
+        """Fail if anything went unhandled: every API error is meant to be a quiet retry."""
+        log = self.process.log.read_text(errors="replace")
+        assert "Traceback" not in log, log[max(0, log.index("Traceback") - 2000) :][:6000]
+
 
 def start_operator(cp: ControlPlane, workdir: Path, name: str = "vigil-operator", **env: str) -> Operator:
     """Start `vigil run` with ``env`` settings (VIGIL_*) and wait until it is ready."""
@@ -70,6 +76,14 @@ def start_operator(cp: ControlPlane, workdir: Path, name: str = "vigil-operator"
     operator = Operator(proc, port)
     wait_until(lambda: _ready(port), READY_DEADLINE_S, "the operator's /readyz", proc)
     return operator
+
+
+def running_operator(cp: ControlPlane, workdir: Path, **env: str) -> Iterator[Operator]:
+    """For a fixture: the operator while the tests run; afterwards stopped, and its log must be clean."""
+    op = start_operator(cp, workdir, **env)
+    yield op
+    op.stop()
+    op.assert_log_clean()
 
 
 def _ready(port: int) -> bool:

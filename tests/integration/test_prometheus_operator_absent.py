@@ -64,4 +64,4 @@ def test_service_monitors_wait_for_the_crds(bare_control_plane: ControlPlane, tm
         )
     finally:
         op.stop()
-    assert "Traceback" not in op.process.log.read_text(errors="replace")
+    op.assert_log_clean()
