@@ -53,6 +53,10 @@ def test_used_by_follows_stacks_that_come_and_go(
 
     cluster.apply(selecting_stack("ops"))
     eventually(lambda: used_by(cluster) == ["ops", "shop"], "usedBy [ops, shop]", deadline_s=DEADLINE_S)
+    # The event counters read the indexes too (other tests' objects may add to these).
+    assert operator.count("vigil_managed_objects", kind="TelemetrySink") >= 2
+    assert operator.count("vigil_managed_objects", kind="MonitoringStack") >= 2
+    assert operator.count("vigil_watch_events_total", kind="MonitoringStack") >= 2
 
     control_plane.kubectl("delete", "mstack", "shop", "-n", namespace)
     eventually(lambda: used_by(cluster) == ["ops"], "usedBy [ops] after shop was deleted", deadline_s=DEADLINE_S)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import datetime
 import functools
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import kopf
 
 from vigil import status
 from vigil.k8s import Kube, KubeError
-from vigil.metrics import RECONCILE_SECONDS, RECONCILES
+from vigil.metrics import MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.render import meta
 from vigil.status import Issue
 
@@ -48,6 +48,20 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
         return run
 
     return wrap
+
+
+def count_events(kind: str, index: str) -> Callable[..., Awaitable[None]]:
+    """An event handler counting watch events and the managed objects of ``kind`` (in index ``index``).
+
+    Async on purpose: it runs on the event loop, where kopf updates its indexes, so reading a whole
+    index cannot race an update (sync handlers run in threads).
+    """
+
+    async def count(**kwargs: Any) -> None:
+        WATCH_EVENTS.labels(kind).inc()
+        MANAGED.labels(kind).set(sum(len(v) for v in kwargs[index].values()))
+
+    return count
 
 
 def retry_later(exc: KubeError) -> kopf.TemporaryError:

@@ -7,9 +7,8 @@ from typing import Any
 import kopf
 
 from vigil import status
-from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report
+from vigil.handlers.common import GROUP, VERSION, apply_children, count_events, observed, report
 from vigil.k8s import Kube
-from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.models import AlertPolicy
 from vigil.parse import Parsed, parse_document
 from vigil.render.alerts import owner_of, render_policy
@@ -55,16 +54,11 @@ def reconcile(*, body: kopf.Body, uid: str, patch: kopf.Patch, memo: kopf.Memo, 
     report(body, patch, status.Outcome(generation, error, tuple(warnings), fields))
 
 
-def count_event(policies: kopf.Index[str, Any], **_: Any) -> None:
-    WATCH_EVENTS.labels(KIND).inc()
-    MANAGED.labels(KIND).set(sum(len(v) for v in policies.values()))
-
-
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the policy's handlers to ``registry``."""
     resource = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
     kopf.index(**resource, id="policies")(lambda namespace, name, **_: {namespace: name})
-    kopf.on.event(**resource)(count_event)
+    kopf.on.event(**resource, id="count_event")(count_events(KIND, "policies"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**resource, id="reconcile")(reconcile)
     kopf.timer(**resource, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(

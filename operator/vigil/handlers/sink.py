@@ -8,9 +8,8 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import status
-from vigil.handlers.common import GROUP, VERSION, observed, report, retried
+from vigil.handlers.common import GROUP, VERSION, count_events, observed, report, retried
 from vigil.k8s import MONITORING_STACK, TELEMETRY_SINK, Kube
-from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.models.stack import SinkSelection
 from vigil.parse import Parsed, parse_document
 from vigil.render.plan import problems_message
@@ -95,14 +94,10 @@ def wake_stacks(
     """Re-reconcile every stack that selects this sink now or did before the change."""
     kube: Kube = memo.kube
     version = str(body.get("metadata", {}).get("resourceVersion", ""))
-    for entry in stacks_by_namespace.get(namespace, []):
+    # A copy: this runs in a thread while kopf may update the index on the event loop.
+    for entry in list(stacks_by_namespace.get(namespace, [])):
         if selects(entry, name, dict(labels)) or name in entry["selected"]:
             kube.annotate(MONITORING_STACK, namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"})
-
-
-def count_event(sinks_by_namespace: kopf.Index[str, Any], **_: Any) -> None:
-    WATCH_EVENTS.labels(KIND).inc()
-    MANAGED.labels(KIND).set(sum(len(v) for v in sinks_by_namespace.values()))
 
 
 def index_sink(namespace: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
@@ -126,7 +121,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the sink's handlers to ``registry``."""
     resource = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
     kopf.index(**resource, id="sinks_by_namespace")(index_sink)
-    kopf.on.event(**resource)(count_event)
+    kopf.on.event(**resource, id="count_event")(count_events(KIND, "sinks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**resource, id="reconcile")(reconcile)
     for event in (kopf.on.create, kopf.on.update):

@@ -7,10 +7,9 @@ from typing import Any
 import kopf
 
 from vigil import collector_check, status
-from vigil.handlers.common import GROUP, VERSION, apply_children, observed, report, retried
+from vigil.handlers.common import GROUP, VERSION, apply_children, count_events, observed, report, retried
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
-from vigil.metrics import MANAGED, WATCH_EVENTS
 from vigil.render import meta
 from vigil.render.context import RenderContext
 from vigil.render.plan import StackPlan, plan_stack, prepare_stack, rolled_out_hash, stack_fields
@@ -108,16 +107,11 @@ def index_stack(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status,
     }
 
 
-def count_event(stacks_by_namespace: kopf.Index[str, Any], **_: Any) -> None:
-    WATCH_EVENTS.labels(KIND).inc()
-    MANAGED.labels(KIND).set(sum(len(v) for v in stacks_by_namespace.values()))
-
-
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the stack's handlers to ``registry``."""
     resource = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
     kopf.index(**resource, id="stacks_by_namespace")(index_stack)
-    kopf.on.event(**resource)(count_event)
+    kopf.on.event(**resource, id="count_event")(count_events(KIND, "stacks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**resource, id="reconcile")(reconcile)
     kopf.on.delete(**resource, id="forget", optional=True)(forget_stack)
