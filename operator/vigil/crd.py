@@ -45,6 +45,7 @@ KINDS: tuple[Kind, ...] = (
             {"name": "Ready", "type": "string", "jsonPath": _READY},
             {"name": "Type", "type": "string", "jsonPath": ".status.destinationType"},
             {"name": "Signals", "type": "string", "jsonPath": ".spec.signals"},
+            {"name": "Used By", "type": "string", "jsonPath": ".status.usedBy"},
         ),
         description="One destination for traces, metrics and/or logs. Becomes an exporter in "
         "every collector whose MonitoringStack selects it.",
