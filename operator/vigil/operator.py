@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import http.server
 import logging
+import secrets
 import threading
 
 import kopf
@@ -63,6 +64,13 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
     kopf.on.login(registry=registry)(kopf.login_via_client)
 
 
+def peering_priority(settings: Settings) -> int:
+    """The priority to peer with: the configured one, else a random one (replicas must not tie)."""
+    if settings.priority is not None:
+        return settings.priority
+    return secrets.randbelow(1_000_000) + 1 if settings.peering else 0
+
+
 def run(settings: Settings) -> int:
     """Run the operator until interrupted; the process exit code."""
     kopf.configure(
@@ -78,9 +86,11 @@ def run(settings: Settings) -> int:
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
     kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval))
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
+    priority = peering_priority(settings)
     log.info(
-        "vigil operator starting: %s",
+        "vigil operator starting: %s, %s",
         "cluster-wide" if not settings.namespaces else settings.namespaces,
+        f"peering {settings.peering!r} with priority {priority}" if settings.peering else "standalone",
     )
     try:
         kopf.run(
@@ -89,6 +99,7 @@ def run(settings: Settings) -> int:
             namespaces=list(settings.namespaces),
             standalone=not settings.peering,
             peering_name=settings.peering or None,
+            priority=priority,
             memo=memo,
             ready_flag=ready,
         )

@@ -47,6 +47,9 @@ class Settings:
     """Lowest level of handler log messages posted as Kubernetes Events."""
     peering: str = ""
     """kopf peering object for HA (several replicas, one active); "" runs standalone."""
+    priority: int | None = None
+    """Peering priority; the highest live one is active. None: a random one per process, so that
+    identical replicas never tie (kopf pauses every operator of a tied priority)."""
     log_format: str = "plain"
     """plain or json."""
     debug: bool = False
@@ -101,7 +104,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default=_env("POSTING_LEVEL", d.posting_level),
     )
-    p.add_argument("--peering", default=_env("PEERING", d.peering), help="kopf peering name for HA")
+    p.add_argument(
+        "--peering",
+        default=_env("PEERING", d.peering),
+        help="ClusterKopfPeering (KopfPeering with --namespace) name for HA; see deploy/peering.yaml",
+    )
+    p.add_argument(
+        "--priority",
+        type=int,
+        default=int(_env("PRIORITY", "")) if _env("PRIORITY", "") else None,
+        help="peering priority (highest active); default a random one per replica",
+    )
     p.add_argument("--log-format", choices=("plain", "json"), default=_env("LOG_FORMAT", d.log_format))
     p.add_argument("--debug", action="store_true", default=_env("DEBUG", "") == "1")
 
@@ -120,6 +133,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         worker_limit=args.worker_limit,
         posting_level=args.posting_level,
         peering=args.peering,
+        priority=args.priority,
         log_format=args.log_format,
         debug=args.debug,
     )
