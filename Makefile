@@ -71,7 +71,7 @@ golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
 	$(BIN)/python -m tests.golden
 
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info
 
 e2e: setup  ## e2e tier on $$KUBECONFIG, or on a kind cluster it creates (needs kind + Docker)
 	@if [ -z "$$KUBECONFIG" ] && command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
