@@ -122,8 +122,9 @@ class Kube:
         body: Any = None,
         query: dict[str, str] | None = None,
         headers: dict[str, str] | None = None,
+        missing_ok: bool = False,
     ) -> Any:
-        """Send one request; the decoded JSON body, or None for 404 on reads."""
+        """Send one request; the decoded JSON body, or None for 404 on reads (and when ``missing_ok``)."""
         full = f"{path}?{urlencode(query)}" if query else path
         header_params = {"Accept": "application/json", **(headers or {})}
         method_, url, header_params, body_, _ = self.api.param_serialize(
@@ -137,7 +138,7 @@ class Kube:
             self._count(verb, path, "none")
             raise KubeError(NO_ANSWER, verb, path, f"no answer from the API server: {exc}") from exc
         self._count(verb, path, str(resp.status))
-        if resp.status == 404 and verb in ("get", "discover"):
+        if resp.status == 404 and (missing_ok or verb in ("get", "discover")):
             return None
         if resp.status >= 400:
             raise KubeError(resp.status, verb, path, data.decode(errors="replace"))
@@ -213,44 +214,31 @@ class Kube:
 
         An object deleted meanwhile is fine: there is nothing left to wake.
         """
-        try:
-            self.request(
-                "patch",
-                "PATCH",
-                rt.path(namespace, name),
-                body={"metadata": {"annotations": annotations}},
-                headers={"Content-Type": "application/merge-patch+json"},
-            )
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        self._merge_patch(rt.path(namespace, name), {"metadata": {"annotations": annotations}})
 
     def patch_status(self, rt: ResourceType, namespace: str, name: str, fields: dict[str, Any]) -> None:
         """Merge ``fields`` into another object's status; an object deleted meanwhile is fine."""
-        try:
-            self.request(
-                "patch",
-                "PATCH",
-                rt.path(namespace, name) + "/status",
-                body={"status": fields},
-                headers={"Content-Type": "application/merge-patch+json"},
-            )
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        self._merge_patch(rt.path(namespace, name) + "/status", {"status": fields})
+
+    def _merge_patch(self, path: str, body: dict[str, Any]) -> None:
+        self.request(
+            "patch",
+            "PATCH",
+            path,
+            body=body,
+            headers={"Content-Type": "application/merge-patch+json"},
+            missing_ok=True,
+        )
 
     def delete(self, rt: ResourceType, namespace: str, name: str) -> None:
         """Delete one object (background propagation); already gone is fine."""
-        try:
-            self.request(
-                "delete",
-                "DELETE",
-                rt.path(namespace, name),
-                body={"propagationPolicy": "Background"},
-            )
-        except KubeError as exc:
-            if exc.status != 404:
-                raise
+        self.request(
+            "delete",
+            "DELETE",
+            rt.path(namespace, name),
+            body={"propagationPolicy": "Background"},
+            missing_ok=True,
+        )
 
     # Children ----------------------------------------------------------------------------
 
