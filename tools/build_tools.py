@@ -8,6 +8,8 @@ Tools (built one after another, in this order):
   etcd                     go.etcd.io/etcd/server/v3, via tools/etcd
   kube-apiserver           k8s.io/kubernetes, via tools/kube
   kube-controller-manager  k8s.io/kubernetes, via tools/kube
+  kube-scheduler, kubelet, kube-proxy, kubectl
+                           k8s.io/kubernetes, via tools/kube (the node)
 
 Each build lands OUTSIDE the checkout, in
 
@@ -234,10 +236,37 @@ class Tool:
     version_marker: str
     version_args: list[str] = field(default_factory=lambda: ["--version"])
     extra_inputs: list[str] = field(default_factory=list)
+    # First characters of the inputs hash: builds of different inputs (two checkouts on
+    # different commits) get different directories instead of rebuilding over each other.
+    slot: str = ""
+
+    @property
+    def legacy_dir(self) -> Path:
+        """Where builds lived before directories carried the inputs hash."""
+        return cache_root() / f"{self.name}-{self.version}"
 
     @property
     def cache_dir(self) -> Path:
-        return cache_root() / f"{self.name}-{self.version}"
+        if not self.slot:
+            raise BuildError(f"{self.name}: cache directory asked for before its inputs were hashed")
+        return cache_root() / f"{self.name}-{self.version}-{self.slot}"
+
+    def locate(self, go_version: str) -> str:
+        """Hash the inputs, pick the cache directory for them, and return the hash."""
+        inputs_hash = self.inputs_hash(go_version)
+        self.slot = inputs_hash[:12]
+        return inputs_hash
+
+    def adopt_legacy(self, inputs_hash: str) -> None:
+        """Move a build of the same inputs from the old unhashed directory into its slot."""
+        stamp = self.legacy_dir / STAMP_NAME
+        if self.cache_dir.exists() or not stamp.is_file():
+            return
+        try:
+            if json.loads(stamp.read_text()).get("inputs_hash") == inputs_hash:
+                self.legacy_dir.rename(self.cache_dir)
+        except (OSError, ValueError):
+            return
 
     @property
     def binary(self) -> Path:
@@ -402,12 +431,23 @@ def all_tools() -> list[Tool]:
             build=build_kube,
             version_marker=f"Kubernetes {kube_version}",
         ),
+        *(
+            Tool(
+                name=name,
+                version=kube_version.removeprefix("v"),
+                input_files=[*kube_common, KUBE_DIR / "cmd" / name / "main.go"],
+                build=build_kube,
+                version_marker=f"Kubernetes {kube_version}",
+            )
+            for name in ("kube-controller-manager", "kube-scheduler", "kubelet", "kube-proxy")
+        ),
         Tool(
-            name="kube-controller-manager",
+            name="kubectl",
             version=kube_version.removeprefix("v"),
-            input_files=[*kube_common, KUBE_DIR / "cmd" / "kube-controller-manager" / "main.go"],
+            input_files=[*kube_common, KUBE_DIR / "cmd" / "kubectl" / "main.go"],
             build=build_kube,
-            version_marker=f"Kubernetes {kube_version}",
+            version_marker=f"Client Version: {kube_version}",
+            version_args=["version", "--client"],
         ),
     ]
 
@@ -498,9 +538,10 @@ def link(tool: Tool) -> None:
 
 def ensure(tool: Tool, go: GoEnv, force: bool) -> None:
     started = time.monotonic()
-    inputs_hash = tool.inputs_hash(go.version)
+    inputs_hash = tool.locate(go.version)
     label = f"{tool.name} {tool.version}"
     with locked(cache_root() / f".{tool.name}-{tool.version}.lock"):
+        tool.adopt_legacy(inputs_hash)
         reason = "--force" if force else tool.check_cached(inputs_hash)
         if reason is None:
             link(tool)
@@ -554,6 +595,7 @@ def main(argv: list[str] | None = None) -> int:
         tools = all_tools()
         if args.list:
             for t in tools:
+                t.locate(go.version)
                 log(f"{t.name}\t{t.version}\t{t.cache_dir}")
             return 0
         known = {t.name: t for t in tools}

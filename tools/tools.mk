@@ -6,7 +6,7 @@
 #   make tools-list                    versions and cache directories
 #   make tools TOOLS_FLAGS=--force     rebuild even when cached
 #
-# Binaries land in ${XDG_CACHE_HOME:-~/.cache}/vigil/tools/<name>-<version>/
+# Binaries land in ${XDG_CACHE_HOME:-~/.cache}/vigil/tools/<name>-<version>-<inputs hash>/
 # (shared by every checkout on the machine) and are linked into .tools/bin/
 # (TOOLS_BIN below), which must stay out of git.
 # Go is taken from $(GO), else PATH, else /usr/local/go/bin/go.
@@ -17,7 +17,7 @@ TOOLS_FLAGS ?=
 TOOLS_BIN := $(abspath $(TOOLS_MK_DIR)/..)/.tools/bin
 TOOLS_BUILD = $(if $(GO),GO='$(GO)' )$(TOOLS_PYTHON) $(TOOLS_MK_DIR)/build_tools.py $(TOOLS_FLAGS)
 
-.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager
+.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node
 
 tools:
 	$(TOOLS_BUILD)
@@ -36,3 +36,6 @@ tools-kube-apiserver:
 
 tools-kube-controller-manager:
 	$(TOOLS_BUILD) kube-controller-manager
+
+tools-node:
+	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl
