@@ -62,6 +62,7 @@ BIN_LINK_DIR = REPO_ROOT / ".tools" / "bin"
 OCB_MODULE = "go.opentelemetry.io/collector/cmd/builder"
 OCB_VERSION = "v0.159.0"
 OTELCOL_MANIFEST = TOOLS_DIR / "otelcol" / "manifest.yaml"
+OTELCOL_LOCAL_MODULES = ("envprovider",)
 
 ETCD_DIR = TOOLS_DIR / "etcd"
 ETCD_MODULE = "go.etcd.io/etcd/server/v3"
@@ -331,6 +332,9 @@ def build_otelcol(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     # directory, so the generated sources end up in <workdir>/build.
     # ocb runs `go get` and `go mod tidy`, which -mod=readonly would refuse.
     env = dict(go.env, GOFLAGS="-buildvcs=false")
+    # The manifest's local modules (path: ./<dir>) are resolved against ocb's working directory.
+    for module in OTELCOL_LOCAL_MODULES:
+        shutil.copytree(OTELCOL_MANIFEST.parent / module, workdir / module)
     run_logged(
         [str(ocb_dir / "builder"), f"--config={OTELCOL_MANIFEST}"],
         cwd=workdir,
@@ -412,7 +416,10 @@ def all_tools() -> list[Tool]:
         Tool(
             name="otelcol-vigil",
             version=otel_version.group(1),
-            input_files=[OTELCOL_MANIFEST],
+            input_files=[
+                OTELCOL_MANIFEST,
+                *sorted(f for m in OTELCOL_LOCAL_MODULES for f in (OTELCOL_MANIFEST.parent / m).iterdir()),
+            ],
             extra_inputs=[OCB_VERSION],
             build=build_otelcol,
             version_marker=f"version {otel_version.group(1)}",
