@@ -48,11 +48,10 @@ bench: setup tools  ## operator benchmark on the local control plane (N=200 stac
 unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: setup  ## ruff and mypy --strict on models, renderers and status
+lint: setup  ## ruff, and mypy --strict on the whole operator package
 	$(BIN)/ruff check operator tests scripts bench tools
 	$(BIN)/ruff format --check operator tests scripts bench tools
-	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/dashboards operator/vigil/status.py \
-		operator/vigil/crd.py operator/vigil/parse.py
+	$(BIN)/mypy operator/vigil
 
 fmt: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix operator tests scripts bench tools

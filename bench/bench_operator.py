@@ -25,7 +25,8 @@ from tests.harness.operator import Operator, start_operator
 from tests.helpers import sink, stack
 
 from vigil.k8s import TYPES, Kube, ResourceType
-from vigil.models import MonitoringStack, TelemetrySink
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
 from vigil.render.context import RenderContext
 from vigil.render.stack import render_stack
 

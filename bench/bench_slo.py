@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from vigil.models import AlertPolicy
+from vigil.models.policy import AlertPolicy
 from vigil.parse import Parsed, parse_document
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext

@@ -1,6 +1,3 @@
 """Vigil: observability for Kubernetes, declared as TelemetrySink, MonitoringStack, AlertPolicy."""
 
 __version__ = "0.1.0"
-
-API_GROUP = "vigil.dev"
-API_VERSION = "v1alpha1"

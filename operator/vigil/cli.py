@@ -13,7 +13,7 @@ import yaml
 
 from vigil import __version__, settings
 from vigil.crd import build_crds
-from vigil.models import AlertPolicy
+from vigil.models.policy import AlertPolicy
 from vigil.offline import Result, process
 from vigil.parse import Source
 from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml

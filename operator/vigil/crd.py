@@ -8,37 +8,44 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vigil import API_GROUP, API_VERSION
-from vigil.models.policy import AlertPolicySpec, AlertPolicyStatus
-from vigil.models.sink import TelemetrySinkSpec, TelemetrySinkStatus
-from vigil.models.stack import MonitoringStackSpec, MonitoringStackStatus
+from vigil import api
+from vigil.models.policy import AlertPolicy, AlertPolicySpec, AlertPolicyStatus
+from vigil.models.sink import TelemetrySink, TelemetrySinkSpec, TelemetrySinkStatus
+from vigil.models.stack import MonitoringStack, MonitoringStackSpec, MonitoringStackStatus
+from vigil.render import meta
 
 _READY = '.status.conditions[?(@.type=="Ready")].status'
 
 
 @dataclass(frozen=True)
 class Kind:
-    """One custom resource kind and how it appears in kubectl."""
+    """One custom resource kind: its names (vigil.api), its models, and how kubectl shows it."""
 
-    kind: str
-    plural: str
-    short_name: str
+    info: api.KindInfo
+    model: type[BaseModel]
     spec: type[BaseModel]
     status: type[BaseModel]
     columns: tuple[dict[str, str], ...]
     description: str
 
     @property
+    def kind(self) -> str:
+        return self.info.kind
+
+    @property
+    def plural(self) -> str:
+        return self.info.plural
+
+    @property
     def crd_name(self) -> str:
         """The CRD's metadata.name, e.g. ``telemetrysinks.vigil.dev``."""
-        return f"{self.plural}.{API_GROUP}"
+        return self.info.crd_name
 
 
 KINDS: tuple[Kind, ...] = (
     Kind(
-        kind="TelemetrySink",
-        plural="telemetrysinks",
-        short_name="tsink",
+        info=api.TELEMETRY_SINK,
+        model=TelemetrySink,
         spec=TelemetrySinkSpec,
         status=TelemetrySinkStatus,
         columns=(
@@ -51,9 +58,8 @@ KINDS: tuple[Kind, ...] = (
         "every collector whose MonitoringStack selects it.",
     ),
     Kind(
-        kind="MonitoringStack",
-        plural="monitoringstacks",
-        short_name="mstack",
+        info=api.MONITORING_STACK,
+        model=MonitoringStack,
         spec=MonitoringStackSpec,
         status=MonitoringStackStatus,
         columns=(
@@ -64,9 +70,8 @@ KINDS: tuple[Kind, ...] = (
         description="An OpenTelemetry Collector with its sinks, ServiceMonitors, rules and dashboards.",
     ),
     Kind(
-        kind="AlertPolicy",
-        plural="alertpolicies",
-        short_name="apol",
+        info=api.ALERT_POLICY,
+        model=AlertPolicy,
         spec=AlertPolicySpec,
         status=AlertPolicyStatus,
         columns=(
@@ -158,7 +163,7 @@ def build_crd(kind: Kind) -> dict[str, Any]:
         "description": kind.description,
         "required": ["spec"],
         "properties": {
-            "apiVersion": {"type": "string", "description": "vigil.dev/v1alpha1"},
+            "apiVersion": {"type": "string", "description": api.API_VERSION},
             "kind": {"type": "string", "description": kind.kind},
             "metadata": {"type": "object"},
             "spec": openapi_schema(kind.spec),
@@ -170,22 +175,22 @@ def build_crd(kind: Kind) -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": kind.crd_name,
-            "labels": {"app.kubernetes.io/part-of": "vigil"},
+            "labels": {meta.PART_OF: "vigil"},
         },
         "spec": {
-            "group": API_GROUP,
+            "group": api.GROUP,
             "scope": "Namespaced",
             "names": {
                 "kind": kind.kind,
                 "listKind": f"{kind.kind}List",
                 "plural": kind.plural,
                 "singular": kind.kind.lower(),
-                "shortNames": [kind.short_name],
-                "categories": ["vigil"],
+                "shortNames": [kind.info.short_name],
+                "categories": [api.CATEGORY],
             },
             "versions": [
                 {
-                    "name": API_VERSION,
+                    "name": api.VERSION,
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},

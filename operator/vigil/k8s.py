@@ -20,6 +20,7 @@ import kubernetes
 import urllib3
 from kubernetes.client import ApiClient
 
+from vigil import api
 from vigil.metrics import API_REQUESTS
 
 FIELD_MANAGER = "vigil"
@@ -63,8 +64,7 @@ CHILD_TYPES: tuple[ResourceType, ...] = (
 )
 TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
-MONITORING_STACK = ResourceType("vigil.dev/v1alpha1", "MonitoringStack", "monitoringstacks")
-TELEMETRY_SINK = ResourceType("vigil.dev/v1alpha1", "TelemetrySink", "telemetrysinks")
+VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KINDS}
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
 
@@ -290,7 +290,7 @@ class ApplyReport:
         return len(self.applied) + len(self.deleted)
 
 
-_SUFFIX = {
+_SUFFIX: dict[str, int | Decimal] = {
     "": 1,
     "k": 10**3,
     "M": 10**6,

@@ -8,12 +8,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from vigil.models import AlertPolicy, MonitoringStack, TelemetrySink
+from vigil.models.policy import AlertPolicy
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
 from vigil.parse import Parsed, Problem, Source, parse_document
+from vigil.pipeline import build_stack, plan_stack
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
 from vigil.render.errors import RenderError
-from vigil.render.stack import missing_sink, render_stack, select_sinks
 
 
 @dataclass
@@ -40,15 +42,16 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
     every valid policy (alone)."""
     ctx = ctx or RenderContext()
     result = Result()
-    parsed: list[Parsed] = []
+    parsed: list[Parsed[BaseModel]] = []
     for source, doc in documents:
         outcome = parse_document(_with_namespace(doc, namespace), source)
         if outcome is None:
             continue
         if isinstance(outcome, Parsed):
             parsed.append(outcome)
-            meta = outcome.model.metadata  # type: ignore[attr-defined]
-            result.rows.append((str(source), outcome.model.kind, meta.name, 0))  # type: ignore[attr-defined]
+            model = outcome.model
+            assert isinstance(model, TelemetrySink | MonitoringStack | AlertPolicy)
+            result.rows.append((str(source), model.kind, model.metadata.name, 0))
         else:
             result.problems += outcome
             obj = outcome[0].object.split("/", 1)
@@ -77,14 +80,13 @@ def _render(
     ctx: RenderContext,
     result: Result,
 ) -> int:
-    label = f"MonitoringStack/{stack.metadata.name}"
-    selection = select_sinks(stack, sinks)
-    problems = [Problem(source, label, *missing_sink(stack, n)) for n in selection.missing]
-    try:
-        rendered = render_stack(stack, selection.sinks, ctx, apply="client-side")
-        result.objects += rendered.objects
-        problems += [Problem(source, e.object, e.field, e.message) for e in rendered.left_out]
-    except RenderError as exc:
-        problems.append(Problem(source, exc.object, exc.field, exc.message))
-    result.problems += problems
-    return len(problems)
+    build = build_stack(stack, sinks)
+    # Offline the versions of referenced Secrets/ConfigMaps are unknown, and assumed present.
+    versions = dict.fromkeys(build.config.referenced, "") if build.config else {}
+    plan = plan_stack(build, versions, ctx, apply="client-side")
+    errors: list[RenderError] = [w for w in build.warnings if isinstance(w, RenderError)]
+    errors += [plan.error] if plan.error is not None else []
+    errors += plan.left_out
+    result.objects += plan.objects
+    result.problems += [Problem(source, e.object, e.field, e.message) for e in errors]
+    return len(errors)

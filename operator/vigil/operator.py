@@ -10,6 +10,7 @@ import threading
 import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
+from vigil import api
 from vigil.handlers import build_registry
 from vigil.k8s import Kube
 from vigil.settings import Settings
@@ -47,11 +48,11 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
     """Apply ``vigil`` settings to kopf's at startup: storage, watch timeouts, workers, Events."""
 
     def configure_kopf(settings: kopf.OperatorSettings, **_: object) -> None:
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="vigil.dev")
+        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix="vigil.dev", key="last-handled-configuration"
+            prefix=api.GROUP, key="last-handled-configuration"
         )
-        settings.persistence.finalizer = "vigil.dev/finalizer"
+        settings.persistence.finalizer = f"{api.GROUP}/finalizer"
         settings.watching.server_timeout = vigil.watch_server_timeout
         settings.watching.client_timeout = vigil.watch_client_timeout
         settings.watching.connect_timeout = 30

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from vigil import API_GROUP, API_VERSION
-from vigil.models import AlertPolicy, MonitoringStack, TelemetrySink
+from vigil import api
+from vigil.crd import KINDS
 
-MODELS: dict[str, type[BaseModel]] = {
-    "TelemetrySink": TelemetrySink,
-    "MonitoringStack": MonitoringStack,
-    "AlertPolicy": AlertPolicy,
-}
-VIGIL_API_VERSION = f"{API_GROUP}/{API_VERSION}"
+MODELS: dict[str, type[BaseModel]] = {k.kind: k.model for k in KINDS}
 
 
 @dataclass(frozen=True)
@@ -45,12 +40,15 @@ class Problem:
         return f"{where}{self.object}: {self.path}: {self.message}"
 
 
+M = TypeVar("M", bound=BaseModel)
+
+
 @dataclass(frozen=True)
-class Parsed:
+class Parsed(Generic[M]):
     """A document that is one of Vigil's kinds and passed model validation."""
 
     source: Source | None
-    model: BaseModel
+    model: M
 
 
 def path_of(loc: Sequence[int | str]) -> str:
@@ -108,22 +106,22 @@ def explain(error: ErrorDetails) -> str:
     return str(error["msg"]).removeprefix("Value error, ")
 
 
-def parse_document(doc: Any, source: Source | None = None) -> Parsed | list[Problem] | None:
+def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
     """Validate one document. None when it is not a Vigil kind (passed over)."""
     if not isinstance(doc, dict):
         return [Problem(source, "document", "", "not a mapping; expected a Kubernetes object")]
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
-    if not isinstance(api_version, str) or not api_version.startswith(f"{API_GROUP}/"):
+    if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None
     name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
     label = f"{kind}/{name}"
-    if api_version != VIGIL_API_VERSION:
+    if api_version != api.API_VERSION:
         return [
             Problem(
                 source,
                 label,
                 "apiVersion",
-                f'Unsupported value: "{api_version}": supported values: "{VIGIL_API_VERSION}"',
+                f'Unsupported value: "{api_version}": supported values: "{api.API_VERSION}"',
             )
         ]
     model = MODELS.get(str(kind))
@@ -134,3 +132,15 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed | list[Prob
         return Parsed(source, model.model_validate(doc))
     except ValidationError as exc:
         return [Problem(source, label, path_of(e["loc"]), explain(e)) for e in exc.errors()]
+
+
+def parse_as(doc: Any, model: type[M], source: Source | None = None) -> Parsed[M] | list[Problem]:
+    """Validate a document that must be of ``model``'s kind (as the operator receives them)."""
+    result = parse_document(doc, source)
+    if isinstance(result, list):
+        return result
+    if result is None or not isinstance(result.model, model):
+        expected = next(k for k, m in MODELS.items() if m is model)
+        return [Problem(source, f"{expected}/?", "kind", f"Unsupported value: expected a {expected} object")]
+    found: M = result.model
+    return Parsed(result.source, found)

@@ -7,6 +7,9 @@ import json
 import os
 from dataclasses import dataclass, field
 
+from vigil.render.components import DEFAULT_COLLECTOR_IMAGE
+from vigil.render.context import RenderContext
+
 
 def _labels(text: str) -> dict[str, str]:
     """``release=kube-prometheus-stack,team=sre`` or a JSON object."""
@@ -35,6 +38,8 @@ class Settings:
     """Default labels on ServiceMonitors/PrometheusRules for Prometheus to select them."""
     collector_binary: str = ""
     """An otelcol binary to run `validate` with before any config is rolled out ("" = skip)."""
+    collector_image: str = DEFAULT_COLLECTOR_IMAGE
+    """Image of the collectors of stacks that set no spec.collector.image."""
     metrics_port: int = 8080
     """Port of /metrics, /healthz and /readyz."""
     watch_server_timeout: int = 300
@@ -54,6 +59,10 @@ class Settings:
     """plain or json."""
     debug: bool = False
     """Verbose logs."""
+
+    def render_context(self, uid: str | None) -> RenderContext:
+        """What renderers need from these settings, for the object with ``uid``."""
+        return RenderContext(self.prometheus_labels, uid=uid, collector_image=self.collector_image)
 
 
 def _env(name: str, default: str) -> str:
@@ -86,6 +95,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--collector-binary",
         default=_env("COLLECTOR_BINARY", d.collector_binary),
         help="otelcol binary used to validate configs before rollout",
+    )
+    p.add_argument(
+        "--collector-image",
+        default=_env("COLLECTOR_IMAGE", d.collector_image),
+        help="collector image of stacks that set no spec.collector.image",
     )
     p.add_argument("--metrics-port", type=int, default=int(_env("METRICS_PORT", str(d.metrics_port))))
     p.add_argument(
@@ -127,6 +141,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         secret_check_interval=args.secret_check_interval,
         prometheus_labels=dict(args.prometheus_labels),
         collector_binary=args.collector_binary,
+        collector_image=args.collector_image,
         metrics_port=args.metrics_port,
         watch_server_timeout=args.watch_server_timeout,
         watch_client_timeout=args.watch_client_timeout,

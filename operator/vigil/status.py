@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from pydantic import BaseModel
 
 READY = "Ready"
 DEGRADED = "Degraded"
@@ -27,12 +29,17 @@ class Outcome:
     """Why the object is not Ready (nothing new was rolled out); None when Ready."""
     warnings: tuple[Issue, ...] = ()
     """What is degraded although the object is Ready (e.g. ServiceMonitors skipped)."""
-    fields: dict[str, Any] = field(default_factory=dict)
-    """Kind-specific status fields (camelCase), e.g. selectedSinks."""
+    fields: Mapping[str, Any] = field(default_factory=dict)
+    """Kind-specific status fields on the wire (camelCase), from :func:`fields_of`."""
 
     @property
     def ready(self) -> bool:
         return self.error is None
+
+
+def fields_of(status: BaseModel) -> dict[str, Any]:
+    """A kind's own status fields, from its typed status model, as the API stores them."""
+    return status.model_dump(by_alias=True, mode="json", exclude={"conditions", "observed_generation"})
 
 
 def _condition(

@@ -11,8 +11,14 @@ from pathlib import Path
 
 from tests.harness.process import Process, start, wait_until
 from tests.harness.tools import find, free_port
+from vigil.destinations.file import DATA_ROOT
 
 HEALTH_DEADLINE_S = 30.0
+
+
+def data_dir(workdir: Path) -> Path:
+    """Where a collector run in ``workdir`` keeps what file sinks write under the data root."""
+    return workdir / "data"
 
 
 def binary() -> Path:
@@ -47,7 +53,7 @@ def relocate_ports(config: str) -> tuple[str, dict[int, int]]:
     def swap(port: int) -> int:
         return mapping.setdefault(port, free_port())
 
-    text = re.sub(r'"0\.0\.0\.0:(\d+)"', lambda m: f'"127.0.0.1:{swap(int(m.group(1)))}"', config)
+    text = re.sub(r'"?0\.0\.0\.0:(\d+)"?', lambda m: f'"127.0.0.1:{swap(int(m.group(1)))}"', config)
     text = re.sub(
         r'host: "0\.0\.0\.0"\n(\s+)port: (\d+)',
         lambda m: f'host: "127.0.0.1"\n{m.group(1)}port: {swap(int(m.group(2)))}',
@@ -73,8 +79,12 @@ class RunningCollector:
 
 
 def run(config: str, workdir: Path, env: dict[str, str] | None = None, name: str = "otelcol") -> RunningCollector:
-    """Start the collector on ``config`` (ports relocated) and wait for its health check."""
+    """Start the collector on ``config`` (ports relocated) and wait for its health check.
+
+    File sinks write under the data root, an emptyDir in the pod: here ``workdir/data``.
+    """
     text, ports = relocate_ports(config)
+    text = text.replace(f"{DATA_ROOT}/", f"{data_dir(workdir)}/")
     path = workdir / f"{name}.yaml"
     path.write_text(text)
     proc = start(

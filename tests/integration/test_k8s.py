@@ -8,7 +8,9 @@ import yaml
 
 from tests.harness.controlplane import ControlPlane
 from tests.helpers import stack
-from vigil.k8s import CONFIG_MAP, MONITORING_STACK, Kube, KubeError
+from vigil.k8s import CONFIG_MAP, VIGIL, Kube, KubeError
+
+MONITORING_STACK = VIGIL["MonitoringStack"]
 
 
 @pytest.fixture

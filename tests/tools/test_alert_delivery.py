@@ -26,7 +26,7 @@ from tests.harness.alertmanager import (
 from tests.harness.process import eventually
 from tests.harness.prometheus import Prometheus, start_prometheus
 from tests.harness.tools import free_port, require
-from vigil.models import AlertPolicy
+from vigil.models.policy import AlertPolicy
 from vigil.render.alerts import render_alertmanager_yaml, render_rule_groups
 
 DELIVERY_DEADLINE_S = 45.0

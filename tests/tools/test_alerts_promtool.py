@@ -14,7 +14,7 @@ import yaml
 from tests.harness.tools import require
 from tests.helpers import render_examples
 from tests.tools.test_schemas import validate_against_crd
-from vigil.models import AlertPolicy
+from vigil.models.policy import AlertPolicy
 from vigil.render.alerts import render_alertmanager_yaml, render_policy, render_rule_groups
 from vigil.render.context import RenderContext
 

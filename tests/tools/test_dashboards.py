@@ -22,8 +22,9 @@ from tests.harness.tools import require
 from tests.helpers import sink, stack
 from tests.tools.test_schemas import KUBERNETES_VERSION, validate_against_crd
 from tests.unit.dashboards.inventory import committed, expressions, metric_names
-from vigil.models import MonitoringStack, TelemetrySink
 from vigil.models.dashboards import DASHBOARD_NAMES, DashboardSelection
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
 from vigil.render import meta
 from vigil.render.collector_config import build_collector_config
 from vigil.render.dashboards import INLINE_JSON_LIMIT, render_dashboards

@@ -23,7 +23,9 @@ from tests.harness.process import eventually
 from tests.harness.prometheus import start_prometheus
 from tests.harness.tools import require
 from tests.helpers import sink, stack
-from vigil.models import MonitoringStack, TelemetrySink
+from vigil.destinations.file import DATA_ROOT
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
 from vigil.render.collector_config import build_collector_config
 
 SECRET_VALUE = "Bearer dataflow-test-credential"
@@ -85,9 +87,9 @@ def _metric_names(lines: list[dict[str, Any]]) -> set[str]:
 
 
 def test_file_sink_receives_traces_metrics_and_logs(run_collector: Callable[..., Any], tmp_path: Path) -> None:
-    out = tmp_path / "out" / "telemetry.jsonl"
-    out.parent.mkdir()
-    running = run_collector(sink("file", signals=["traces", "metrics", "logs"], file={"path": str(out)}))
+    out = collector.data_dir(tmp_path) / "out" / "telemetry.jsonl"
+    out.parent.mkdir(parents=True)
+    running = run_collector(sink("file", signals=["traces", "metrics", "logs"], file={"path": f"{DATA_ROOT}/out/telemetry.jsonl"}))
     otlp.send_traces(_otlp_http(running), 7)
     otlp.send_logs(_otlp_http(running), 5)
     otlp.send_counter(_otlp_http(running), "vigil_dataflow_requests", 3)
@@ -207,13 +209,13 @@ def test_prometheus_sink_is_scraped_over_http(run_collector: Callable[..., Any])
 
 
 def test_sampling_at_zero_drops_every_trace(run_collector: Callable[..., Any], tmp_path: Path) -> None:
-    out = tmp_path / "sampled" / "out.jsonl"
-    out.parent.mkdir()
+    out = collector.data_dir(tmp_path) / "sampled" / "out.jsonl"
+    out.parent.mkdir(parents=True)
     running = run_collector(
         sink(
             "sampled",
             signals=["traces", "logs"],
-            file={"path": str(out)},
+            file={"path": f"{DATA_ROOT}/sampled/out.jsonl"},
             sampling={"percentage": 0},
         )
     )
@@ -225,13 +227,13 @@ def test_sampling_at_zero_drops_every_trace(run_collector: Callable[..., Any], t
 
 
 def test_redaction_deletes_and_hashes_attributes(run_collector: Callable[..., Any], tmp_path: Path) -> None:
-    out = tmp_path / "redacted" / "out.jsonl"
-    out.parent.mkdir()
+    out = collector.data_dir(tmp_path) / "redacted" / "out.jsonl"
+    out.parent.mkdir(parents=True)
     running = run_collector(
         sink(
             "redacted",
             signals=["traces"],
-            file={"path": str(out)},
+            file={"path": f"{DATA_ROOT}/redacted/out.jsonl"},
             redact={"delete": ["card.number"], "hash": ["user.id"]},
         )
     )

@@ -68,7 +68,7 @@ def test_kubectl_niceties(crd: dict) -> None:
 
 
 def test_short_names() -> None:
-    assert {k.kind: k.short_name for k in KINDS} == {
+    assert {k.kind: k.info.short_name for k in KINDS} == {
         "TelemetrySink": "tsink",
         "MonitoringStack": "mstack",
         "AlertPolicy": "apol",

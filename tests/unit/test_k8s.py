@@ -7,7 +7,9 @@ import socket
 import kubernetes
 import pytest
 
-from vigil.k8s import MONITORING_STACK, Kube, KubeError
+from vigil.k8s import VIGIL, Kube, KubeError
+
+MONITORING_STACK = VIGIL["MonitoringStack"]
 
 
 def closed_port() -> int:

@@ -10,14 +10,29 @@ from typing import Any
 
 import kopf
 
-from vigil import status
+from vigil import api, status
 from vigil.k8s import Kube, KubeError
 from vigil.metrics import MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
+from vigil.pipeline import Finding
 from vigil.render import meta
 from vigil.status import Issue
 
-GROUP, VERSION = "vigil.dev", "v1alpha1"
 RETRY_DELAY_S = 10
+
+
+def resource(kind: api.KindInfo, registry: kopf.OperatorRegistry) -> dict[str, Any]:
+    """kopf's keyword arguments selecting ``kind``, for handlers in ``registry``."""
+    return {"group": api.GROUP, "version": api.VERSION, "plural": kind.plural, "registry": registry}
+
+
+def issue(finding: Finding) -> Issue:
+    """A render problem as status reports it: its reason, and ``Kind/name: field: message``."""
+    return Issue(finding.reason, f"{finding.path}: {finding.message}")
+
+
+def generation(body: kopf.Body) -> int:
+    """The object's metadata.generation (what observedGeneration reports)."""
+    return int(body.get("metadata", {}).get("generation", 0))
 
 
 def now() -> str:
@@ -88,7 +103,7 @@ def report(body: kopf.Body, patch: kopf.Patch, outcome: status.Outcome) -> None:
     new = status.status(previous, outcome, now())
     for key, value in status.changed(previous, new).items():
         patch.status[key] = value
-    old_ready = next((c for c in previous.get("conditions", []) if c.get("type") == status.READY), {})
+    old_ready: dict[str, Any] = next((c for c in previous.get("conditions", []) if c.get("type") == status.READY), {})
     if outcome.error is not None and (old_ready.get("reason"), old_ready.get("message")) != (
         outcome.error.reason,
         outcome.error.message,

@@ -7,18 +7,18 @@ from typing import Any
 import kopf
 from pydantic import ValidationError
 
-from vigil import status
-from vigil.handlers.common import GROUP, VERSION, count_events, observed, report, retried
-from vigil.k8s import MONITORING_STACK, TELEMETRY_SINK, Kube
+from vigil import api, status
+from vigil.handlers.common import count_events, generation, observed, report, resource, retried
+from vigil.k8s import VIGIL, Kube
+from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
-from vigil.parse import Parsed, parse_document
-from vigil.render.plan import problems_message
+from vigil.parse import parse_as
+from vigil.pipeline import problems_message
 from vigil.settings import Settings
 from vigil.status import Issue
 
-KIND = "TelemetrySink"
-PLURAL = "telemetrysinks"
-WAKE_ANNOTATION = "vigil.dev/sinks-changed"
+KIND = api.TELEMETRY_SINK.kind
+WAKE_ANNOTATION = f"{api.GROUP}/sinks-changed"
 
 
 def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
@@ -27,7 +27,7 @@ def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
         selection = SinkSelection.model_validate(entry["sinks"])
     except ValidationError:
         return False
-    return sink in selection.names or (selection.selector is not None and selection.selector.matches(labels))
+    return selection.selects(sink, labels)
 
 
 def users(stacks: list[dict[str, Any]], name: str, labels: dict[str, str]) -> list[str]:
@@ -55,7 +55,7 @@ def tell_sinks(
         used = {e["name"] for e in others if selects(e, sink, labels[sink])}
         if sink in after:
             used.add(stack)
-        kube.patch_status(TELEMETRY_SINK, namespace, sink, {"usedBy": sorted(used)})
+        kube.patch_status(VIGIL[KIND], namespace, sink, {"usedBy": sorted(used)})
 
 
 @observed(KIND)
@@ -70,14 +70,13 @@ def reconcile(
     **_: Any,
 ) -> None:
     """Validate the sink and report who uses it."""
-    parsed = parse_document(dict(body))
-    stacks = list(stacks_by_namespace.get(namespace, []))
-    error = None if isinstance(parsed, Parsed) else Issue("InvalidSpec", problems_message(parsed or []))
-    fields: dict[str, Any] = {"usedBy": users(stacks, name, dict(labels))}
-    if isinstance(parsed, Parsed):
-        fields["destinationType"] = parsed.model.spec.destination_type  # type: ignore[attr-defined]
-    generation = int(body.get("metadata", {}).get("generation", 0))
-    report(body, patch, status.Outcome(generation, error, (), fields))
+    parsed = parse_as(body, TelemetrySink)
+    used_by = users(list(stacks_by_namespace.get(namespace, [])), name, dict(labels))
+    if isinstance(parsed, list):
+        error, fields = Issue("InvalidSpec", problems_message(parsed)), TelemetrySinkStatus(used_by=used_by)
+    else:
+        error, fields = None, TelemetrySinkStatus(destination_type=parsed.model.spec.destination_type, used_by=used_by)
+    report(body, patch, status.Outcome(generation(body), error, (), status.fields_of(fields)))
 
 
 @retried
@@ -97,10 +96,12 @@ def wake_stacks(
     # A copy: this runs in a thread while kopf may update the index on the event loop.
     for entry in list(stacks_by_namespace.get(namespace, [])):
         if selects(entry, name, dict(labels)) or name in entry["selected"]:
-            kube.annotate(MONITORING_STACK, namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"})
+            kube.annotate(
+                VIGIL[api.MONITORING_STACK.kind], namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"}
+            )
 
 
-def index_sink(namespace: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
+def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
     """Sinks by namespace, as documents (stacks select only inside their namespace)."""
     meta = body.get("metadata", {})
     return {
@@ -119,17 +120,12 @@ def index_sink(namespace: str, body: kopf.Body, **_: Any) -> dict[str, Any]:
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the sink's handlers to ``registry``."""
-    resource = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
-    kopf.index(**resource, id="sinks_by_namespace")(index_sink)
-    kopf.on.event(**resource, id="count_event")(count_events(KIND, "sinks_by_namespace"))
+    on = resource(api.TELEMETRY_SINK, registry)
+    kopf.index(**on, id="sinks_by_namespace")(index_sink)
+    kopf.on.event(**on, id="count_event")(count_events(KIND, "sinks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        event(**resource, id="reconcile")(reconcile)
+        event(**on, id="reconcile")(reconcile)
     for event in (kopf.on.create, kopf.on.update):
-        event(**resource, id="wake-stacks")(wake_stacks)
-    kopf.on.delete(**resource, id="wake-stacks", optional=True)(wake_stacks)
-    kopf.timer(
-        **resource,
-        id="drift",
-        interval=settings.drift_interval,
-        initial_delay=settings.drift_interval,
-    )(reconcile)
+        event(**on, id="wake-stacks")(wake_stacks)
+    kopf.on.delete(**on, id="wake-stacks", optional=True)(wake_stacks)
+    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)

@@ -6,18 +6,26 @@ from typing import Any
 
 import kopf
 
-from vigil import collector_check, status
-from vigil.handlers.common import GROUP, VERSION, apply_children, count_events, observed, report, retried
+from vigil import api, collector_check, status
+from vigil.handlers.common import (
+    apply_children,
+    count_events,
+    generation,
+    issue,
+    observed,
+    report,
+    resource,
+    retried,
+)
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
+from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
-from vigil.render.context import RenderContext
-from vigil.render.plan import StackPlan, plan_stack, prepare_stack, rolled_out_hash, stack_fields
+from vigil.render.collector_config import CollectorConfig
 from vigil.settings import Settings
 from vigil.status import Issue
 
-KIND = "MonitoringStack"
-PLURAL = "monitoringstacks"
+KIND = api.MONITORING_STACK.kind
 
 
 @observed(KIND)
@@ -33,31 +41,35 @@ def reconcile(
     stacks_by_namespace: kopf.Index[str, dict[str, Any]],
     **_: Any,
 ) -> None:
-    """Parse the stack and its sinks, render, validate, apply what differs, report status."""
+    """Build the stack's collector config once, render from it, validate, apply what differs, report."""
     kube: Kube = memo.kube
     settings: Settings = memo.settings
     sinks = list(sinks_by_namespace.get(namespace, []))
-    inputs = prepare_stack(body, sinks)
-    refs = inputs.config.referenced if inputs.config else ()
-    versions = kube.resource_versions(namespace, refs)
-    plan = plan_stack(inputs, versions, RenderContext(settings.prometheus_labels, uid=uid))
-    if plan.error is None and settings.collector_binary and inputs.config is not None:
-        problem = collector_check.validate(
-            settings.collector_binary, inputs.config.text, (e.name for e in inputs.config.env)
-        )
-        plan = StackPlan(error=Issue("InvalidConfig", f"otelcol validate: {problem}")) if problem else plan
-    warnings = [*inputs.warnings, *plan.warnings]
-    if plan.error is None:
-        error, skipped = apply_children(kube, meta.Owner(KIND, name, namespace, uid), plan.objects)
-        plan = StackPlan(error=error) if error else plan
+    build = build_from_documents(body, sinks)
+    if isinstance(build, list):
+        report(body, patch, status.Outcome(generation(body), Issue("InvalidSpec", problems_message(build))))
+        return
+    versions = kube.resource_versions(namespace, build.config.referenced if build.config else ())
+    plan = plan_stack(build, versions, settings.render_context(uid))
+    error = issue(plan.error) if plan.error else validated(settings, build.config)
+    warnings = [issue(w) for w in plan.warnings]
+    if error is None:
+        error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
         warnings += skipped
         memo.secret_versions[(namespace, name)] = versions
-    generation = int(body.get("metadata", {}).get("generation", 0))
-    fields = stack_fields(inputs, plan, rolled_out_hash(plan.objects)) if plan.error is None else {}
-    report(body, patch, status.Outcome(generation, plan.error, tuple(warnings), fields))
-    if plan.error is None:
-        selected = (selected_sinks(body), list(fields["selectedSinks"]))
+    fields = status.fields_of(plan.status) if error is None and plan.status else {}
+    report(body, patch, status.Outcome(generation(body), error, tuple(warnings), fields))
+    if error is None:
+        selected = (selected_sinks(body), [s.metadata.name for s in build.sinks])
         tell_sinks(kube, namespace, name, selected, stacks=list(stacks_by_namespace.get(namespace, [])), sinks=sinks)
+
+
+def validated(settings: Settings, config: CollectorConfig | None) -> Issue | None:
+    """Why the collector rejects ``config`` (None: accepted, or no collector to ask)."""
+    if not settings.collector_binary or config is None:
+        return None
+    problem = collector_check.validate(settings.collector_binary, config)
+    return Issue("InvalidConfig", f"otelcol validate: {problem}") if problem else None
 
 
 @retried
@@ -96,7 +108,9 @@ def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> 
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
 
 
-def index_stack(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any) -> dict[str, Any]:
+def index_stack(
+    namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
+) -> dict[str | None, Any]:
     """Stacks by namespace: what each selects, for the sink handler to wake the right ones."""
     return {
         namespace: {
@@ -109,21 +123,13 @@ def index_stack(namespace: str, name: str, spec: kopf.Spec, status: kopf.Status,
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the stack's handlers to ``registry``."""
-    resource = {"group": GROUP, "version": VERSION, "plural": PLURAL, "registry": registry}
-    kopf.index(**resource, id="stacks_by_namespace")(index_stack)
-    kopf.on.event(**resource, id="count_event")(count_events(KIND, "stacks_by_namespace"))
+    on = resource(api.MONITORING_STACK, registry)
+    kopf.index(**on, id="stacks_by_namespace")(index_stack)
+    kopf.on.event(**on, id="count_event")(count_events(KIND, "stacks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        event(**resource, id="reconcile")(reconcile)
-    kopf.on.delete(**resource, id="forget", optional=True)(forget_stack)
+        event(**on, id="reconcile")(reconcile)
+    kopf.on.delete(**on, id="forget", optional=True)(forget_stack)
+    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
     kopf.timer(
-        **resource,
-        id="drift",
-        interval=settings.drift_interval,
-        initial_delay=settings.drift_interval,
-    )(reconcile)
-    kopf.timer(
-        **resource,
-        id="secrets",
-        interval=settings.secret_check_interval,
-        initial_delay=settings.secret_check_interval,
+        **on, id="secrets", interval=settings.secret_check_interval, initial_delay=settings.secret_check_interval
     )(check_secrets)

@@ -1,17 +1,6 @@
-"""Pydantic models of Vigil's custom resources: the single source of truth for the CRDs."""
+"""Pydantic models of Vigil's custom resources: the single source of truth for the CRDs.
 
-from vigil.models.policy import AlertPolicy, AlertPolicySpec, AlertPolicyStatus
-from vigil.models.sink import TelemetrySink, TelemetrySinkSpec, TelemetrySinkStatus
-from vigil.models.stack import MonitoringStack, MonitoringStackSpec, MonitoringStackStatus
-
-__all__ = [
-    "AlertPolicy",
-    "AlertPolicySpec",
-    "AlertPolicyStatus",
-    "MonitoringStack",
-    "MonitoringStackSpec",
-    "MonitoringStackStatus",
-    "TelemetrySink",
-    "TelemetrySinkSpec",
-    "TelemetrySinkStatus",
-]
+One module per kind (sink, stack, policy) and the pieces they share; import from those modules.
+(Nothing is imported here: vigil.destinations builds on models.base and models.common, and
+models.sink on vigil.destinations.)
+"""

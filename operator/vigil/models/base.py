@@ -130,5 +130,11 @@ StringMap = dict[
 
 
 def matches(pattern: str, value: str) -> bool:
-    """Python twin of CEL ``string.matches`` (RE2 search semantics)."""
+    """Python twin of CEL ``string.matches`` (RE2 search semantics).
+
+    RE2's ``$`` matches only at the end of the text; Python's also before a final newline, so a
+    pattern's closing ``$`` becomes ``\\Z`` here ("host:4317\\n" must not pass).
+    """
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + r"\Z"
     return re.search(pattern, value) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -149,7 +150,7 @@ class LabelSelector(VigilModel):
         default_factory=list, max_length=32, description="Expressions that must all hold."
     )
 
-    def matches(self, labels: dict[str, str]) -> bool:
+    def matches(self, labels: Mapping[str, str]) -> bool:
         """True when ``labels`` satisfy every requirement of this selector."""
         if any(labels.get(k) != v for k, v in self.match_labels.items()):
             return False

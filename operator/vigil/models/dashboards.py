@@ -6,9 +6,9 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import Field, StringConstraints, field_validator
 
+from vigil import api
 from vigil.models.base import CelRule, VigilModel, is_set, object_default
 from vigil.models.common import LabelSelector
-from vigil.render import meta
 
 DashboardName = Literal[
     "aureus-overview",
@@ -56,11 +56,11 @@ class SidecarLabel(VigilModel):
     """The label Grafana's dashboard sidecar selects ConfigMaps by."""
 
     key: QualifiedName = Field(
-        default=meta.GRAFANA_DASHBOARD_LABEL,
+        default=api.GRAFANA_DASHBOARD_LABEL,
         description="Label key, e.g. grafana_dashboard (kube-prometheus-stack's grafana.sidecar.dashboards.label).",
     )
     value: LabelValue = Field(
-        default=meta.GRAFANA_DASHBOARD_LABEL_VALUE,
+        default=api.GRAFANA_DASHBOARD_LABEL_VALUE,
         description='Label value, e.g. "1" (grafana.sidecar.dashboards.labelValue).',
     )
 
@@ -69,12 +69,12 @@ class DashboardFolder(VigilModel):
     """The Grafana folder the dashboards are filed under."""
 
     annotation: QualifiedName = Field(
-        default=meta.GRAFANA_FOLDER_ANNOTATION,
+        default=api.GRAFANA_FOLDER_ANNOTATION,
         description="ConfigMap annotation the sidecar reads the folder from "
         "(grafana.sidecar.dashboards.folderAnnotation). Mode configMap only.",
     )
     name: Annotated[str, StringConstraints(min_length=1, max_length=253)] = Field(
-        default=meta.GRAFANA_DEFAULT_FOLDER,
+        default=api.GRAFANA_DEFAULT_FOLDER,
         description="Folder title in Grafana.",
     )
 

@@ -1,212 +1,23 @@
-"""TelemetrySink: one destination for traces, metrics and/or logs."""
+"""TelemetrySink: one destination for traces, metrics and/or logs.
+
+The destination fields of the spec (otlp, prometheusRemoteWrite, ...) come from the registry in
+``vigil.destinations``; this module adds what every sink has: signals, delivery and processing.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, create_model
 
-from vigil.models.base import (
-    LABEL_NAME,
-    CelRule,
-    GoDuration,
-    UnprivilegedPort,
-    VigilModel,
-    is_set,
-    matches,
-)
-from vigil.models.common import TLS, Condition, Header, ObjectMeta, SecretValue
+from vigil.destinations import DESTINATIONS
+from vigil.destinations.base import Destination, SinkOptions
+from vigil.models.base import CelRule, GoDuration, VigilModel
+from vigil.models.common import Condition, ObjectMeta
+from vigil.models.delivery import SIGNALS, Queue, Retry, Signal
 
-Signal = Literal["traces", "metrics", "logs"]
-SIGNALS: tuple[Signal, ...] = ("traces", "metrics", "logs")
-
-URL = r"^https?://[^\s/]+(/[^\s]*)?$"
-GRPC_ENDPOINT = r"^((https?|dns)://)?/?[^\s/]+:[0-9]{1,5}$"
-HOST_PORT = r"^[^\s/:]+:[0-9]{1,5}$"
-
-Endpoint = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
-LabelKey = Annotated[str, StringConstraints(pattern=LABEL_NAME, max_length=128)]
 AttributeKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-
-
-class OTLPDestination(VigilModel):
-    """Export over OTLP to Jaeger, Tempo, another collector or any OTLP backend."""
-
-    cel_rules = (
-        CelRule(
-            rule=f"self.protocol == 'http' ? self.endpoint.matches(r'{URL}') "
-            f": self.endpoint.matches(r'{GRPC_ENDPOINT}')",
-            message="endpoint must be host:port (or https://host:port) for protocol grpc, "
-            "and an http:// or https:// URL for protocol http",
-            check=lambda m: matches(URL if m.protocol == "http" else GRPC_ENDPOINT, m.endpoint),
-        ),
-    )
-
-    endpoint: Endpoint = Field(
-        description="Where to send: host:port for gRPC (e.g. jaeger-collector:4317), a URL "
-        "for HTTP (e.g. https://otlp.example.com:4318)."
-    )
-    protocol: Literal["grpc", "http"] = Field(
-        default="grpc", description="OTLP transport: grpc or http (protobuf over HTTP)."
-    )
-    headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
-    tls: TLS | None = Field(default=None, description="TLS settings; default is TLS with system CAs.")
-    compression: Literal["gzip", "zstd", "snappy", "none"] = Field(default="gzip", description="Payload compression.")
-    timeout: GoDuration = Field(default="10s", description="Timeout of one export request.")
-
-
-class BasicAuth(VigilModel):
-    """HTTP basic authentication."""
-
-    username: SecretValue = Field(description="User name, inline or from a Secret.")
-    password: SecretValue = Field(description="Password, from a Secret (valueFrom) preferably.")
-
-
-class RemoteWriteAuth(VigilModel):
-    """Authentication for Prometheus remote write; set exactly one method."""
-
-    cel_rules = (
-        CelRule(
-            rule="has(self.bearerToken) != has(self.basic)",
-            message="set exactly one of bearerToken or basic",
-            check=lambda m: is_set(m.bearer_token) != is_set(m.basic),
-        ),
-    )
-
-    bearer_token: SecretValue | None = Field(
-        default=None, description="Bearer token sent as Authorization: Bearer <token>."
-    )
-    basic: BasicAuth | None = Field(default=None, description="HTTP basic authentication.")
-
-
-class PrometheusRemoteWriteDestination(VigilModel):
-    """Push metrics with the Prometheus remote-write protocol (Prometheus, Mimir, Thanos, ...)."""
-
-    cel_rules = (
-        CelRule(
-            rule=f"self.url.matches(r'{URL}')",
-            message="url must be an http:// or https:// URL, e.g. http://mimir-distributor:8080/api/v1/push",
-            check=lambda m: matches(URL, m.url),
-        ),
-    )
-
-    url: Endpoint = Field(description="Remote-write URL, e.g. http://prometheus:9090/api/v1/write.")
-    headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
-    tls: TLS | None = Field(default=None, description="TLS settings.")
-    auth: RemoteWriteAuth | None = Field(default=None, description="Authentication.")
-    external_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=32, description="Labels added to every series sent."
-    )
-    timeout: GoDuration = Field(default="10s", description="Timeout of one write request.")
-    resource_to_telemetry_conversion: bool = Field(
-        default=False, description="Turn resource attributes into metric labels."
-    )
-
-
-class PrometheusDestination(VigilModel):
-    """Serve metrics on a scrape endpoint of the collector (a ServiceMonitor scrapes it)."""
-
-    port: UnprivilegedPort = Field(default=8889, description="Port the collector serves /metrics on for this sink.")
-    namespace: Annotated[str, StringConstraints(pattern=LABEL_NAME, max_length=64)] | None = Field(
-        default=None, description="Prefix of every metric name, e.g. aureus."
-    )
-    const_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=32, description="Labels added to every metric."
-    )
-    metric_expiration: GoDuration = Field(default="5m", description="How long a metric not updated stays exposed.")
-    resource_to_telemetry_conversion: bool = Field(
-        default=False, description="Turn resource attributes into metric labels."
-    )
-    scrape_interval: Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$")] = Field(
-        default="30s", description="How often Prometheus scrapes this endpoint."
-    )
-
-
-class KafkaSASL(VigilModel):
-    """SASL authentication to the Kafka brokers."""
-
-    mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
-        default="SCRAM-SHA-512", description="SASL mechanism."
-    )
-    username: SecretValue = Field(description="SASL user name.")
-    password: SecretValue = Field(description="SASL password, from a Secret (valueFrom).")
-
-
-class KafkaDestination(VigilModel):
-    """Publish OTLP data to a Kafka topic."""
-
-    cel_rules = (
-        CelRule(
-            rule=f"self.brokers.all(b, b.matches(r'{HOST_PORT}'))",
-            message="every broker must be host:port, e.g. kafka-0.kafka:9092",
-            check=lambda m: all(matches(HOST_PORT, b) for b in m.brokers),
-        ),
-    )
-
-    brokers: list[Annotated[str, StringConstraints(max_length=512)]] = Field(
-        min_length=1, max_length=32, description="Bootstrap brokers as host:port."
-    )
-    topic: Annotated[str, StringConstraints(pattern=r"^[a-zA-Z0-9._-]+$", max_length=249)] = Field(
-        description="Topic to publish to (the same topic for every signal of this sink)."
-    )
-    encoding: Literal["otlp_proto", "otlp_json"] = Field(default="otlp_proto", description="Message encoding.")
-    protocol_version: Annotated[str, StringConstraints(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")] = Field(
-        default="2.1.0", description="Kafka protocol version of the brokers."
-    )
-    sasl: KafkaSASL | None = Field(default=None, description="SASL authentication.")
-    tls: TLS | None = Field(default=None, description="TLS settings; omit for plaintext.")
-
-
-class FileRotation(VigilModel):
-    """When to start a new file."""
-
-    max_megabytes: int = Field(default=100, ge=1, le=102400, description="Size of one file.")
-    max_days: int = Field(default=0, ge=0, le=3650, description="Days to keep old files (0: all).")
-    max_backups: int = Field(default=10, ge=0, le=1000, description="Old files to keep.")
-
-
-class FileDestination(VigilModel):
-    """Write telemetry to a file in the collector pod (an emptyDir volume)."""
-
-    cel_rules = (
-        CelRule(
-            rule="!self.path.contains('/../') && !self.path.endsWith('/..')",
-            message="path must not contain '..'",
-            check=lambda m: "/../" not in m.path and not m.path.endswith("/.."),
-        ),
-    )
-
-    path: Annotated[str, StringConstraints(pattern=r"^/[^/\s]+(/[^/\s]+)*/[^/\s]+$", max_length=1024)] = Field(
-        description="Absolute path of the file, at least one directory deep, e.g. "
-        "/var/lib/vigil/telemetry.jsonl. Its directory is an emptyDir volume."
-    )
-    format: Literal["json", "proto"] = Field(default="json", description="Line format.")
-    rotation: FileRotation | None = Field(default=None, description="Rotation; omit for none.")
-
-
-class DebugDestination(VigilModel):
-    """Print telemetry to the collector's log (the console sink)."""
-
-    verbosity: Literal["basic", "normal", "detailed"] = Field(
-        default="basic", description="How much of each item is printed."
-    )
-
-
-class Retry(VigilModel):
-    """Retry of failed exports (exponential backoff)."""
-
-    enabled: bool = Field(default=True, description="Retry failed exports.")
-    initial_interval: GoDuration = Field(default="5s", description="First wait.")
-    max_interval: GoDuration = Field(default="30s", description="Longest wait.")
-    max_elapsed_time: GoDuration = Field(default="300s", description="Give up after this long (0s: never).")
-
-
-class Queue(VigilModel):
-    """In-memory sending queue in front of the exporter."""
-
-    enabled: bool = Field(default=True, description="Queue exports in memory.")
-    size: int = Field(default=1000, ge=1, le=1000000, description="Batches the queue holds.")
-    consumers: int = Field(default=10, ge=1, le=1000, description="Parallel senders.")
 
 
 class Batch(VigilModel):
@@ -242,34 +53,47 @@ class Redact(VigilModel):
     )
 
 
-DESTINATIONS = ("otlp", "prometheusRemoteWrite", "prometheus", "kafka", "file", "debug")
-_METRICS_ONLY = ("prometheusRemoteWrite", "prometheus")
-_QUEUED = ("otlp", "prometheusRemoteWrite", "kafka")
+def _names(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} or {items[-1]}"
 
 
-class TelemetrySinkSpec(VigilModel):
-    """Desired state of a TelemetrySink."""
+def _set(field: str) -> str:
+    return f"has(self.{field})"
+
+
+_ALL = [d.field for d in DESTINATIONS]
+_QUEUED = [d for d in DESTINATIONS if d.queued]
+
+
+def _signal_rule(d: Destination[Any]) -> CelRule:
+    allowed = list(d.signals)
+    listed = ", ".join(f"'{s}'" for s in allowed)
+    return CelRule(
+        rule=f"!{_set(d.field)} || self.signals.all(s, s in [{listed}])",
+        message=f"{d.field} sinks carry {_names(allowed)} only: set signals to [{', '.join(allowed)}]",
+        check=lambda m: m.destination_field != d.field or set(m.signals) <= set(allowed),
+    )
+
+
+class SinkSpecBase(VigilModel):
+    """Desired state of a TelemetrySink: the fields every destination shares."""
 
     cel_rules = (
         CelRule(
-            rule=" + ".join(f"(has(self.{d}) ? 1 : 0)" for d in DESTINATIONS) + " == 1",
-            message="set exactly one destination: otlp, prometheusRemoteWrite, prometheus, kafka, file or debug",
-            check=lambda m: len(m.destinations()) == 1,
+            rule=" + ".join(f"({_set(f)} ? 1 : 0)" for f in _ALL) + " == 1",
+            message=f"set exactly one destination: {_names(_ALL)}",
+            check=lambda m: len(m.destinations_set()) == 1,
         ),
-        CelRule(
-            rule="(!has(self.prometheusRemoteWrite) && !has(self.prometheus)) || self.signals.all(s, s == 'metrics')",
-            message="prometheus and prometheusRemoteWrite sinks carry metrics only: set signals to [metrics]",
-            check=lambda m: not set(m.destinations()) & set(_METRICS_ONLY) or set(m.signals) == {"metrics"},
-        ),
+        *(_signal_rule(d) for d in DESTINATIONS if set(d.signals) != set(SIGNALS)),
         CelRule(
             rule="!has(self.sampling) || 'traces' in self.signals",
             message="sampling applies to traces: add traces to signals or remove sampling",
             check=lambda m: m.sampling is None or "traces" in m.signals,
         ),
         CelRule(
-            rule="(!has(self.retry) && !has(self.queue)) || " + " || ".join(f"has(self.{d})" for d in _QUEUED),
-            message="retry and queue apply to otlp, prometheusRemoteWrite and kafka sinks only",
-            check=lambda m: (m.retry is None and m.queue is None) or bool(set(m.destinations()) & set(_QUEUED)),
+            rule="(!has(self.retry) && !has(self.queue)) || " + " || ".join(_set(d.field) for d in _QUEUED),
+            message=f"retry and queue apply to {_names([d.field for d in _QUEUED])} sinks only",
+            check=lambda m: (m.retry is None and m.queue is None) or m.destination_field in {d.field for d in _QUEUED},
         ),
     )
 
@@ -279,31 +103,37 @@ class TelemetrySinkSpec(VigilModel):
         description="Signals this sink receives: any of traces, metrics, logs.",
         json_schema_extra={"x-kubernetes-list-type": "set"},
     )
-    otlp: OTLPDestination | None = Field(default=None, description="OTLP gRPC/HTTP destination.")
-    prometheus_remote_write: PrometheusRemoteWriteDestination | None = Field(
-        default=None, description="Prometheus remote-write destination (metrics only)."
-    )
-    prometheus: PrometheusDestination | None = Field(
-        default=None,
-        description="Prometheus scrape endpoint served by the collector (metrics only).",
-    )
-    kafka: KafkaDestination | None = Field(default=None, description="Kafka destination.")
-    file: FileDestination | None = Field(default=None, description="File in the collector pod.")
-    debug: DebugDestination | None = Field(default=None, description="The collector's log (console).")
     retry: Retry | None = Field(default=None, description="Retry on failure; exporter default if unset.")
     queue: Queue | None = Field(default=None, description="Sending queue; exporter default if unset.")
     batch: Batch | None = Field(default=None, description="Batching for this sink only; the stack's batch if unset.")
     sampling: Sampling | None = Field(default=None, description="Trace sampling for this sink.")
     redact: Redact | None = Field(default=None, description="Attributes to delete or hash.")
 
-    def destinations(self) -> list[str]:
-        """Wire names of the destination fields that are set (exactly one when valid)."""
-        return [d for d in DESTINATIONS if getattr(self, _attr(d)) is not None]
+    def destinations_set(self) -> list[Destination[Any]]:
+        """The destinations whose field is set (exactly one when valid)."""
+        return [d for d in DESTINATIONS if getattr(self, d.attr, None) is not None]
+
+    @property
+    def destination(self) -> tuple[Destination[Any], VigilModel]:
+        """This sink's destination and its settings."""
+        d = self.destinations_set()[0]
+        return d, getattr(self, d.attr)
+
+    @property
+    def destination_field(self) -> str:
+        """Wire name of this sink's destination, e.g. ``prometheusRemoteWrite`` ("" when none)."""
+        chosen = self.destinations_set()
+        return chosen[0].field if len(chosen) == 1 else ""
 
     @property
     def destination_type(self) -> str:
         """Wire name of this sink's destination, e.g. ``prometheusRemoteWrite``."""
-        return self.destinations()[0]
+        return self.destination[0].field
+
+    @property
+    def options(self) -> SinkOptions:
+        """What shapes the exporter besides the destination: signals (in order), retry, queue."""
+        return SinkOptions(tuple(s for s in SIGNALS if s in self.signals), self.retry, self.queue)
 
     @property
     def has_own_processing(self) -> bool:
@@ -311,8 +141,16 @@ class TelemetrySinkSpec(VigilModel):
         return any(x is not None for x in (self.batch, self.sampling, self.redact))
 
 
-def _attr(wire: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in wire)
+if TYPE_CHECKING:
+    TelemetrySinkSpec = SinkSpecBase
+else:
+    TelemetrySinkSpec = create_model(
+        "TelemetrySinkSpec",
+        __base__=SinkSpecBase,
+        __doc__="Desired state of a TelemetrySink.",
+        __module__=__name__,
+        **{d.attr: (d.model | None, Field(default=None, description=d.description)) for d in DESTINATIONS},
+    )
 
 
 class TelemetrySinkStatus(VigilModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
@@ -20,11 +21,6 @@ from vigil.models.base import (
 from vigil.models.bundles import RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 from vigil.models.dashboards import DashboardSelection
-
-# The default image and the collector the tests build share this version
-# (tools/otelcol/manifest.yaml); a unit test keeps them equal.
-COLLECTOR_VERSION = "0.159.0"
-DEFAULT_COLLECTOR_IMAGE = f"otel/opentelemetry-collector-contrib:{COLLECTOR_VERSION}"
 
 ScrapeDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$", max_length=32)]
 
@@ -63,9 +59,11 @@ class Collector(VigilModel):
         le=50,
         description="Collector pods; above 1 a PodDisruptionBudget is added.",
     )
-    image: Annotated[str, StringConstraints(min_length=1, max_length=512)] = Field(
-        default=DEFAULT_COLLECTOR_IMAGE,
-        description="Collector image. Must contain the components Vigil renders (the contrib distribution does).",
+    image: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = Field(
+        default=None,
+        description="Collector image. Unset: the operator's default (--collector-image), the otelcol-vigil "
+        "image of this release. Any image must contain the components Vigil renders (the upstream contrib "
+        "distribution does, but reads Secret values containing '$' as config syntax; see docs).",
     )
     image_pull_policy: Literal["Always", "IfNotPresent", "Never"] = Field(
         default="IfNotPresent", description="Kubernetes image pull policy."
@@ -183,6 +181,10 @@ class SinkSelection(VigilModel):
     names: list[ObjectName] = Field(
         default_factory=list, max_length=64, description="Sinks by name (same namespace only)."
     )
+
+    def selects(self, name: str, labels: Mapping[str, str]) -> bool:
+        """Whether the sink ``name`` with ``labels`` (in the stack's namespace) is selected."""
+        return name in self.names or (self.selector is not None and self.selector.matches(labels))
 
 
 class SelfMonitoring(VigilModel):

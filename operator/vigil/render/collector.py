@@ -4,34 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from typing import Any
 
-from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
 from vigil.render import components as c
 from vigil.render import meta
-from vigil.render.collector_config import (
-    CONFIG_DIR,
-    CONFIG_FILE,
-    CollectorConfig,
-    build_collector_config,
-)
+from vigil.render.collector_config import CONFIG_DIR, CONFIG_FILE, CollectorConfig
 from vigil.render.context import RenderContext
 
 COMPONENT = "collector"
 CONTAINER = "otel-collector"
 UID = 10001
-
-
-def owner_of(stack: MonitoringStack, ctx: RenderContext) -> meta.Owner:
-    """The Owner of everything generated for ``stack``."""
-    return meta.Owner(
-        kind="MonitoringStack",
-        name=stack.metadata.name,
-        namespace=stack.metadata.namespace or "default",
-        uid=ctx.uid,
-    )
 
 
 def config_hash(config: CollectorConfig, ctx: RenderContext) -> str:
@@ -53,12 +36,12 @@ def _ports(stack: MonitoringStack, config: CollectorConfig) -> list[tuple[str, i
     if otlp.http.enabled:
         ports.append(("otlp-http", otlp.http.port))
     ports.append(("metrics", c.METRICS_PORT))
-    ports += [(prometheus_port_name(port), port) for _, port in config.prometheus_ports]
+    ports += [(scrape_port_name(scrape.port), scrape.port) for _, scrape in config.scrapes]
     return ports
 
 
-def prometheus_port_name(port: int) -> str:
-    """Service/container port name of a prometheus sink (IANA names are at most 15 chars)."""
+def scrape_port_name(port: int) -> str:
+    """Service/container port name of a sink Prometheus scrapes (IANA names are at most 15 chars)."""
     return f"prom-{port}"
 
 
@@ -88,13 +71,13 @@ def _volumes(config: CollectorConfig, stack: str) -> tuple[list[dict[str, Any]],
     return volumes, mounts
 
 
-def _pod_spec(stack: MonitoringStack, config: CollectorConfig) -> dict[str, Any]:
+def _pod_spec(stack: MonitoringStack, config: CollectorConfig, ctx: RenderContext) -> dict[str, Any]:
     col = stack.spec.collector
     name = stack.metadata.name
     volumes, mounts = _volumes(config, name)
     container: dict[str, Any] = {
         "name": CONTAINER,
-        "image": col.image,
+        "image": col.image or ctx.collector_image,
         "imagePullPolicy": col.image_pull_policy,
         "args": [f"--config={CONFIG_DIR}/{CONFIG_FILE}"],
         "ports": [
@@ -149,15 +132,10 @@ def _pod_spec(stack: MonitoringStack, config: CollectorConfig) -> dict[str, Any]
     return pod
 
 
-def render_collector(
-    stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext
-) -> list[dict[str, Any]]:
-    """ConfigMap, Deployment, Service, ServiceAccount, connection ConfigMap (+ PDB if replicas > 1).
-
-    Raises RenderError when the sinks cannot be combined into one collector.
-    """
-    config = build_collector_config(stack, sinks)
-    owner = owner_of(stack, ctx)
+def render_collector(stack: MonitoringStack, config: CollectorConfig, ctx: RenderContext) -> list[dict[str, Any]]:
+    """ConfigMap, Deployment, Service, ServiceAccount, connection ConfigMap (+ PDB if replicas > 1),
+    running the already built ``config``."""
+    owner = meta.owner_of(stack, ctx.uid)
     name = stack.metadata.name
     deploy_name = meta.collector_name(name)
     selector = owner.selector_labels(COMPONENT)
@@ -195,7 +173,7 @@ def render_collector(
                 },
                 "template": {
                     "metadata": {"labels": pod_labels, "annotations": pod_annotations},
-                    "spec": _pod_spec(stack, config),
+                    "spec": _pod_spec(stack, config, ctx),
                 },
             },
         },

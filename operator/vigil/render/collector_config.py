@@ -1,23 +1,28 @@
-"""The collector config file for a stack and its sinks, plus what the pod needs to run it."""
+"""The collector config file for a stack and its sinks, plus what the pod needs to run it.
+
+Every sink's exporter comes from its destination (``vigil.destinations``). The config is built
+as data and written once; every string from a spec is escaped for the collector (``$`` becomes
+``$$``), so no tenant string can become a ``${...}`` expansion. Only the references Vigil makes
+to its own environment variables (:class:`EnvRef`) are written as ``${env:NAME}``.
+"""
 
 from __future__ import annotations
 
 import posixpath
-from collections.abc import Sequence
+import re
+import textwrap
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
 import jinja2
+import yaml
 
-from vigil.models.common import (
-    TLS,
-    CertificateSource,
-    ConfigMapKeyRef,
-    SecretKeyRef,
-    SecretValue,
-)
-from vigil.models.sink import SIGNALS, TelemetrySink, TelemetrySinkSpec
+from vigil.destinations.base import ConfigValue, EnvRef, Exporter, Joined, Scrape
+from vigil.models.common import CertificateSource, ConfigMapKeyRef, SecretKeyRef, SecretValue
+from vigil.models.delivery import SIGNALS
+from vigil.models.sink import TelemetrySink, TelemetrySinkSpec
 from vigil.models.stack import MonitoringStack
 from vigil.render import components as c
 from vigil.render.errors import RenderError
@@ -26,7 +31,7 @@ from vigil.render.meta import env_name, short_hash
 CONFIG_DIR = "/conf"
 CONFIG_FILE = "collector.yaml"
 TLS_DIR = "/etc/vigil/tls"
-RESERVED_DIRS = (CONFIG_DIR, TLS_DIR)
+ENV_REFERENCE = re.compile(r"\$\{env:([A-Z0-9_]+)\}")
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,10 @@ class EnvVar:
     secret_key: str | None = None
 
     def to_k8s(self) -> dict[str, Any]:
-        """The container env entry."""
+        """The container env entry. Inline values are escaped for Kubernetes, which would
+        otherwise expand ``$(OTHER_VAR)`` in them."""
         if self.secret_name is None:
-            return {"name": self.name, "value": self.value}
+            return {"name": self.name, "value": (self.value or "").replace("$", "$$")}
         ref = {"name": self.secret_name, "key": self.secret_key}
         return {"name": self.name, "valueFrom": {"secretKeyRef": ref}}
 
@@ -60,247 +66,110 @@ class Mount:
 
 @dataclass(frozen=True)
 class CollectorConfig:
-    """Everything derived from the sinks: config text, env, mounts, extra ports, references."""
+    """Everything derived from the sinks: config text, env, mounts, scrape ports, references."""
 
     text: str
     env: tuple[EnvVar, ...]
     mounts: tuple[Mount, ...]
-    prometheus_ports: tuple[tuple[str, int], ...]
+    scrapes: tuple[tuple[str, Scrape], ...]
+    """(sink, endpoint) of every sink Prometheus scrapes from the collector itself."""
     referenced: tuple[tuple[str, str], ...]
     """(kind, name) of every Secret and ConfigMap the collector reads; their versions roll it."""
     referenced_by: dict[tuple[str, str], str] = field(default_factory=dict)
-    """The first field that references each (kind, name), e.g. ``TelemetrySink/x: tls.ca``."""
+    """The first field that references each (kind, name), e.g. ``TelemetrySink/x: spec.otlp.tls.ca``."""
 
 
 @dataclass
 class _Builder:
+    """What the exporters of all sinks ask for, collected while they render."""
+
     env: dict[str, EnvVar] = field(default_factory=dict)
     env_owner: dict[str, str] = field(default_factory=dict)
     mounts: dict[str, Mount] = field(default_factory=dict)
     referenced: dict[tuple[str, str], str] = field(default_factory=dict)
+    extensions: dict[str, dict[str, ConfigValue]] = field(default_factory=dict)
 
-    def refer(self, kind: str, name: str, where: str) -> None:
-        """Remember that ``where`` reads the ``kind`` object ``name``."""
-        self.referenced.setdefault((kind, name), where)
 
-    def secret(self, sink: str, path: str, value: SecretValue, *parts: str) -> str:
-        """Put ``value`` into the environment and return the ``${env:NAME}`` reference."""
-        name = env_name(sink, *parts)
-        owner = f"TelemetrySink/{sink}: {path}"
-        if name in self.env and self.env_owner[name] != owner:
+@dataclass
+class _SinkContext:
+    """The ExporterContext of one sink: field paths start at ``spec.<destination>``."""
+
+    b: _Builder
+    sink: str
+    field: str
+
+    def _path(self, where: str) -> str:
+        return f"TelemetrySink/{self.sink}: spec.{self.field}.{where}"
+
+    def fail(self, where: str, message: str) -> RenderError:
+        return RenderError(self._path(where), message)
+
+    def secret(self, where: str, value: SecretValue, *parts: str) -> EnvRef:
+        name = env_name(self.sink, *parts)
+        owner = self._path(where)
+        if name in self.b.env and self.b.env_owner[name] != owner:
             raise RenderError(
                 owner,
-                f"maps to environment variable {name}, already used by {self.env_owner[name]}; "
+                f"maps to environment variable {name}, already used by {self.b.env_owner[name]}; "
                 "rename one of the sinks or headers",
             )
         if value.value_from is not None:
             ref = value.value_from.secret_key_ref
-            self.refer("Secret", ref.name, owner)
-            self.env[name] = EnvVar(name, secret_name=ref.name, secret_key=ref.key)
+            self.b.referenced.setdefault(("Secret", ref.name), owner)
+            self.b.env[name] = EnvVar(name, secret_name=ref.name, secret_key=ref.key)
         else:
-            self.env[name] = EnvVar(name, value=value.value)
-        self.env_owner[name] = owner
-        return "${env:" + name + "}"
+            self.b.env[name] = EnvVar(name, value=value.value)
+        self.b.env_owner[name] = owner
+        return EnvRef(name)
 
-    def certificate(self, sink: str, role: str, source: CertificateSource) -> str:
-        """Mount a Secret/ConfigMap key as a file and return its path."""
-        file_name = f"{role}.pem"
-        directory = posixpath.join(TLS_DIR, sink, role)
+    def certificate(self, role: str, source: CertificateSource) -> str:
         ref: SecretKeyRef | ConfigMapKeyRef
         if source.secret_key_ref is not None:
             kind, ref = "Secret", source.secret_key_ref
         else:
             assert source.config_map_key_ref is not None
             kind, ref = "ConfigMap", source.config_map_key_ref
-        self.refer(kind, ref.name, f"TelemetrySink/{sink}: tls.{role}")
-        volume = f"tls-{short_hash(sink + '/' + role, 10)}"
-        self.mounts[volume] = Mount(volume, directory, kind, ref.name, ref.key, file_name)
-        return posixpath.join(directory, file_name)
+        self.b.referenced.setdefault((kind, ref.name), self._path(f"tls.{role}"))
+        directory = posixpath.join(TLS_DIR, self.sink, role)
+        volume = f"tls-{short_hash(self.sink + '/' + role, 10)}"
+        self.b.mounts[volume] = Mount(volume, directory, kind, ref.name, ref.key, f"{role}.pem")
+        return posixpath.join(directory, f"{role}.pem")
 
-    def directory(self, sink: str, path: str) -> None:
-        """An emptyDir for a file sink's directory."""
-        directory = posixpath.dirname(path)
-        if any(directory == d or directory.startswith(d + "/") for d in RESERVED_DIRS):
-            raise RenderError(
-                f"TelemetrySink/{sink}: spec.file.path",
-                f"{directory} is reserved for the collector's own files; choose another directory, e.g. /var/lib/vigil",
-            )
-        volume = f"files-{short_hash(directory, 10)}"
-        self.mounts[volume] = Mount(volume, directory, "emptyDir")
+    def directory(self, where: str, path: str) -> None:
+        volume = f"files-{short_hash(path, 10)}"
+        self.b.mounts[volume] = Mount(volume, path, "emptyDir")
 
-
-def _tls(b: _Builder, sink: str, tls: TLS | None) -> dict[str, Any]:
-    if tls is None:
-        return {}
-    out: dict[str, Any] = {}
-    if tls.insecure:
-        out["insecure"] = True
-    if tls.insecure_skip_verify:
-        out["insecure_skip_verify"] = True
-    if tls.server_name:
-        out["server_name_override"] = tls.server_name
-    for role, source in (("ca", tls.ca), ("cert", tls.cert), ("key", tls.key)):
-        if source is not None:
-            out[f"{role}_file"] = b.certificate(sink, role, source)
-    return out
+    def extension(self, type_: str, config: dict[str, ConfigValue]) -> str:
+        ident = f"{type_}/{self.sink}"
+        self.b.extensions[ident] = config
+        return ident
 
 
-def _headers(b: _Builder, sink: str, dest: str, spec: Any) -> dict[str, str]:
-    seen: dict[str, int] = {}
-    out: dict[str, str] = {}
-    for i, header in enumerate(spec.headers):
-        lower = header.name.lower()
-        if lower in seen:
-            raise RenderError(
-                f"TelemetrySink/{sink}: spec.{dest}.headers[{i}].name",
-                f"header {header.name} is already set by headers[{seen[lower]}]; remove one",
-            )
-        seen[lower] = i
-        out[header.name] = b.secret(sink, f"spec.{dest}.headers[{i}]", header, "HEADER", header.name)
-    return out
+def escaped(value: ConfigValue) -> Any:
+    """``value`` as the collector must read it: every string's ``$`` doubled, Vigil's own
+    environment references written ``${env:NAME}``."""
+    if isinstance(value, EnvRef):
+        return "${env:" + value.name + "}"
+    if isinstance(value, Joined):
+        return "".join(escaped(p) for p in value.parts)
+    if isinstance(value, str):
+        return value.replace("$", "$$")
+    if isinstance(value, Mapping):
+        for key in value:
+            if "$" in str(key):  # keys are names the models restrict; a "$" here is a bug, not data
+                raise ValueError(f"collector config key {key!r} contains '$'")
+        return {k: escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [escaped(v) for v in value]
+    return value
 
 
-def _exporter(b: _Builder, sink: TelemetrySink, basic_auths: list[dict[str, str]]) -> dict[str, Any]:
-    name, spec = sink.metadata.name, sink.spec
-    dest = spec.destination_type
-    common: dict[str, Any] = {
-        "retry": spec.retry,
-        "queue": spec.queue,
-        "headers": {},
-        "tls": {},
-    }
-    if spec.otlp is not None:
-        kind = f"otlp/{spec.otlp.protocol}"
-        o = spec.otlp
-        common.update(
-            endpoint=o.endpoint,
-            compression=o.compression,
-            timeout=o.timeout,
-            headers=_headers(b, name, dest, o),
-            tls=_tls(b, name, o.tls),
-        )
-    elif spec.prometheus_remote_write is not None:
-        kind, rw = dest, spec.prometheus_remote_write
-        headers = _headers(b, name, dest, rw)
-        auth = None
-        if rw.auth is not None and rw.auth.bearer_token is not None:
-            if any(h.lower() == "authorization" for h in headers):
-                raise RenderError(
-                    f"TelemetrySink/{name}: spec.prometheusRemoteWrite.auth.bearerToken",
-                    "the Authorization header is also set in headers; use one of them",
-                )
-            token = b.secret(name, f"spec.{dest}.auth.bearerToken", rw.auth.bearer_token, "BEARER_TOKEN")
-            headers["Authorization"] = f"Bearer {token}"
-        elif rw.auth is not None and rw.auth.basic is not None:
-            auth = f"{c.EXTENSIONS['basicauth']}/{name}"
-            basic_auths.append(
-                {
-                    "id": auth,
-                    "username": b.secret(name, f"spec.{dest}.auth.basic.username", rw.auth.basic.username, "USERNAME"),
-                    "password": b.secret(name, f"spec.{dest}.auth.basic.password", rw.auth.basic.password, "PASSWORD"),
-                }
-            )
-        common.update(
-            endpoint=rw.url,
-            timeout=rw.timeout,
-            headers=headers,
-            tls=_tls(b, name, rw.tls),
-            auth=auth,
-            external_labels=dict(sorted(rw.external_labels.items())),
-            resource_to_telemetry=rw.resource_to_telemetry_conversion,
-        )
-    elif spec.prometheus is not None:
-        kind, p = dest, spec.prometheus
-        common.update(
-            port=p.port,
-            namespace=p.namespace,
-            const_labels=dict(sorted(p.const_labels.items())),
-            metric_expiration=p.metric_expiration,
-            resource_to_telemetry=p.resource_to_telemetry_conversion,
-        )
-    elif spec.kafka is not None:
-        kind, k = dest, spec.kafka
-        sasl = None
-        if k.sasl is not None:
-            sasl = {
-                "mechanism": k.sasl.mechanism,
-                "username": b.secret(name, f"spec.{dest}.sasl.username", k.sasl.username, "SASL_USERNAME"),
-                "password": b.secret(name, f"spec.{dest}.sasl.password", k.sasl.password, "SASL_PASSWORD"),
-            }
-        common.update(
-            brokers=list(k.brokers),
-            topic=k.topic,
-            encoding=k.encoding,
-            protocol_version=k.protocol_version,
-            signals=[s for s in SIGNALS if s in spec.signals],
-            sasl=sasl,
-            tls=_tls(b, name, k.tls),
-        )
-    elif spec.file is not None:
-        kind, f = dest, spec.file
-        b.directory(name, f.path)
-        common.update(path=f.path, format=f.format, rotation=f.rotation)
-    else:
-        assert spec.debug is not None
-        kind = dest
-        common.update(verbosity=spec.debug.verbosity)
-    return {"id": f"{c.EXPORTERS[kind]}/{name}", "kind": kind, **common}
-
-
-def _processors(sink: str, spec: TelemetrySinkSpec) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    if spec.batch is not None:
-        out.append(
-            {
-                "id": f"{c.PROCESSORS['batch']}/{sink}",
-                "kind": "batch",
-                "timeout": spec.batch.timeout,
-                "send_batch_size": spec.batch.send_batch_size,
-                "send_batch_max_size": spec.batch.send_batch_max_size,
-            }
-        )
-    if spec.sampling is not None:
-        out.append(
-            {
-                "id": f"{c.PROCESSORS['sampler']}/{sink}",
-                "kind": "sampler",
-                "percentage": spec.sampling.percentage,
-            }
-        )
-    if spec.redact is not None:
-        actions = [{"key": k, "action": "delete"} for k in spec.redact.delete]
-        actions += [{"key": k, "action": "hash"} for k in spec.redact.hash]
-        out.append({"id": f"{c.PROCESSORS['redact']}/redact-{sink}", "kind": "redact", "actions": actions})
-    return out
-
-
-def _pipelines(
-    sinks: Sequence[TelemetrySink], exporters: dict[str, str], own: dict[str, list[dict[str, Any]]]
-) -> list[dict[str, Any]]:
-    pipelines: list[dict[str, Any]] = []
-    base = [c.PROCESSORS["memory_limiter"]]
-    for signal in SIGNALS:
-        shared = [exporters[s.metadata.name] for s in sinks if signal in s.spec.signals and s.metadata.name not in own]
-        if shared:
-            pipelines.append({"id": signal, "processors": [*base, c.PROCESSORS["batch"]], "exporters": shared})
-    for s in sinks:
-        name = s.metadata.name
-        if name not in own:
-            continue
-        procs = own[name]
-        batch = [p["id"] for p in procs if p["kind"] == "batch"] or [c.PROCESSORS["batch"]]
-        for signal in SIGNALS:
-            if signal not in s.spec.signals:
-                continue
-            rest = [p["id"] for p in procs if p["kind"] == "redact" or (p["kind"] == "sampler" and signal == "traces")]
-            pipelines.append(
-                {
-                    "id": f"{signal}/{name}",
-                    "processors": [*base, *batch, *rest],
-                    "exporters": [exporters[name]],
-                }
-            )
-    return pipelines
+def _block(value: Mapping[str, Any], indent: int) -> str:
+    """A mapping as block YAML indented by ``indent`` spaces ("" when empty)."""
+    if not value:
+        return ""
+    text = yaml.safe_dump(dict(value), sort_keys=False, default_flow_style=False, width=2**31 - 1, allow_unicode=True)
+    return "\n" + textwrap.indent(text.rstrip("\n"), " " * indent)
 
 
 @cache
@@ -308,14 +177,70 @@ def _template() -> jinja2.Template:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("vigil.render", "templates"),
         undefined=jinja2.StrictUndefined,
-        autoescape=False,  # noqa: S701 - YAML, every value is passed through tojson
+        autoescape=False,  # noqa: S701 - YAML: sections are dumped by yaml, scalars by tojson
         keep_trailing_newline=True,
     )
-    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
+    env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": True}
+    env.filters["block"] = _block
     return env.get_template("collector.yaml.j2")
 
 
-def _check_ports(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> tuple[tuple[str, int], ...]:
+def _processors(sink: str, spec: TelemetrySinkSpec) -> list[tuple[str, str, dict[str, ConfigValue]]]:
+    """(kind, id, settings) of the processors a sink has of its own."""
+    out: list[tuple[str, str, dict[str, ConfigValue]]] = []
+    if spec.batch is not None:
+        b = spec.batch
+        settings = {
+            "timeout": b.timeout,
+            "send_batch_size": b.send_batch_size,
+            "send_batch_max_size": b.send_batch_max_size,
+        }
+        out.append(("batch", f"{c.PROCESSORS['batch']}/{sink}", settings))
+    if spec.sampling is not None:
+        out.append(("sampler", f"{c.PROCESSORS['sampler']}/{sink}", {"sampling_percentage": spec.sampling.percentage}))
+    if spec.redact is not None:
+        actions = [{"key": k, "action": "delete"} for k in spec.redact.delete]
+        actions += [{"key": k, "action": "hash"} for k in spec.redact.hash]
+        out.append(("redact", f"{c.PROCESSORS['redact']}/redact-{sink}", {"actions": actions}))
+    return out
+
+
+def _pipelines(
+    sinks: Sequence[TelemetrySink],
+    exporters: Mapping[str, str],
+    own: Mapping[str, list[tuple[str, str, dict[str, ConfigValue]]]],
+) -> dict[str, dict[str, list[str]]]:
+    """One pipeline per signal for the sinks without processing of their own, one per sink and
+    signal for the others (so their processing never touches the other sinks)."""
+    pipelines: dict[str, dict[str, list[str]]] = {}
+    base = [c.PROCESSORS["memory_limiter"]]
+    for signal in SIGNALS:
+        shared = [exporters[s.metadata.name] for s in sinks if signal in s.spec.signals and s.metadata.name not in own]
+        if shared:
+            pipelines[signal] = {
+                "receivers": ["otlp"],
+                "processors": [*base, c.PROCESSORS["batch"]],
+                "exporters": shared,
+            }
+    for s in sinks:
+        name = s.metadata.name
+        if name not in own:
+            continue
+        batch = [ident for kind, ident, _ in own[name] if kind == "batch"] or [c.PROCESSORS["batch"]]
+        for signal in SIGNALS:
+            if signal not in s.spec.signals:
+                continue
+            rest = [i for k, i, _ in own[name] if k == "redact" or (k == "sampler" and signal == "traces")]
+            pipelines[f"{signal}/{name}"] = {
+                "receivers": ["otlp"],
+                "processors": [*base, *batch, *rest],
+                "exporters": [exporters[name]],
+            }
+    return pipelines
+
+
+def _scrapes(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> tuple[tuple[str, Scrape], ...]:
+    """The ports sinks serve, each checked against the collector's own ports and each other's."""
     otlp = stack.spec.receivers.otlp
     taken: dict[int, str] = {
         c.HEALTH_PORT: "the collector's health check",
@@ -330,17 +255,18 @@ def _check_ports(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> tupl
                     f"port {listener.port} is used by {taken[listener.port]}; choose another",
                 )
             taken[listener.port] = f"MonitoringStack/{stack.metadata.name} {path}"
-    ports: list[tuple[str, int]] = []
+    out: list[tuple[str, Scrape]] = []
     for s in sinks:
-        if s.spec.prometheus is None:
+        destination, settings = s.spec.destination
+        scrape = destination.scrape(settings)
+        if scrape is None:
             continue
-        port = s.spec.prometheus.port
-        path = f"TelemetrySink/{s.metadata.name}: spec.prometheus.port"
-        if port in taken:
-            raise RenderError(path, f"port {port} is already used by {taken[port]}; choose another")
-        taken[port] = path
-        ports.append((s.metadata.name, port))
-    return tuple(ports)
+        path = f"TelemetrySink/{s.metadata.name}: spec.{destination.field}.port"
+        if scrape.port in taken:
+            raise RenderError(path, f"port {scrape.port} is already used by {taken[scrape.port]}; choose another")
+        taken[scrape.port] = path
+        out.append((s.metadata.name, scrape))
+    return tuple(out)
 
 
 def build_collector_config(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> CollectorConfig:
@@ -355,30 +281,47 @@ def build_collector_config(stack: MonitoringStack, sinks: Sequence[TelemetrySink
             reason="NoSinksSelected",
         )
     ordered = sorted(sinks, key=lambda s: s.metadata.name)
-    prometheus_ports = _check_ports(stack, ordered)
+    scrapes = _scrapes(stack, ordered)
     b = _Builder()
-    basic_auths: list[dict[str, str]] = []
-    exporters = [_exporter(b, s, basic_auths) for s in ordered]
+    exporters: dict[str, Exporter] = {}
+    for s in ordered:
+        destination, settings = s.spec.destination
+        ctx = _SinkContext(b, s.metadata.name, destination.field)
+        exporters[s.metadata.name] = destination.exporter(settings, s.spec.options, ctx)
+    ids = {name: f"{e.type}/{name}" for name, e in exporters.items()}
     own = {s.metadata.name: _processors(s.metadata.name, s.spec) for s in ordered if s.spec.has_own_processing}
     otlp = stack.spec.receivers.otlp
     text = _template().render(
-        stack=stack.metadata.name,
-        namespace=stack.metadata.namespace or "default",
+        owner=f"{stack.metadata.namespace or 'default'}/{stack.metadata.name}",
         health_port=c.HEALTH_PORT,
         metrics_port=c.METRICS_PORT,
         grpc_port=otlp.grpc.port if otlp.grpc.enabled else None,
         http_port=otlp.http.port if otlp.http.enabled else None,
-        basic_auths=basic_auths,
-        processors=[p for procs in own.values() for p in procs],
-        exporters=exporters,
-        extension_ids=[c.EXTENSIONS["health_check"], *(a["id"] for a in basic_auths)],
-        pipelines=_pipelines(ordered, {e["id"].split("/", 1)[1]: e["id"] for e in exporters}, own),
+        extensions=escaped(dict(sorted(b.extensions.items()))),
+        processors=escaped({ident: settings for procs in own.values() for _, ident, settings in procs}),
+        exporters=escaped({ids[name]: e.config for name, e in exporters.items()}),
+        extension_ids=[c.EXTENSIONS["health_check"], *sorted(b.extensions)],
+        pipelines=_pipelines(ordered, ids, own),
     )
     return CollectorConfig(
         text=text.lstrip(),
         env=tuple(b.env[k] for k in sorted(b.env)),
         mounts=tuple(b.mounts[k] for k in sorted(b.mounts)),
-        prometheus_ports=prometheus_ports,
+        scrapes=scrapes,
         referenced=tuple(sorted(b.referenced)),
         referenced_by=dict(sorted(b.referenced.items())),
     )
+
+
+def env_references(text: str) -> set[str]:
+    """Names of the environment variables a rendered config reads (``$$`` is a literal ``$``)."""
+    return set(ENV_REFERENCE.findall(text.replace("$$", "")))
+
+
+def foreign_expansions(text: str) -> list[str]:
+    """Every ``${...}`` in a rendered config that is not one of Vigil's ``${env:NAME}`` references.
+
+    Empty for everything Vigil renders; checked before the collector ever reads a config.
+    """
+    rest = ENV_REFERENCE.sub("", text.replace("$$", ""))
+    return re.findall(r"\$\{[^}]*\}?|\$[A-Za-z_][A-Za-z0-9_]*", rest)

@@ -1,9 +1,21 @@
 """Every OpenTelemetry Collector component type Vigil can emit, in one place.
 
-tools/otelcol/manifest.yaml builds a collector with exactly these; a unit test keeps the two equal.
+Exporters (and the extensions they use) come from the destinations' registry; the rest of the
+config's components are fixed here. tools/otelcol/manifest.yaml builds a collector with exactly
+these; a unit test keeps the two equal.
 """
 
 from __future__ import annotations
+
+from vigil.destinations import components as destination_components
+
+# The collector the tests build (tools/otelcol/manifest.yaml) and the default image share this
+# version; a unit test keeps them equal.
+COLLECTOR_VERSION = "0.159.0"
+DEFAULT_COLLECTOR_IMAGE = f"ghcr.io/vigil-operator/otelcol-vigil:{COLLECTOR_VERSION}"
+"""Built by `make images` from tools/otelcol/manifest.yaml: exactly the components below."""
+CONTRIB_COLLECTOR_IMAGE = f"otel/opentelemetry-collector-contrib:{COLLECTOR_VERSION}"
+"""The upstream distribution, a documented alternative."""
 
 RECEIVERS = {"otlp": "otlp"}
 PROCESSORS = {
@@ -12,24 +24,21 @@ PROCESSORS = {
     "sampler": "probabilistic_sampler",
     "redact": "attributes",
 }
-# Keyed by the TelemetrySink destination field.
-EXPORTERS = {
-    "otlp/grpc": "otlp_grpc",
-    "otlp/http": "otlp_http",
-    "prometheusRemoteWrite": "prometheus_remote_write",
-    "prometheus": "prometheus",
-    "kafka": "kafka",
-    "file": "file",
-    "debug": "debug",
-}
-EXTENSIONS = {"health_check": "health_check", "basicauth": "basicauth"}
+EXTENSIONS = {"health_check": "health_check"}
 
-ALL_TYPES = {
-    "receivers": set(RECEIVERS.values()),
-    "processors": set(PROCESSORS.values()),
-    "exporters": set(EXPORTERS.values()),
-    "extensions": set(EXTENSIONS.values()),
-}
+
+def all_types() -> dict[str, set[str]]:
+    """Component types by config section, as ``otelcol components`` lists them."""
+    used = destination_components()
+    return {
+        "receivers": set(RECEIVERS.values()),
+        "processors": set(PROCESSORS.values()),
+        "exporters": used["exporters"],
+        "extensions": {*EXTENSIONS.values(), *used["extensions"]},
+    }
+
+
+ALL_TYPES = all_types()
 
 # Fixed ports inside the collector pod.
 HEALTH_PORT = 13133

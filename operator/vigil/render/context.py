@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from vigil.render.components import DEFAULT_COLLECTOR_IMAGE
+
 
 @dataclass(frozen=True)
 class RenderContext:
@@ -16,3 +18,5 @@ class RenderContext:
     """resourceVersion of each referenced (kind, name); a change rolls the collector."""
     uid: str | None = None
     """UID of the owning custom resource; None offline (no ownerReferences)."""
+    collector_image: str = DEFAULT_COLLECTOR_IMAGE
+    """Image of collectors whose stack names none (the operator's --collector-image)."""

@@ -5,17 +5,20 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from vigil import API_GROUP, API_VERSION
+from vigil.api import API_VERSION, GROUP
+
+if TYPE_CHECKING:
+    from vigil.models.common import ObjectMeta
 
 MANAGED_BY = "app.kubernetes.io/managed-by"
 PART_OF = "app.kubernetes.io/part-of"
 INSTANCE = "app.kubernetes.io/instance"
 NAME = "app.kubernetes.io/name"
 COMPONENT = "app.kubernetes.io/component"
-OWNER_KIND = f"{API_GROUP}/owner-kind"
-CONFIG_HASH = f"{API_GROUP}/config-hash"
+OWNER_KIND = f"{GROUP}/owner-kind"
+CONFIG_HASH = f"{GROUP}/config-hash"
 MONITORING_LABEL = "monitoring"
 
 MAX_NAME = 63
@@ -73,7 +76,7 @@ class Owner:
             return []
         return [
             {
-                "apiVersion": f"{API_GROUP}/{API_VERSION}",
+                "apiVersion": API_VERSION,
                 "kind": self.kind,
                 "name": self.name,
                 "uid": self.uid,
@@ -81,6 +84,21 @@ class Owner:
                 "blockOwnerDeletion": True,
             }
         ]
+
+
+class _Named(Protocol):
+    """A parsed Vigil object: its kind and metadata."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def metadata(self) -> ObjectMeta: ...
+
+
+def owner_of(obj: _Named, uid: str | None) -> Owner:
+    """The Owner of everything generated for ``obj`` (no ownerReferences offline, where uid is None)."""
+    return Owner(kind=obj.kind, name=obj.metadata.name, namespace=obj.metadata.namespace or "default", uid=uid)
 
 
 @dataclass(frozen=True)
@@ -162,11 +180,5 @@ def stack_rules_name(stack: str) -> str:
     return object_name(stack, "rules")
 
 
-# Grafana dashboards: the label the dashboard sidecar selects ConfigMaps by and the annotation
-# naming their folder (kube-prometheus-stack's defaults), and the folder Vigil files them under.
-GRAFANA_DASHBOARD_LABEL = "grafana_dashboard"
-GRAFANA_DASHBOARD_LABEL_VALUE = "1"
-GRAFANA_FOLDER_ANNOTATION = "grafana_folder"
-GRAFANA_DEFAULT_FOLDER = "Vigil"
-DASHBOARD_LABEL = f"{API_GROUP}/dashboard"
+DASHBOARD_LABEL = f"{GROUP}/dashboard"
 """Which built-in dashboard a generated ConfigMap or GrafanaDashboard carries."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
 from vigil.render import meta
-from vigil.render.collector import COMPONENT, owner_of, prometheus_port_name
+from vigil.render.collector import COMPONENT, scrape_port_name
+from vigil.render.collector_config import CollectorConfig
 from vigil.render.context import RenderContext
 
 API_VERSION = "monitoring.coreos.com/v1"
@@ -40,10 +39,10 @@ def _monitor(
 
 
 def render_service_monitors(
-    stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext
+    stack: MonitoringStack, config: CollectorConfig, ctx: RenderContext
 ) -> list[dict[str, Any]]:
-    """One ServiceMonitor per target: collector self-metrics, each prometheus sink, each app."""
-    owner = owner_of(stack, ctx)
+    """One ServiceMonitor per target: collector self-metrics, each sink it serves for scraping, each app."""
+    owner = meta.owner_of(stack, ctx.uid)
     labels = prometheus_labels(stack, ctx)
     collector = {"matchLabels": owner.selector_labels(COMPONENT)}
     name = stack.metadata.name
@@ -62,19 +61,17 @@ def render_service_monitors(
                 },
             )
         )
-    for sink in sorted(sinks, key=lambda s: s.metadata.name):
-        if sink.spec.prometheus is None:
-            continue
+    for sink, scrape in config.scrapes:
         out.append(
             _monitor(
                 owner,
-                meta.sink_monitor_name(name, sink.metadata.name),
+                meta.sink_monitor_name(name, sink),
                 labels,
                 collector,
                 {
-                    "port": prometheus_port_name(sink.spec.prometheus.port),
+                    "port": scrape_port_name(scrape.port),
                     "path": "/metrics",
-                    "interval": sink.spec.prometheus.scrape_interval,
+                    "interval": scrape.interval,
                     "honorLabels": True,
                 },
             )

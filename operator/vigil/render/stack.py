@@ -1,47 +1,19 @@
-"""Everything a MonitoringStack produces, from the stack and the sinks of its namespace."""
+"""Every object of a MonitoringStack, from the stack and its already built collector config."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
+from vigil.render import meta
 from vigil.render.bundles import render_rule_bundles
-from vigil.render.collector import owner_of, render_collector
+from vigil.render.collector import render_collector
+from vigil.render.collector_config import CollectorConfig
 from vigil.render.context import RenderContext
 from vigil.render.dashboards import Apply, RenderWarning, render_dashboards
 from vigil.render.errors import RenderError
 from vigil.render.servicemonitor import prometheus_labels, render_service_monitors
-
-
-@dataclass(frozen=True)
-class SinkSelection:
-    """The sinks a stack selects, and the names it asks for that do not exist."""
-
-    sinks: tuple[TelemetrySink, ...]
-    missing: tuple[str, ...]
-
-
-def select_sinks(stack: MonitoringStack, candidates: Sequence[TelemetrySink]) -> SinkSelection:
-    """Sinks in the stack's namespace chosen by name or label selector, sorted by name."""
-    namespace = stack.metadata.namespace or "default"
-    local = {s.metadata.name: s for s in candidates if (s.metadata.namespace or "default") == namespace}
-    wanted = stack.spec.sinks
-    chosen = {n: local[n] for n in wanted.names if n in local}
-    if wanted.selector is not None:
-        chosen.update({n: s for n, s in local.items() if wanted.selector.matches(s.metadata.labels)})
-    missing = tuple(n for n in wanted.names if n not in local)
-    return SinkSelection(tuple(chosen[n] for n in sorted(chosen)), missing)
-
-
-def missing_sink(stack: MonitoringStack, name: str) -> tuple[str, str]:
-    """Field path and message for a sink the stack names that its namespace does not hold."""
-    return (
-        f"spec.sinks.names[{stack.spec.sinks.names.index(name)}]",
-        f'TelemetrySink "{name}" not found in namespace "{stack.metadata.namespace}"; create it or remove the name',
-    )
 
 
 @dataclass(frozen=True)
@@ -57,18 +29,18 @@ class StackRender:
 
 
 def render_stack(
-    stack: MonitoringStack, sinks: Sequence[TelemetrySink], ctx: RenderContext, apply: Apply = "server-side"
+    stack: MonitoringStack, config: CollectorConfig, ctx: RenderContext, apply: Apply = "server-side"
 ) -> StackRender:
-    """Every object for ``stack`` exporting to ``sinks`` (already selected), in apply order.
+    """Every object for ``stack`` running ``config``, in apply order.
 
-    Raises RenderError when the collector cannot be built or a rule bundle is unknown.
+    Raises RenderError when a rule bundle or threshold is unknown.
     """
-    owner = owner_of(stack, ctx)
+    owner = meta.owner_of(stack, ctx.uid)
     bundles = tuple(b.name for b in stack.spec.rule_bundles)
     dashboards = render_dashboards(owner, stack.spec.dashboards, bundles=bundles, apply=apply)
     objects = [
-        *render_collector(stack, sinks, ctx),
-        *render_service_monitors(stack, sinks, ctx),
+        *render_collector(stack, config, ctx),
+        *render_service_monitors(stack, config, ctx),
         *render_rule_bundles(owner, stack.spec.rule_bundles, prometheus_labels(stack, ctx)),
         *dashboards.objects,
     ]

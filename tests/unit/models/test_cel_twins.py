@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import sys
+from pathlib import Path
 
 from tests.unit.dashboards import test_selection_model
 from tests.unit.models import test_policy, test_sink, test_stack
 from vigil.crd import build_crds
-from vigil.models import bundles, common, dashboards, policy, sink, stack
+from vigil.destinations import DESTINATIONS
+from vigil.models import bundles, common, dashboards, delivery, policy, sink, stack
 from vigil.models.base import VigilModel
 
 
 def _models() -> list[type[VigilModel]]:
     found = []
-    for module in (common, sink, stack, policy, bundles, dashboards):
+    destinations = [sys.modules[d.model.__module__] for d in DESTINATIONS]
+    for module in (common, delivery, sink, stack, policy, bundles, dashboards, *destinations):
         found += [
             obj
             for _, obj in inspect.getmembers(module, inspect.isclass)
@@ -38,6 +43,13 @@ def test_every_crd_rule_has_a_python_twin() -> None:
     assert in_crds == twins
 
 
+def _destination_cases() -> list[tuple[object, str, str]]:
+    """The INVALID cases of every tests/unit/destinations/test_<destination>.py."""
+    folder = Path(__file__).resolve().parents[1] / "destinations"
+    modules = [importlib.import_module(f"tests.unit.destinations.{p.stem}") for p in sorted(folder.glob("test_*.py"))]
+    return [case for m in modules for case in getattr(m, "INVALID", {}).values()]
+
+
 def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
     tested = {
         message
@@ -46,6 +58,7 @@ def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
             *test_stack.INVALID.values(),
             *test_policy.INVALID.values(),
             *test_selection_model.INVALID.values(),
+            *_destination_cases(),
         ]
     }
     untested = [

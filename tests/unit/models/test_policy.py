@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from tests.helpers import deep
-from vigil.models import AlertPolicy
 from vigil.models.policy import (
+    AlertPolicy,
     default_alert_name,
     format_number,
     promql_problem,

@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from tests.helpers import deep, sink
-from vigil.models import TelemetrySink
+from vigil.models.sink import TelemetrySink
 from vigil.parse import parse_document
 
 SECRET = {"valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
@@ -64,7 +64,7 @@ VALID = {
 def test_valid_sinks_parse(spec: dict) -> None:
     parsed = TelemetrySink.model_validate(sink(**spec))
     assert parsed.spec.signals == spec["signals"]
-    assert len(parsed.spec.destinations()) == 1
+    assert len(parsed.spec.destinations_set()) == 1
 
 
 def test_defaults_are_applied() -> None:
@@ -94,7 +94,7 @@ def test_models_are_frozen() -> None:
 INVALID = {
     "no-destination": ({"signals": ["logs"]}, "spec", "set exactly one destination"),
     "two-destinations": (
-        {"signals": ["logs"], "debug": {}, "file": {"path": "/a/b"}},
+        {"signals": ["logs"], "debug": {}, "file": {"path": "/var/lib/vigil/b"}},
         "spec",
         "set exactly one destination",
     ),
@@ -300,18 +300,33 @@ INVALID = {
     ),
     "file-relative": (
         {"signals": ["logs"], "file": {"path": "out.jsonl"}},
-        "spec.file.path",
-        "should match",
+        "spec.file",
+        "path must be a file under /var/lib/vigil",
     ),
     "file-in-root": (
         {"signals": ["logs"], "file": {"path": "/out.jsonl"}},
-        "spec.file.path",
-        "should match",
+        "spec.file",
+        "path must be a file under /var/lib/vigil",
     ),
     "file-dotdot": (
-        {"signals": ["logs"], "file": {"path": "/var/../etc/passwd"}},
+        {"signals": ["logs"], "file": {"path": "/var/lib/vigil/../../../etc/passwd"}},
         "spec.file",
-        "path must not contain '..'",
+        "path must be a file under /var/lib/vigil",
+    ),
+    "file-dot-bypass": (
+        {"signals": ["logs"], "file": {"path": "/var/lib/vigil/./x"}},
+        "spec.file",
+        "path must be a file under /var/lib/vigil",
+    ),
+    "file-etc": (
+        {"signals": ["logs"], "file": {"path": "/etc/ssl/certs/x.pem"}},
+        "spec.file",
+        "path must be a file under /var/lib/vigil",
+    ),
+    "file-newline": (
+        {"signals": ["logs"], "file": {"path": "/var/lib/vigil/x\n"}},
+        "spec.file",
+        "path must be a file under /var/lib/vigil",
     ),
     "debug-bad-verbosity": (
         {"signals": ["logs"], "debug": {"verbosity": "loud"}},
@@ -319,7 +334,7 @@ INVALID = {
         "Unsupported value",
     ),
     "retry-on-file": (
-        {"signals": ["logs"], "file": {"path": "/a/b"}, "retry": {}},
+        {"signals": ["logs"], "file": {"path": "/var/lib/vigil/b"}, "retry": {}},
         "spec",
         "retry and queue apply to",
     ),

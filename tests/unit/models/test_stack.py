@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import stack
-from vigil.models import MonitoringStack
-from vigil.models.stack import COLLECTOR_VERSION, DEFAULT_COLLECTOR_IMAGE
+from vigil.models.stack import MonitoringStack
 from vigil.parse import parse_document
 
 NAMES = {"names": ["console"]}
@@ -16,8 +15,7 @@ def test_defaults() -> None:
     parsed = MonitoringStack.model_validate(stack(sinks=NAMES))
     spec = parsed.spec
     assert spec.collector.replicas == 1
-    assert spec.collector.image == DEFAULT_COLLECTOR_IMAGE
-    assert spec.collector.image.endswith(f":{COLLECTOR_VERSION}")
+    assert spec.collector.image is None  # the operator's --collector-image
     assert spec.collector.resources.requests == {"cpu": "100m", "memory": "256Mi"}
     assert spec.collector.resources.limits == {"memory": "512Mi"}
     assert (spec.receivers.otlp.grpc.port, spec.receivers.otlp.http.port) == (4317, 4318)

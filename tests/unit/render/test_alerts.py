@@ -10,7 +10,7 @@ import yaml
 
 from tests.unit.models.test_policy import RATIO, SLO, WEBHOOK, policy
 from vigil.cli import main
-from vigil.models import AlertPolicy
+from vigil.models.policy import AlertPolicy
 from vigil.render.alerts import (
     NO_RECEIVER,
     WORKBOOK,

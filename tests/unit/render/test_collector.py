@@ -7,9 +7,11 @@ from typing import Any
 import pytest
 
 from tests.helpers import sink, stack
-from vigil.models import MonitoringStack, TelemetrySink
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
 from vigil.render import meta
 from vigil.render.collector import render_collector
+from vigil.render.collector_config import build_collector_config
 from vigil.render.context import RenderContext
 
 SECRET = {"valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
@@ -24,7 +26,8 @@ def _render(
     stack_spec: dict[str, Any] | None = None, sinks: tuple = (GW,), ctx: RenderContext | None = None
 ) -> dict[str, dict]:
     model = MonitoringStack.model_validate(stack("shop", **({"sinks": {"names": ["gw"]}} | (stack_spec or {}))))
-    objs = render_collector(model, [TelemetrySink.model_validate(s) for s in sinks], ctx or RenderContext())
+    config = build_collector_config(model, [TelemetrySink.model_validate(s) for s in sinks])
+    objs = render_collector(model, config, ctx or RenderContext())
     return {f"{o['kind']}/{o['metadata']['name']}": o for o in objs}
 
 

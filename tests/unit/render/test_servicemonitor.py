@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from tests.helpers import sink, stack
-from vigil.models import MonitoringStack, TelemetrySink
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
+from vigil.render.collector_config import build_collector_config
 from vigil.render.context import RenderContext
 from vigil.render.servicemonitor import render_service_monitors
 
@@ -14,7 +16,8 @@ PROM = TelemetrySink.model_validate(
 
 def _monitors(ctx: RenderContext | None = None, **spec: object) -> dict[str, dict]:
     model = MonitoringStack.model_validate(stack("shop", sinks={"names": ["prom"]}, **spec))
-    return {m["metadata"]["name"]: m for m in render_service_monitors(model, [PROM], ctx or RenderContext())}
+    config = build_collector_config(model, [PROM])
+    return {m["metadata"]["name"]: m for m in render_service_monitors(model, config, ctx or RenderContext())}
 
 
 def test_self_sink_and_scrape_monitors() -> None:

@@ -1,10 +1,11 @@
-"""Sink selection stays in the namespace; names and selectors combine."""
+"""The stack pipeline: selection stays in the namespace, the config is built once, the plan."""
 
 from __future__ import annotations
 
 from tests.helpers import sink, stack
-from vigil.models import MonitoringStack, TelemetrySink
-from vigil.render.stack import select_sinks
+from vigil.models.sink import TelemetrySink
+from vigil.models.stack import MonitoringStack
+from vigil.pipeline import select_sinks
 
 
 def _sink(name: str, namespace: str = "team-a", **labels: str) -> TelemetrySink:
@@ -22,8 +23,8 @@ def test_names_and_selector_are_combined_and_sorted() -> None:
         _stack(names=["z"], selector={"matchLabels": {"team": "a"}}),
         [_sink("z"), _sink("b", team="a"), _sink("c", team="b")],
     )
-    assert [s.metadata.name for s in picked.sinks] == ["b", "z"]
-    assert picked.missing == ()
+    assert [s.metadata.name for s in picked[0]] == ["b", "z"]
+    assert picked[1] == []
 
 
 def test_other_namespaces_are_never_selected() -> None:
@@ -31,8 +32,7 @@ def test_other_namespaces_are_never_selected() -> None:
         _stack(names=["x"], selector={}),
         [_sink("x", namespace="team-b"), _sink("y", namespace="team-b")],
     )
-    assert picked.sinks == ()
-    assert picked.missing == ("x",)
+    assert picked == ([], ["x"])
 
 
 def test_match_expressions() -> None:
@@ -46,4 +46,4 @@ def test_match_expressions() -> None:
         _stack(selector=sel),
         [_sink("a", tier="gold"), _sink("b", tier="gold", off="1"), _sink("c", tier="x")],
     )
-    assert [s.metadata.name for s in picked.sinks] == ["a"]
+    assert [s.metadata.name for s in picked[0]] == ["a"]
