@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -108,8 +108,9 @@ def explain(error: ErrorDetails) -> str:
 
 def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
     """Validate one document. None when it is not a Vigil kind (passed over)."""
-    if not isinstance(doc, dict):
+    if not isinstance(doc, Mapping):
         return [Problem(source, "document", "", "not a mapping; expected a Kubernetes object")]
+    doc = dict(doc)  # kopf hands over a read-only Mapping
     api_version, kind = doc.get("apiVersion"), doc.get("kind")
     if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None

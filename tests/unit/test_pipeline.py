@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from tests.helpers import sink, stack
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.pipeline import select_sinks
+from vigil.pipeline import build_from_documents, select_sinks
 
 
 def _sink(name: str, namespace: str = "team-a", **labels: str) -> TelemetrySink:
@@ -47,3 +49,12 @@ def test_match_expressions() -> None:
         [_sink("a", tier="gold"), _sink("b", tier="gold", off="1"), _sink("c", tier="x")],
     )
     assert [s.metadata.name for s in picked[0]] == ["a"]
+
+
+def test_build_reads_the_read_only_mappings_kopf_hands_over() -> None:
+    doc = stack("s", sinks={"names": ["a"]})
+    doc["metadata"]["namespace"] = "team-a"
+    built = build_from_documents(MappingProxyType(doc), [MappingProxyType(_sink("a").model_dump(by_alias=True))])
+    assert not isinstance(built, list), built
+    assert [s.metadata.name for s in built.sinks] == ["a"]
+    assert built.config is not None

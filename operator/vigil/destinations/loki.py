@@ -35,7 +35,8 @@ class LokiDestination(VigilModel):
             check=lambda m: matches(URL, m.endpoint),
         ),
         CelRule(
-            rule=f"!has(self.tenant) || !self.headers.exists(h, h.name.lowerAscii() == '{TENANT_HEADER.lower()}')",
+            rule="!has(self.tenant) || !has(self.headers) || "
+            f"!self.headers.exists(h, h.name.lowerAscii() == '{TENANT_HEADER.lower()}')",
             message=f"tenant sets the {TENANT_HEADER} header: remove that header or the tenant",
             check=lambda m: m.tenant is None or all(h.name.lower() != TENANT_HEADER.lower() for h in m.headers),
         ),
