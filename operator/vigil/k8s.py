@@ -44,10 +44,10 @@ class ResourceType:
     def group(self) -> str:
         return self.api_version.rpartition("/")[0]
 
-    def path(self, namespace: str, name: str | None = None) -> str:
-        """The REST path of the collection in ``namespace`` (or of one object)."""
+    def path(self, namespace: str | None, name: str | None = None) -> str:
+        """The REST path of the collection in ``namespace`` (every namespace: None), or of one object."""
         base = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
-        out = f"{base}/namespaces/{namespace}/{self.plural}"
+        out = f"{base}/namespaces/{namespace}/{self.plural}" if namespace else f"{base}/{self.plural}"
         return f"{out}/{name}" if name else out
 
 
@@ -105,13 +105,18 @@ class Kube:
         self._discovery: dict[str, tuple[float, set[str]]] = {}
 
     @classmethod
-    def from_environment(cls, discovery_ttl: float = DISCOVERY_TTL_S) -> Kube:
-        """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config."""
+    def from_environment(cls, discovery_ttl: float = DISCOVERY_TTL_S, pool_size: int = 10) -> Kube:
+        """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config.
+
+        ``pool_size`` connections are kept: one per thread that may call at once.
+        """
         try:
             kubernetes.config.load_incluster_config()
         except kubernetes.config.ConfigException:
             kubernetes.config.load_kube_config()
-        return cls(ApiClient(), discovery_ttl)
+        configuration = kubernetes.client.Configuration.get_default_copy()
+        configuration.connection_pool_maxsize = pool_size
+        return cls(ApiClient(configuration), discovery_ttl)
 
     def request(
         self,
@@ -162,6 +167,11 @@ class Kube:
         result = self.request("list", "GET", rt.path(namespace), query={"labelSelector": label_selector})
         # Items of a list carry no apiVersion/kind for built-in types; restore them.
         return [{**item, "apiVersion": rt.api_version, "kind": rt.kind} for item in (result or {}).get("items", [])]
+
+    def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
+        """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""
+        paths = [rt.path(ns) for ns in namespaces] or [rt.path(None)]
+        return any((self.request("list", "GET", p, query={"limit": "1"}) or {}).get("items") for p in paths)
 
     def served(self, rt: ResourceType) -> bool:
         """True when the API server serves ``rt`` (cached for a short while; CRDs come and go)."""

@@ -13,3 +13,12 @@ API_REQUESTS = Counter(
     ["verb", "resource", "code"],
 )
 MANAGED = Gauge("vigil_managed_objects", "Custom resources Vigil manages, by kind.", ["kind"])
+INDEX_EVENTS = Counter(
+    "vigil_index_events_total",
+    "Objects the operator's indexes took in, by kind; counted before any handler may run.",
+    ["kind"],
+)
+HANDLERS_READY = Gauge(
+    "vigil_handlers_ready",
+    "1 once the indexes hold every object and handlers run; 0 with index events counted is a stall.",
+)

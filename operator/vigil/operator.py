@@ -2,23 +2,54 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import logging
 import secrets
 import threading
+import time
 
 import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 from vigil import api
 from vigil.handlers import build_registry
-from vigil.k8s import Kube
+from vigil.handlers.common import INDEXED, handlers_run
+from vigil.k8s import VIGIL, Kube, KubeError
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil")
 
 
-def _serve(port: int, ready: threading.Event) -> http.server.ThreadingHTTPServer:
+class Readiness:
+    """Ready means objects can be processed: kopf runs, and its indexes hold every object.
+
+    kopf runs no handler before every index is complete, so the first handler says so. With no
+    objects at all no handler runs: then an empty listing (checked now and then) says so.
+    """
+
+    CHECK_EVERY_S = 5.0
+
+    def __init__(self, kube: Kube, settings: Settings) -> None:
+        self.kopf = threading.Event()
+        self._kube, self._namespaces = kube, settings.namespaces
+        self._checked = 0.0
+
+    def __call__(self) -> bool:
+        if not self.kopf.is_set():
+            return False
+        if not INDEXED.is_set() and time.monotonic() - self._checked > self.CHECK_EVERY_S:
+            self._checked = time.monotonic()
+            with contextlib.suppress(KubeError):
+                if not any(self._kube.any_exist(VIGIL[k.kind], self._namespaces) for k in api.KINDS):
+                    handlers_run()
+        return INDEXED.is_set()
+
+    def why_not(self) -> bytes:
+        return b"starting\n" if not self.kopf.is_set() else b"waiting for the indexes to hold every object\n"
+
+
+def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             if self.path == "/metrics":
@@ -26,8 +57,8 @@ def _serve(port: int, ready: threading.Event) -> http.server.ThreadingHTTPServer
             elif self.path == "/healthz":
                 code, body, kind = 200, b"ok\n", "text/plain"
             elif self.path == "/readyz":
-                code = 200 if ready.is_set() else 503
-                body, kind = (b"ok\n" if code == 200 else b"starting\n"), "text/plain"
+                code = 200 if ready() else 503
+                body, kind = (b"ok\n" if code == 200 else ready.why_not()), "text/plain"
             else:
                 code, body, kind = 404, b"not found\n", "text/plain"
             self.send_response(code)
@@ -56,7 +87,11 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         settings.watching.server_timeout = vigil.watch_server_timeout
         settings.watching.client_timeout = vigil.watch_client_timeout
         settings.watching.connect_timeout = 30
-        settings.batching.worker_limit = vigil.worker_limit
+        # kopf runs one worker coroutine per object; until every index holds every object, a worker
+        # only waits. Bounding the coroutines let early objects hold every slot while the rest
+        # could never be indexed: a deadlock at start with more objects than the limit. The
+        # bound belongs where the work is done: the threads that run the (sync) handlers.
+        settings.queueing.worker_limit = None
         settings.execution.max_workers = vigil.worker_limit
         settings.posting.level = getattr(logging, vigil.posting_level)
 
@@ -82,10 +117,11 @@ def run(settings: Settings) -> int:
     disable_created_metrics()
     registry = build_registry(settings)
     register_kopf_settings(registry, settings)
-    ready = threading.Event()
-    server = _serve(settings.metrics_port, ready)
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
-    kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval))
+    # One connection per handler thread, and a few for timers' reads.
+    kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
+    ready = Readiness(kube, settings)
+    server = _serve(settings.metrics_port, ready)
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
     priority = peering_priority(settings)
     log.info(
@@ -102,7 +138,7 @@ def run(settings: Settings) -> int:
             peering_name=settings.peering or None,
             priority=priority,
             memo=memo,
-            ready_flag=ready,
+            ready_flag=ready.kopf,
         )
     finally:
         server.shutdown()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -50,6 +51,14 @@ class Operator:
             and dict(labels).get("code", "").startswith("2")
         )
 
+    def ready(self) -> bool:
+        """Whether /readyz answers 200 (503 while the operator cannot process objects yet)."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as resp:
+                return bool(resp.status == 200)
+        except urllib.error.HTTPError:
+            return False
+
     def stop(self) -> None:
         self.process.stop()
 
@@ -59,8 +68,10 @@ class Operator:
         assert "Traceback" not in log, log[max(0, log.index("Traceback") - 2000) :][:6000]
 
 
-def start_operator(cp: ControlPlane, workdir: Path, name: str = "vigil-operator", **env: str) -> Operator:
-    """Start `vigil run` with ``env`` settings (VIGIL_*) and wait until it is ready."""
+def start_operator(
+    cp: ControlPlane, workdir: Path, name: str = "vigil-operator", *, wait: bool = True, **env: str
+) -> Operator:
+    """Start `vigil run` with ``env`` settings (VIGIL_*) and, unless ``wait`` is False, wait until it is ready."""
     port = free_port()
     proc = start(
         name,
@@ -74,7 +85,10 @@ def start_operator(cp: ControlPlane, workdir: Path, name: str = "vigil-operator"
         },
     )
     operator = Operator(proc, port)
-    wait_until(lambda: _ready(port), READY_DEADLINE_S, "the operator's /readyz", proc)
+    if wait:
+        wait_until(operator.ready, READY_DEADLINE_S, "the operator's /readyz", proc)
+    else:
+        wait_until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), READY_DEADLINE_S, "the operator's /healthz", proc)
     return operator
 
 
@@ -86,6 +100,6 @@ def running_operator(cp: ControlPlane, workdir: Path, **env: str) -> Iterator[Op
     op.assert_log_clean()
 
 
-def _ready(port: int) -> bool:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as resp:
+def _ok(url: str) -> bool:
+    with urllib.request.urlopen(url, timeout=2) as resp:
         return bool(resp.status == 200)

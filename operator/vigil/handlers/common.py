@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import functools
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -12,12 +13,33 @@ import kopf
 
 from vigil import api, status
 from vigil.k8s import Kube, KubeError
-from vigil.metrics import MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
+from vigil.metrics import HANDLERS_READY, INDEX_EVENTS, MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.pipeline import Finding
 from vigil.render import meta
 from vigil.status import Issue
 
 RETRY_DELAY_S = 10
+
+INDEXED = threading.Event()
+"""Set once any handler has run: kopf runs handlers only after every index holds every object."""
+
+
+def handlers_run() -> None:
+    """Record that handlers run (the operator can process objects: /readyz may say so)."""
+    if not INDEXED.is_set():
+        INDEXED.set()
+        HANDLERS_READY.set(1)
+
+
+def indexed(kind: str, fn: Callable[..., dict[str | None, Any]]) -> Callable[..., dict[str | None, Any]]:
+    """An index function that counts what it takes in (what waits for the indexes to complete)."""
+
+    @functools.wraps(fn)
+    def index(**kwargs: Any) -> dict[str | None, Any]:
+        INDEX_EVENTS.labels(kind).inc()
+        return fn(**kwargs)
+
+    return index
 
 
 def resource(kind: api.KindInfo, registry: kopf.OperatorRegistry) -> dict[str, Any]:
@@ -46,6 +68,7 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(fn)
         def run(**kwargs: Any) -> None:
+            handlers_run()
             started = time.monotonic()
             try:
                 fn(**kwargs)
@@ -73,6 +96,7 @@ def count_events(kind: str, index: str) -> Callable[..., Awaitable[None]]:
     """
 
     async def count(**kwargs: Any) -> None:
+        handlers_run()
         WATCH_EVENTS.labels(kind).inc()
         MANAGED.labels(kind).set(sum(len(v) for v in kwargs[index].values()))
 
@@ -89,6 +113,7 @@ def retried(fn: Callable[..., None]) -> Callable[..., None]:
 
     @functools.wraps(fn)
     def run(**kwargs: Any) -> None:
+        handlers_run()
         try:
             fn(**kwargs)
         except KubeError as exc:

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from vigil import api, status
-from vigil.handlers.common import apply_children, count_events, generation, observed, report, resource
+from vigil.handlers.common import apply_children, count_events, generation, indexed, observed, report, resource
 from vigil.k8s import Kube
 from vigil.models.common import ObjectReference
 from vigil.models.policy import AlertPolicy, AlertPolicyStatus
@@ -51,10 +51,15 @@ def reconcile(*, body: kopf.Body, uid: str, patch: kopf.Patch, memo: kopf.Memo, 
     report(body, patch, status.Outcome(generation(body), error, tuple(warnings), fields))
 
 
+def index_policy(namespace: str | None, name: str, **_: Any) -> dict[str | None, Any]:
+    """Policies by namespace (counted as managed objects)."""
+    return {namespace: name}
+
+
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the policy's handlers to ``registry``."""
     on = resource(api.ALERT_POLICY, registry)
-    kopf.index(**on, id="policies")(lambda namespace, name, **_: {namespace: name})
+    kopf.index(**on, id="policies")(indexed(KIND, index_policy))
     kopf.on.event(**on, id="count_event")(count_events(KIND, "policies"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)

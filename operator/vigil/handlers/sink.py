@@ -8,7 +8,7 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import api, status
-from vigil.handlers.common import count_events, generation, observed, report, resource, retried
+from vigil.handlers.common import count_events, generation, indexed, observed, report, resource, retried
 from vigil.k8s import VIGIL, Kube
 from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
@@ -121,7 +121,7 @@ def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | N
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the sink's handlers to ``registry``."""
     on = resource(api.TELEMETRY_SINK, registry)
-    kopf.index(**on, id="sinks_by_namespace")(index_sink)
+    kopf.index(**on, id="sinks_by_namespace")(indexed(KIND, index_sink))
     kopf.on.event(**on, id="count_event")(count_events(KIND, "sinks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
