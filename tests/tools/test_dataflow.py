@@ -89,7 +89,9 @@ def _metric_names(lines: list[dict[str, Any]]) -> set[str]:
 def test_file_sink_receives_traces_metrics_and_logs(run_collector: Callable[..., Any], tmp_path: Path) -> None:
     out = collector.data_dir(tmp_path) / "out" / "telemetry.jsonl"
     out.parent.mkdir(parents=True)
-    running = run_collector(sink("file", signals=["traces", "metrics", "logs"], file={"path": f"{DATA_ROOT}/out/telemetry.jsonl"}))
+    running = run_collector(
+        sink("file", signals=["traces", "metrics", "logs"], file={"path": f"{DATA_ROOT}/out/telemetry.jsonl"})
+    )
     otlp.send_traces(_otlp_http(running), 7)
     otlp.send_logs(_otlp_http(running), 5)
     otlp.send_counter(_otlp_http(running), "vigil_dataflow_requests", 3)
