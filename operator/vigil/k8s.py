@@ -65,8 +65,18 @@ TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
 MONITORING_STACK = ResourceType("vigil.dev/v1alpha1", "MonitoringStack", "monitoringstacks")
 TELEMETRY_SINK = ResourceType("vigil.dev/v1alpha1", "TelemetrySink", "telemetrysinks")
+ALERT_POLICY = ResourceType("vigil.dev/v1alpha1", "AlertPolicy", "alertpolicies")
+VIGIL_TYPES = (TELEMETRY_SINK, MONITORING_STACK, ALERT_POLICY)
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
+
+
+def resource_type(api_version: str, kind: str) -> ResourceType:
+    """Where a generated object or one of Vigil's own kinds lives; KeyError for any other kind."""
+    for rt in (*CHILD_TYPES, *VIGIL_TYPES):
+        if (rt.api_version, rt.kind) == (api_version, kind):
+            return rt
+    raise KeyError(f"{kind} ({api_version}) is not a kind Vigil writes")
 
 
 class KubeError(Exception):
@@ -195,16 +205,23 @@ class Kube:
 
     # Writes ------------------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply ``obj`` with Vigil's field manager (taking over conflicting fields)."""
-        rt = TYPES[(obj["apiVersion"], obj["kind"])]
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply ``obj`` with Vigil's field manager (taking over conflicting fields).
+
+        With ``dry_run`` the server runs every step (defaults, validation, admission) and returns
+        the object it would store, storing nothing.
+        """
+        rt = resource_type(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
         result = self.request(
-            "apply",
+            "dry-run" if dry_run else "apply",
             "PATCH",
             rt.path(meta["namespace"], meta["name"]),
             body=obj,
-            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            query=query,
             headers={"Content-Type": "application/apply-patch+yaml"},
         )
         return dict(result)
