@@ -1,8 +1,9 @@
 """What Argo CD (deploy/argocd/health.lua) and Flux (kstatus) say about objects the operator wrote.
 
 One operator watches one namespace. Objects there get real status in every state a user meets:
-Ready, Ready but Degraded, Ready=False; objects in a namespace it does not watch never get a
-status; and objects changed while the operator is stopped have a generation it has not observed.
+Ready, Ready but Degraded, Ready=False; objects in a namespace it does not watch keep the status
+the CRD defaults (observedGeneration 0); and objects changed while the operator is stopped have a
+generation it has not observed.
 Each verdict comes from the real code: the Lua in Argo CD's runtime, kstatus' status.Compute.
 """
 
@@ -142,10 +143,10 @@ CASES = [
     ("TelemetrySink/gw-later@watched", "Progressing", "reconcile generation 2 (last reconciled: 1)", "InProgress"),
     ("MonitoringStack/later@watched", "Progressing", "reconcile generation 2 (last reconciled: 1)", "InProgress"),
     ("AlertPolicy/later@watched", "Progressing", "reconcile generation 2 (last reconciled: 1)", "InProgress"),
-    # kstatus has nothing to go on without a status: it calls such an object Current (docs/gitops.md).
-    ("TelemetrySink/unseen@unwatched", "Progressing", "reconcile this TelemetrySink", "Current"),
-    ("MonitoringStack/unseen@unwatched", "Progressing", "reconcile this MonitoringStack", "Current"),
-    ("AlertPolicy/unseen@unwatched", "Progressing", "reconcile this AlertPolicy", "Current"),
+    # Never reconciled: only the CRD's status default (observedGeneration 0) tells kstatus so.
+    ("TelemetrySink/unseen@unwatched", "Progressing", "reconcile this TelemetrySink", "InProgress"),
+    ("MonitoringStack/unseen@unwatched", "Progressing", "reconcile this MonitoringStack", "InProgress"),
+    ("AlertPolicy/unseen@unwatched", "Progressing", "reconcile this AlertPolicy", "InProgress"),
 ]
 
 
@@ -162,7 +163,9 @@ def test_the_operator_wrote_the_states_under_test(snapshot: Snapshot) -> None:
     assert conditions("MonitoringStack/stalled@watched")["Stalled"] == ("True", "SecretNotFound")
     assert conditions("AlertPolicy/stalled@watched")["Ready"] == ("False", "InvalidExpression")
     assert snapshot["MonitoringStack/later@watched"]["metadata"]["generation"] == 2
-    assert "status" not in snapshot["MonitoringStack/unseen@unwatched"]
+    unseen = snapshot["MonitoringStack/unseen@unwatched"]
+    assert unseen["status"]["observedGeneration"] == 0
+    assert "conditions" not in unseen["status"]
 
 
 @pytest.mark.parametrize(("key", "health", "message", "_"), CASES, ids=[c[0] for c in CASES])
