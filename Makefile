@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden clean
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden argocd-cm clean
 
 include tools/tools.mk
 
@@ -24,8 +24,8 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create the venv with the pinned dependencies (idempotent)
 
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager
-system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager)
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager shellcheck
+system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager, shellcheck)
 	@scripts/apt-install.sh $(DEBIAN_PACKAGES)
 
 demo: setup tools  ## the operator on a local control plane (or $$KUBECONFIG), reconciling examples/
@@ -68,6 +68,9 @@ dashboards-preview: setup  ## draw each dashboard's layout to build/dashboards-p
 
 golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
 	$(BIN)/python -m tests.golden
+
+argocd-cm: setup  ## regenerate deploy/argocd/argocd-cm.yaml from deploy/argocd/health.lua
+	PYTHONPATH=operator:. $(BIN)/python scripts/argocd_cm.py
 
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info

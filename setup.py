@@ -1,7 +1,7 @@
-"""Packaging hook: an installed Vigil carries its rule bundles and dashboards.
+"""Packaging hook: an installed Vigil carries its rule bundles, dashboards and deploy files.
 
-They live at the top of the repository (promtool and Grafana users read them there); the wheel
-gets copies under ``vigil/_assets/``, where ``vigil.assets`` finds them.
+They live at the top of the repository (promtool, Grafana and kubectl users read them there); the
+wheel gets copies under ``vigil/_assets/``, where ``vigil.assets`` finds them.
 """
 
 import shutil
@@ -10,7 +10,7 @@ from pathlib import Path
 from setuptools import setup
 from setuptools.command.build_py import build_py
 
-ASSETS = ("rules", "dashboards")
+ASSETS = ("rules", "dashboards", "deploy")
 
 
 class BuildWithAssets(build_py):

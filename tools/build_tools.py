@@ -10,6 +10,11 @@ Tools (built one after another, in this order):
   kube-controller-manager  k8s.io/kubernetes, via tools/kube
   kube-scheduler, kubelet, kube-proxy, kubectl
                            k8s.io/kubernetes, via tools/kube (the node)
+  kstatus                  sigs.k8s.io/cli-utils kstatus (what Flux's health
+                           checks compute), via tools/kstatus
+  argocd-health            Argo CD's Lua health-script runtime (gopher-lua),
+                           via tools/argocd-health
+  actionlint               github.com/rhysd/actionlint, via tools/actionlint
 
 Each build lands OUTSIDE the checkout, in
 
@@ -69,6 +74,11 @@ ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 
 KUBE_DIR = TOOLS_DIR / "kube"
 KUBE_MODULE = "k8s.io/kubernetes"
+
+# Small consumer modules, one main package each, in tools/<tool name>/.
+KSTATUS_MODULE = "sigs.k8s.io/cli-utils"
+ARGOCD_HEALTH_MODULE = "github.com/yuin/gopher-lua"
+ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -364,6 +374,39 @@ def build_etcd(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     )
 
 
+def build_go_main(tool: Tool, go: GoEnv, workdir: Path, bindir: Path, ldflags: str = "") -> None:
+    """Build the main package of the consumer module tools/<tool name>/."""
+    run_logged(
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            f"-ldflags=-s -w {ldflags}".strip(),
+            "-o",
+            str(bindir / tool.name),
+            ".",
+        ],
+        cwd=TOOLS_DIR / tool.name,
+        env=go.env,
+        logfile=workdir / "build.log",
+    )
+
+
+def build_actionlint(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    # Upstream's release builds stamp the version in; a build from the module would say "(devel)".
+    build_go_main(tool, go, workdir, bindir, ldflags=f"-X {ACTIONLINT_MODULE}.version=v{tool.version}")
+
+
+def go_main_inputs(name: str) -> list[Path]:
+    folder = TOOLS_DIR / name
+    return [folder / "go.mod", folder / "go.sum", folder / "main.go"]
+
+
+def go_main_version(name: str, module: str) -> str:
+    """The version of ``module`` that tools/<name>/go.mod requires, without the leading "v"."""
+    return gomod_require_version(TOOLS_DIR / name / "go.mod", module).removeprefix("v")
+
+
 def kube_ldflags(go: GoEnv, version: str) -> str:
     """The version variables upstream's hack/lib/version.sh stamps in."""
     m = re.fullmatch(r"v(\d+)\.(\d+)\.\d+", version)
@@ -455,6 +498,24 @@ def all_tools() -> list[Tool]:
             build=build_kube,
             version_marker=f"Client Version: {kube_version}",
             version_args=["version", "--client"],
+        ),
+        *(
+            Tool(
+                name=name,
+                version=go_main_version(name, module),
+                input_files=go_main_inputs(name),
+                build=build_go_main,
+                # Each prints the version of the library it runs, read from its build info.
+                version_marker=f"{name} {module} v{go_main_version(name, module)}",
+            )
+            for name, module in (("kstatus", KSTATUS_MODULE), ("argocd-health", ARGOCD_HEALTH_MODULE))
+        ),
+        Tool(
+            name="actionlint",
+            version=go_main_version("actionlint", ACTIONLINT_MODULE),
+            input_files=go_main_inputs("actionlint"),
+            build=build_actionlint,
+            version_marker=f"v{go_main_version('actionlint', ACTIONLINT_MODULE)}\n",
         ),
     ]
 

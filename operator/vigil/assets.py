@@ -1,4 +1,4 @@
-"""The one place that finds Vigil's bundled assets: rule bundles and dashboards.
+"""The one place that finds Vigil's bundled assets: rule bundles, dashboards and deploy files.
 
 From a source checkout they are the top-level folders; an installed package carries copies under
 ``vigil/_assets/`` (found with importlib.resources).
@@ -15,7 +15,7 @@ _SOURCE_ROOT = Path(__file__).resolve().parents[2]
 
 @cache
 def asset_dir(name: str) -> Path:
-    """The folder ``name`` (``rules`` or ``dashboards``); raises FileNotFoundError if absent."""
+    """The folder ``name`` (``rules``, ``dashboards`` or ``deploy``); raises FileNotFoundError if absent."""
     source = _SOURCE_ROOT / name
     if source.is_dir():
         return source
@@ -33,3 +33,8 @@ def rules_dir() -> Path:
 def dashboards_dir() -> Path:
     """Folder of the built-in Grafana dashboards (one JSON file each)."""
     return asset_dir("dashboards")
+
+
+def deploy_dir() -> Path:
+    """Folder of the install manifests: the operator's RBAC, peering, Argo CD health checks."""
+    return asset_dir("deploy")

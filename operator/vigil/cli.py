@@ -1,9 +1,10 @@
-"""The ``vigil`` command: render, validate and crds (offline); run (the operator)."""
+"""The ``vigil`` command: render, validate and crds (offline); diff and run (against a cluster)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -12,11 +13,13 @@ from typing import Any, TextIO
 import yaml
 
 from vigil import __version__, settings
+from vigil.assets import deploy_dir
 from vigil.crd import build_crds
 from vigil.models.policy import AlertPolicy
 from vigil.offline import Result, process
 from vigil.parse import Source
 from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml
+from vigil.render.components import DEFAULT_COLLECTOR_IMAGE
 
 
 class InputError(Exception):
@@ -72,7 +75,17 @@ def _summary(result: Result, out: TextIO) -> None:
     print(f"\n{len(result.rows)} objects, {bad} invalid, {len(result.problems)} errors", file=out)
 
 
+def install_objects() -> list[dict[str, Any]]:
+    """What installs Vigil besides the operator itself: its CRDs, then its RBAC (deploy/rbac.yaml)."""
+    rbac = deploy_dir() / "rbac.yaml"
+    return [*build_crds(), *(d for d in yaml.safe_load_all(rbac.read_text(encoding="utf-8")) if d)]
+
+
 def cmd_render(args: argparse.Namespace) -> int:
+    if not args.paths and not args.with_crds:
+        raise InputError("give YAML files or folders to render (or --with-crds alone for the CRDs and RBAC)")
+    if args.with_crds and args.alertmanager_config:
+        raise InputError("--with-crds and --alertmanager-config do not mix: one writes manifests, the other a file")
     result = process(read_documents(args.paths), args.namespace)
     if result.problems:
         _print_problems(result, sys.stderr)
@@ -80,7 +93,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     if args.alertmanager_config:
         _alertmanager_config(result, sys.stdout)
         return 0
-    dump(result.objects, args.output, sys.stdout)
+    dump([*(install_objects() if args.with_crds else []), *result.objects], args.output, sys.stdout)
     return 0
 
 
@@ -122,6 +135,31 @@ def cmd_crds(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_diff(args: argparse.Namespace) -> int:
+    from vigil.diff import DiffSettings, diff_documents  # noqa: PLC0415 - the offline commands need no client
+    from vigil.k8s import Kube  # noqa: PLC0415
+
+    documents = read_documents(args.paths)
+    try:
+        kube = Kube.from_environment()
+    except Exception as exc:  # noqa: BLE001 - any kubeconfig problem: say it and exit like kubectl
+        print(f"error: cannot load a kubeconfig (in-cluster, KUBECONFIG or ~/.kube/config): {exc}", file=sys.stderr)
+        return 2
+    report = diff_documents(
+        kube,
+        documents,
+        args.namespace,
+        DiffSettings(args.prometheus_labels, args.collector_binary, args.collector_image),
+    )
+    for change in report.changes:
+        sys.stdout.write(change.diff)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for error in report.errors:
+        print(f"error: {error}", file=sys.stderr)
+    return report.exit_code
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from vigil.operator import run  # noqa: PLC0415 - kopf loads only for the operator
 
@@ -135,8 +173,14 @@ def parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     r = sub.add_parser("render", help="render objects to the manifests the operator would create")
-    r.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
+    r.add_argument("paths", nargs="*", help="YAML files or folders (not recursive)")
     r.add_argument("-o", "--output", choices=("yaml", "json"), default="yaml")
+    r.add_argument(
+        "--with-crds",
+        action="store_true",
+        help="put the CustomResourceDefinitions and the operator's RBAC (deploy/rbac.yaml) first, so one "
+        "file installs everything; without paths, print only those",
+    )
     r.add_argument(
         "--alertmanager-config",
         action="store_true",
@@ -150,6 +194,31 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     v.set_defaults(func=cmd_validate)
+
+    d = sub.add_parser(
+        "diff",
+        help="show what applying the objects would change on the cluster (KUBECONFIG); "
+        "exit 0 no changes, 1 changes, 2 errors",
+    )
+    d.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
+    d.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    d.add_argument(
+        "--prometheus-labels",
+        type=settings.parse_labels,
+        default=settings.parse_labels(os.environ.get("VIGIL_PROMETHEUS_LABELS", "")),
+        help="the operator's --prometheus-labels (env VIGIL_PROMETHEUS_LABELS), so children render as it would",
+    )
+    d.add_argument(
+        "--collector-binary",
+        default=os.environ.get("VIGIL_COLLECTOR_BINARY", ""),
+        help="an otelcol to validate collector configs with, as the operator does (env VIGIL_COLLECTOR_BINARY)",
+    )
+    d.add_argument(
+        "--collector-image",
+        default=os.environ.get("VIGIL_COLLECTOR_IMAGE", DEFAULT_COLLECTOR_IMAGE),
+        help="the operator's --collector-image (env VIGIL_COLLECTOR_IMAGE), for stacks that set none",
+    )
+    d.set_defaults(func=cmd_diff)
 
     o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")
     settings.add_arguments(o)

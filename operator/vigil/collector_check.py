@@ -18,6 +18,7 @@ from collections import OrderedDict
 from pathlib import Path
 
 from vigil.render.collector_config import CollectorConfig, foreign_expansions
+from vigil.status import Issue
 
 TIMEOUT_S = 30.0
 MEMORY_LIMIT = 1024 * 1024 * 1024
@@ -87,3 +88,11 @@ def validate(binary: str, config: CollectorConfig) -> str | None:
             while len(_cache) > CACHE_SIZE:
                 _cache.popitem(last=False)
     return verdict
+
+
+def issue(binary: str, config: CollectorConfig | None) -> Issue | None:
+    """Why the collector rejects ``config``, for status (None: accepted, or no collector to ask)."""
+    if not binary or config is None:
+        return None
+    problem = validate(binary, config)
+    return Issue("InvalidConfig", f"otelcol validate: {problem}") if problem else None

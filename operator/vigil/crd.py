@@ -167,7 +167,10 @@ def build_crd(kind: Kind) -> dict[str, Any]:
             "kind": {"type": "string", "description": kind.kind},
             "metadata": {"type": "object"},
             "spec": openapi_schema(kind.spec),
-            "status": openapi_schema(kind.status),
+            # Defaulted when read, so an object no operator has reconciled yet shows
+            # observedGeneration 0 (behind generation): kstatus, and so Flux, then call it
+            # InProgress instead of Current.
+            "status": {**openapi_schema(kind.status), "default": {}},
         },
     }
     return {

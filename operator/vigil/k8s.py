@@ -69,6 +69,14 @@ CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
 
 
+def resource_type(api_version: str, kind: str) -> ResourceType:
+    """Where a generated object or one of Vigil's own kinds lives; KeyError for any other kind."""
+    for rt in (*CHILD_TYPES, *VIGIL.values()):
+        if (rt.api_version, rt.kind) == (api_version, kind):
+            return rt
+    raise KeyError(f"{kind} ({api_version}) is not a kind Vigil writes")
+
+
 class KubeError(Exception):
     """A request the API server answered with an error status."""
 
@@ -205,16 +213,23 @@ class Kube:
 
     # Writes ------------------------------------------------------------------------------
 
-    def apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        """Server-side apply ``obj`` with Vigil's field manager (taking over conflicting fields)."""
-        rt = TYPES[(obj["apiVersion"], obj["kind"])]
+    def apply(self, obj: dict[str, Any], *, dry_run: bool = False) -> dict[str, Any]:
+        """Server-side apply ``obj`` with Vigil's field manager (taking over conflicting fields).
+
+        With ``dry_run`` the server runs every step (defaults, validation, admission) and returns
+        the object it would store, storing nothing.
+        """
+        rt = resource_type(obj["apiVersion"], obj["kind"])
         meta = obj["metadata"]
+        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
+        if dry_run:
+            query["dryRun"] = "All"
         result = self.request(
-            "apply",
+            "dry-run" if dry_run else "apply",
             "PATCH",
             rt.path(meta["namespace"], meta["name"]),
             body=obj,
-            query={"fieldManager": FIELD_MANAGER, "force": "true"},
+            query=query,
             headers={"Content-Type": "application/apply-patch+yaml"},
         )
         return dict(result)

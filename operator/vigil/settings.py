@@ -24,6 +24,11 @@ def _labels(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def parse_labels(text: str) -> dict[str, str]:
+    """The syntax of ``--prometheus-labels``, for other commands that take the same flag."""
+    return _labels(text)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything `vigil run` can be told."""

@@ -1,4 +1,10 @@
-"""Status as an API: pure functions from what a reconcile found to the status to write."""
+"""Status as an API: pure functions from what a reconcile found to the status to write.
+
+Conditions: ``Ready`` (everything generated is up to date), ``Degraded`` (Ready, but something was
+left out) and ``Stalled`` (not Ready, and no retry will help until the object or something it
+references changes). ``Stalled`` follows kstatus (sigs.k8s.io/cli-utils), which Flux's health
+checks use: without it, a Ready=False object is forever "InProgress" there instead of "Failed".
+"""
 
 from __future__ import annotations
 
@@ -10,6 +16,7 @@ from pydantic import BaseModel
 
 READY = "Ready"
 DEGRADED = "Degraded"
+STALLED = "Stalled"
 
 
 @dataclass(frozen=True)
@@ -26,7 +33,11 @@ class Outcome:
 
     generation: int
     error: Issue | None = None
-    """Why the object is not Ready (nothing new was rolled out); None when Ready."""
+    """Why the object is not Ready (nothing new was rolled out); None when Ready.
+
+    Always a problem a retry cannot fix (an invalid spec, a missing reference, a refused object):
+    failures worth retrying never reach status, they are retried.
+    """
     warnings: tuple[Issue, ...] = ()
     """What is degraded although the object is Ready (e.g. ServiceMonitors skipped)."""
     fields: Mapping[str, Any] = field(default_factory=dict)
@@ -65,11 +76,13 @@ def _condition(
 
 
 def conditions(previous: Sequence[dict[str, Any]], outcome: Outcome, now: str) -> list[dict[str, Any]]:
-    """Ready and Degraded conditions; lastTransitionTime moves only when status flips."""
+    """Ready, Degraded and Stalled conditions; lastTransitionTime moves only when status flips."""
     if outcome.error is None:
         ready = ("True", "Reconciled", "All generated objects are up to date.")
+        stalled = ("False", "AsExpected", "Nothing stops the reconcile.")
     else:
         ready = ("False", outcome.error.reason, outcome.error.message)
+        stalled = ("True", outcome.error.reason, outcome.error.message)
     if outcome.warnings:
         degraded = (
             "True",
@@ -94,6 +107,15 @@ def conditions(previous: Sequence[dict[str, Any]], outcome: Outcome, now: str) -
             status=degraded[0],
             reason=degraded[1],
             message=degraded[2],
+            generation=outcome.generation,
+            now=now,
+        ),
+        _condition(
+            previous,
+            kind=STALLED,
+            status=stalled[0],
+            reason=stalled[1],
+            message=stalled[2],
             generation=outcome.generation,
             now=now,
         ),

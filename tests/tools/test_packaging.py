@@ -1,4 +1,4 @@
-"""An installed Vigil (the wheel, no source checkout) still has its rule bundles and dashboards."""
+"""An installed Vigil (the wheel, no source checkout) still has its rule bundles, dashboards and RBAC."""
 
 from __future__ import annotations
 
@@ -33,15 +33,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return built
 
 
-def test_the_wheel_carries_every_bundle_and_dashboard(wheel: Path) -> None:
+def test_the_wheel_carries_every_bundle_dashboard_and_deploy_file(wheel: Path) -> None:
     names = set(zipfile.ZipFile(wheel).namelist())
-    for folder in ("rules", "dashboards"):
+    assert "vigil/_assets/deploy/rbac.yaml" in names
+    assert "vigil/_assets/deploy/argocd/health.lua" in names
+    for folder in ("rules", "dashboards", "deploy"):
         for source in (ROOT / folder).glob("*.*"):
             assert f"vigil/_assets/{folder}/{source.name}" in names, f"{folder}/{source.name} is not packaged"
     assert not any("/_assets/rules/tests/" in n for n in names), "promtool unit tests are not product files"
 
 
-def test_an_installed_vigil_renders_bundles_and_dashboards(wheel: Path, tmp_path: Path) -> None:
+def test_an_installed_vigil_renders_bundles_dashboards_crds_and_rbac(wheel: Path, tmp_path: Path) -> None:
     target = tmp_path / "site"
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
@@ -50,7 +52,7 @@ def test_an_installed_vigil_renders_bundles_and_dashboards(wheel: Path, tmp_path
     )
     script = (
         "import sys, vigil; from vigil.cli import main; "
-        "print(vigil.__file__, file=sys.stderr); raise SystemExit(main(['render', sys.argv[1]]))"
+        "print(vigil.__file__, file=sys.stderr); raise SystemExit(main(['render', '--with-crds', sys.argv[1]]))"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(EXAMPLES)],
@@ -65,6 +67,7 @@ def test_an_installed_vigil_renders_bundles_and_dashboards(wheel: Path, tmp_path
     assert done.stderr.startswith(str(target)), f"imported the checkout, not the wheel: {done.stderr}"
     kinds = [d["kind"] for d in yaml.safe_load_all(done.stdout) if d]
     assert "PrometheusRule" in kinds
+    assert kinds[3:5] == ["ClusterRole", "ClusterRoleBinding"], "deploy/rbac.yaml did not come from the package"
     dashboards = [
         d
         for d in yaml.safe_load_all(done.stdout)

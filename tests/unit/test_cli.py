@@ -91,3 +91,46 @@ def test_crds_to_dir(tmp_path: Path) -> None:
         "monitoringstacks.vigil.dev.yaml",
         "telemetrysinks.vigil.dev.yaml",
     ]
+
+
+def test_render_with_crds_puts_crds_and_rbac_first(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--with-crds", str(EXAMPLES)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    kinds = [d["kind"] for d in docs]
+    assert kinds[:5] == [
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+    ]
+    assert {d["spec"]["names"]["kind"] for d in docs[:3]} == {"TelemetrySink", "MonitoringStack", "AlertPolicy"}
+    rbac = [d for d in yaml.safe_load_all((EXAMPLES.parent / "deploy" / "rbac.yaml").read_text()) if d]
+    assert docs[3:5] == rbac
+    assert "Deployment" in kinds[5:]
+    assert "CustomResourceDefinition" not in kinds[5:]
+
+
+def test_render_with_crds_alone_is_the_install_bundle(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--with-crds", "-o", "json"]) == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert [i["kind"] for i in items] == ["CustomResourceDefinition"] * 3 + ["ClusterRole", "ClusterRoleBinding"]
+
+
+def test_render_without_paths_says_what_to_give(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render"]) == 2
+    assert "give YAML files or folders" in capsys.readouterr().err
+
+
+def test_render_with_crds_refuses_alertmanager_config(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "--with-crds", "--alertmanager-config", str(EXAMPLES)]) == 2
+    assert "do not mix" in capsys.readouterr().err
+
+
+def test_diff_without_a_cluster_is_an_error_not_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    assert main(["diff", str(EXAMPLES)]) == 2
+    assert "cannot load a kubeconfig" in capsys.readouterr().err

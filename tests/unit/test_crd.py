@@ -95,3 +95,11 @@ def test_defaults_reach_the_schema() -> None:
 def test_crd_files_are_plain_yaml(tmp_path: Path) -> None:
     for path in (ROOT / "crds").glob("*.yaml"):
         assert len(list(yaml.safe_load_all(path.read_text()))) == 1
+
+
+@pytest.mark.parametrize("crd", build_crds(), ids=lambda c: c["metadata"]["name"])
+def test_an_object_never_reconciled_reads_as_generation_zero_observed(crd: dict) -> None:
+    # The API server applies defaults when it reads an object: status {} and then its own defaults.
+    status = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    assert status["default"] == {}
+    assert status["properties"]["observedGeneration"]["default"] == 0

@@ -22,7 +22,6 @@ from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
 from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
-from vigil.render.collector_config import CollectorConfig
 from vigil.settings import Settings
 from vigil.status import Issue
 
@@ -52,7 +51,7 @@ def reconcile(
         return
     versions = kube.resource_versions(namespace, build.config.referenced if build.config else ())
     plan = plan_stack(build, versions, settings.render_context(uid))
-    error = issue(plan.error) if plan.error else validated(settings, build.config)
+    error = issue(plan.error) if plan.error else collector_check.issue(settings.collector_binary, build.config)
     warnings = [issue(w) for w in plan.warnings]
     if error is None:
         error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
@@ -63,14 +62,6 @@ def reconcile(
     if error is None:
         selected = (selected_sinks(body), [s.metadata.name for s in build.sinks])
         tell_sinks(kube, namespace, name, selected, stacks=list(stacks_by_namespace.get(namespace, [])), sinks=sinks)
-
-
-def validated(settings: Settings, config: CollectorConfig | None) -> Issue | None:
-    """Why the collector rejects ``config`` (None: accepted, or no collector to ask)."""
-    if not settings.collector_binary or config is None:
-        return None
-    problem = collector_check.validate(settings.collector_binary, config)
-    return Issue("InvalidConfig", f"otelcol validate: {problem}") if problem else None
 
 
 @retried

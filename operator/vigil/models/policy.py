@@ -681,7 +681,7 @@ class AlertPolicyStatus(VigilModel):
     """Observed state of an AlertPolicy."""
 
     observed_generation: int = Field(default=0, description="Generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready and Degraded.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Degraded and Stalled.")
     alert_kind: str = Field(default="", description="threshold, ratio, expr or slo.")
     alert_name: str = Field(default="", description="The alertname the rules use.")
     severity: str = Field(

@@ -157,7 +157,7 @@ class TelemetrySinkStatus(VigilModel):
     """Observed state of a TelemetrySink."""
 
     observed_generation: int = Field(default=0, description="Generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready and Degraded.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Degraded and Stalled.")
     destination_type: str = Field(default="", description="The destination set in spec.")
     used_by: list[str] = Field(
         default_factory=list,

@@ -242,7 +242,7 @@ class MonitoringStackStatus(VigilModel):
     """Observed state of a MonitoringStack."""
 
     observed_generation: int = Field(default=0, description="Generation last reconciled.")
-    conditions: list[Condition] = Field(default_factory=list, description="Ready and Degraded.")
+    conditions: list[Condition] = Field(default_factory=list, description="Ready, Degraded and Stalled.")
     selected_sinks: list[str] = Field(default_factory=list, description="Sinks the collector exports to.")
     sink_count: int = Field(default=0, description="Number of selected sinks.")
     generated_objects: list[ObjectReference] = Field(
