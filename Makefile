@@ -52,7 +52,7 @@ lint: setup  ## ruff and mypy --strict on models, renderers and status
 	$(BIN)/ruff check operator tests scripts bench tools
 	$(BIN)/ruff format --check operator tests scripts bench tools
 	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/dashboards operator/vigil/status.py \
-		operator/vigil/crd.py operator/vigil/parse.py
+		operator/vigil/crd.py operator/vigil/parse.py operator/vigil/sloth.py
 
 fmt: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix operator tests scripts bench tools

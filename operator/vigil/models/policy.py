@@ -407,9 +407,15 @@ class SLO(VigilModel):
             check=lambda m: all(has_window(q) for q in m.queries() if q is not None),
         ),
         CelRule(
-            rule=f"{_RANK_CEL}[self.pageSeverity] > {_RANK_CEL}[self.ticketSeverity]",
+            rule="(has(self.pageAlert) && self.pageAlert.disabled) || "
+            "(has(self.ticketAlert) && self.ticketAlert.disabled) || "
+            f"{_RANK_CEL}[self.pageSeverity] > {_RANK_CEL}[self.ticketSeverity]",
             message="pageSeverity must be higher than ticketSeverity",
-            check=lambda m: SEVERITY_RANK[m.page_severity] > SEVERITY_RANK[m.ticket_severity],
+            check=lambda m: (
+                m.page_alert.disabled
+                or m.ticket_alert.disabled
+                or SEVERITY_RANK[m.page_severity] > SEVERITY_RANK[m.ticket_severity]
+            ),
         ),
         CelRule(
             rule="duration(self.scrapeInterval) >= duration('1s') && duration(self.scrapeInterval) <= duration('5m')",

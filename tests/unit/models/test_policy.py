@@ -106,6 +106,7 @@ VALID = {
         "receivers": [{**WEBHOOK, "severities": ["critical"]}],
     },
     "slo-recording-only": {"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}}},
+    "slo-ticket-only-critical": {"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketSeverity": "critical"}},
     "ratio-sloth-placeholder": {
         "ratio": {
             "errors": "sum(rate(a_total[{{.window}}]))",
