@@ -1,4 +1,4 @@
-"""The ``vigil`` command: render, validate and crds (offline); diff and run (against a cluster)."""
+"""The ``vigil`` command: render, validate, crds and import (offline); diff and run (against a cluster)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 import yaml
 
-from vigil import __version__, settings
+from vigil import __version__, settings, sloth
 from vigil.assets import deploy_dir
 from vigil.crd import build_crds
 from vigil.models.policy import AlertPolicy
@@ -160,6 +160,31 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return report.exit_code
 
 
+def cmd_import_sloth(args: argparse.Namespace) -> int:
+    try:
+        severities = sloth.parse_severity_map(args.severity)
+    except ValueError as exc:
+        raise InputError(str(exc)) from exc
+    options = sloth.Options(
+        window=args.window,
+        namespace=args.namespace,
+        severities=severities,
+        scrape_interval=args.scrape_interval,
+        sloth_labels=not args.no_sloth_labels,
+    )
+    result = sloth.import_documents(read_documents(args.paths), options)
+    for note in result.warnings:
+        print(f"warning: {note}", file=sys.stderr)
+    if result.errors:
+        for note in result.errors:
+            print(f"error: {note}", file=sys.stderr)
+        return 1
+    for imported in result.policies:
+        print(f"---\n# Imported from Sloth: {imported.origin}", file=sys.stdout)
+        yaml.safe_dump(imported.policy, sys.stdout, sort_keys=False, default_flow_style=False, width=1000)
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from vigil.operator import run  # noqa: PLC0415 - kopf loads only for the operator
 
@@ -219,6 +244,36 @@ def parser() -> argparse.ArgumentParser:
         help="the operator's --collector-image (env VIGIL_COLLECTOR_IMAGE), for stacks that set none",
     )
     d.set_defaults(func=cmd_diff)
+
+    i = sub.add_parser("import", help="turn another tool's SLO definitions into AlertPolicies")
+    formats = i.add_subparsers(dest="format", required=True)
+    s = formats.add_parser(
+        "sloth",
+        help="Sloth specs (version: prometheus/v1, or PrometheusServiceLevel objects) to AlertPolicies",
+        description="Print one AlertPolicy per Sloth SLO as YAML; exit 1 naming the Sloth field "
+        "when one cannot be imported. Warnings (what is left out or renamed) go to stderr.",
+    )
+    s.add_argument("paths", nargs="+", help="Sloth YAML files or folders (not recursive)")
+    s.add_argument("-n", "--namespace", help="namespace of the AlertPolicies (default: none, kubectl's)")
+    s.add_argument(
+        "--window",
+        default=sloth.DEFAULT_PERIOD,
+        help="SLO period, as sloth generate --default-slo-period (default 30d; 1d to 90d)",
+    )
+    s.add_argument(
+        "--severity",
+        action="append",
+        default=[],
+        metavar="SLOTH_VALUE=SEVERITY",
+        help="map a Sloth severity label value to critical, warning or info, e.g. pageteam=critical (repeatable)",
+    )
+    s.add_argument("--scrape-interval", help="slo.scrapeInterval of every policy (default: the model's, 1m)")
+    s.add_argument(
+        "--no-sloth-labels",
+        action="store_true",
+        help="leave out the sloth_id, sloth_service, sloth_slo and sloth_severity alert labels",
+    )
+    s.set_defaults(func=cmd_import_sloth)
 
     o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")
     settings.add_arguments(o)

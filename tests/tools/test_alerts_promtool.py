@@ -85,6 +85,32 @@ CASES: dict[str, dict[str, Any]] = {
         }
     },
     "slo-7d": {"slo": {**SLO, "window": "7d", "objective": 95}},
+    "slo-1d-sloth-placeholder": {
+        "slo": {
+            **SLO,
+            "window": "1d",
+            "errorQuery": ERRORS.replace("{{window}}", "{{.window}}"),
+            "totalQuery": TOTAL.replace("{{window}}", "{{ .window }}"),
+        }
+    },
+    "slo-error-ratio-query": {
+        "slo": {
+            "objective": 99.5,
+            "window": "28d",
+            "scrapeInterval": "30s",
+            "errorRatioQuery": "1 - avg(avg_over_time(probe_success[{{window}}]))",
+        }
+    },
+    "slo-alerts-of-their-own": {
+        "slo": {
+            **SLO,
+            "pageAlert": {"labels": {"routing_key": "oncall"}, "annotations": {"summary": "fast burn"}},
+            "ticketAlert": {"disabled": True},
+        },
+        "labels": {"team": "payments"},
+        "receivers": RECEIVERS[1:2],
+    },
+    "slo-recording-only": {"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}}},
 }
 
 
@@ -154,25 +180,34 @@ PAGE_LABELS = (
 )
 
 
-def _slo_test(tmp_path: Path, errors: str, ok: str, checks: list[dict[str, Any]]) -> None:
-    model = policy("burn", {"slo": SLO, "alertName": ALERT})
+def _promtool_test(
+    tmp_path: Path,
+    slo: dict[str, Any],
+    series: dict[str, str],
+    checks: list[dict[str, Any]],
+    interval: str = "1m",
+) -> subprocess.CompletedProcess[str]:
+    """`promtool test rules` of an SLO policy's rules on ``series`` (name -> values)."""
+    model = policy("burn", {"slo": slo, "alertName": ALERT})
     write_rules(tmp_path / "slo.yaml", model)
     tests = {
         "rule_files": ["slo.yaml"],
         "evaluation_interval": "1m",
         "tests": [
             {
-                "interval": "1m",
-                "input_series": [
-                    {"series": 'http_requests_total{code="500"}', "values": errors},
-                    {"series": 'http_requests_total{code="200"}', "values": ok},
-                ],
+                "interval": interval,
+                "input_series": [{"series": name, "values": values} for name, values in series.items()],
                 "promql_expr_test": checks,
             }
         ],
     }
     (tmp_path / "slo_test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = run("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
+    return run("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
+
+
+def _slo_test(tmp_path: Path, errors: str, ok: str, checks: list[dict[str, Any]]) -> None:
+    series = {'http_requests_total{code="500"}': errors, 'http_requests_total{code="200"}': ok}
+    result = _promtool_test(tmp_path, SLO, series, checks)
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -232,6 +267,111 @@ def test_a_7x_burn_pages_through_the_6h_window(tmp_path: Path) -> None:
             },
         ],
     )
+
+
+# --- short SLO periods and missing series -----------------------------------------------------
+
+SCRAPE_OFFSET_STEP = "20s"
+
+
+def _scraped_every_minute(values: list[int]) -> str:
+    """Promtool values of a series scraped once a minute, 20s after each rule evaluation.
+
+    The input interval is 20s and two of every three points are missing (``_``), as for a real
+    target whose scrapes do not line up with the rule evaluations.
+    """
+    return " ".join(["_", *(f"{v} _ _" for v in values)])
+
+
+def _outage(healthy_min: int, outage_min: int, per_minute: int = 1000) -> dict[str, str]:
+    """Requests counted every minute: all succeed, then every one fails."""
+    ok = [per_minute * min(m, healthy_min) for m in range(healthy_min + outage_min)]
+    errors = [per_minute * max(0, m - healthy_min) for m in range(healthy_min + outage_min)]
+    return {
+        'http_requests_total{code="500"}': _scraped_every_minute(errors),
+        'http_requests_total{code="200"}': _scraped_every_minute(ok),
+    }
+
+
+SLO_1D = {**SLO, "window": "1d"}
+
+
+def test_a_total_outage_pages_a_1_day_slo(tmp_path: Path) -> None:
+    # 2h healthy, then every request fails. The scaled 14.4x pair would be 2m/1m, but a 1m
+    # range holds one sample of a 1m scrape: the windows are 4m (4 scrape intervals) instead.
+    checks = [
+        {"expr": PAGE, "eval_time": "119m", "exp_samples": []},
+        *(
+            {"expr": PAGE, "eval_time": f"{m}m", "exp_samples": [{"labels": PAGE_LABELS, "value": 1}]}
+            for m in (123, 130, 150, 175)
+        ),
+        {
+            "expr": 'vigil:slo_errors:ratio_rate4m{vigil_policy="team-a/burn"}',
+            "eval_time": "150m",
+            "exp_samples": [{"labels": 'vigil:slo_errors:ratio_rate4m{vigil_policy="team-a/burn"}', "value": 1}],
+        },
+    ]
+    result = _promtool_test(tmp_path, SLO_1D, _outage(120, 60), checks, interval=SCRAPE_OFFSET_STEP)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_windows_of_one_scrape_interval_never_page(tmp_path: Path) -> None:
+    # The same outage, with windows allowed down to 1m (scrapeInterval 15s while the target is
+    # scraped every minute): the short windows never hold two samples, so nothing pages. This
+    # is what a 1-day SLO did before windows had a floor of 4 scrape intervals.
+    slo = {**SLO_1D, "scrapeInterval": "15s"}
+    checks = [{"expr": PAGE, "eval_time": f"{m}m", "exp_samples": []} for m in (123, 130, 150, 175)]
+    checks.append(
+        {"expr": 'vigil:slo_errors:ratio_rate1m{vigil_policy="team-a/burn"}', "eval_time": "150m", "exp_samples": []}
+    )
+    result = _promtool_test(tmp_path, slo, _outage(120, 60), checks, interval=SCRAPE_OFFSET_STEP)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _recorded(name: str, value: float, eval_time: str = "1h") -> dict[str, Any]:
+    labels = f'{name}{{vigil_policy="team-a/burn"}}'
+    return {"expr": labels, "eval_time": eval_time, "exp_samples": [{"labels": labels, "value": value}]}
+
+
+def test_a_missing_error_series_records_zero(tmp_path: Path) -> None:
+    # The service has never failed: no series matches errorQuery. The ratios are 0 and the
+    # whole budget is left, instead of no series at all (which panels show as "No data").
+    checks = [
+        _recorded("vigil:slo_errors:ratio_rate5m", 0),
+        _recorded("vigil:slo_errors:ratio_rate1h", 0),
+        _recorded("vigil:slo_errors:ratio_rate30d", 0),
+        _recorded("vigil:slo_error_budget_remaining:ratio", 1),
+        {"expr": PAGE, "eval_time": "1h", "exp_samples": []},
+    ]
+    series = {'http_requests_total{code="200"}': "0+1000x90"}
+    result = _promtool_test(tmp_path, SLO, series, checks)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_a_missing_good_series_records_a_total_outage(tmp_path: Path) -> None:
+    # goodQuery's series never existed: every request failed. The ratio is 1 and it pages.
+    slo = {"objective": 99.9, "goodQuery": TOTAL.replace("http", "ok"), "totalQuery": TOTAL}
+    checks = [
+        _recorded("vigil:slo_errors:ratio_rate5m", 1),
+        {"expr": PAGE, "eval_time": "1h", "exp_samples": [{"labels": PAGE_LABELS, "value": 1}]},
+    ]
+    series = {'http_requests_total{code="500"}': "0+1000x90"}
+    result = _promtool_test(tmp_path, slo, series, checks)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_no_traffic_records_nothing_instead_of_nan(tmp_path: Path) -> None:
+    # 0 / 0 would be NaN, and one NaN sample turns the period's average into NaN for 30 days.
+    checks = [
+        {"expr": 'vigil:slo_errors:ratio_rate5m{vigil_policy="team-a/burn"}', "eval_time": "90m", "exp_samples": []},
+        _recorded("vigil:slo_errors:ratio_rate30d", 0.01, eval_time="90m"),
+    ]
+    series = {
+        'http_requests_total{code="500"}': "0+10x30 300x60",
+        'http_requests_total{code="200"}': "0+990x30 29700x60",
+    }
+    result = _promtool_test(tmp_path, SLO, series, checks)
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 # --- amtool -----------------------------------------------------------------------------------

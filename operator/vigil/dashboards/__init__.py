@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vigil.dashboards import aet, aureus, collector, orchestrator, slo, vigil_operator
+from vigil.dashboards import aet, aureus, blipee, collector, orchestrator, slo, vigil_operator
 from vigil.dashboards.core import to_json
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -21,6 +21,11 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     aet.AGENTS: aet.build_agents,
     aet.ERRORS: aet.build_errors,
     aet.RESOURCES: aet.build_resources,
+    blipee.SYSTEM: blipee.build_system,
+    blipee.AGENTS: blipee.build_agents,
+    blipee.MODELS: blipee.build_models,
+    blipee.BUSINESS: blipee.build_business,
+    blipee.NETWORK: blipee.build_network,
     collector.NAME: collector.build,
     vigil_operator.NAME: vigil_operator.build,
     slo.NAME: slo.build,

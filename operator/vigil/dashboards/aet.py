@@ -2,7 +2,9 @@
 
 System overview, agent performance, error tracking and resource usage, on the metrics of AET's
 Prometheus collector and the ``aet`` rule bundle's recording rules. AET exports no disk metric
-and no recovery time, so the seed's disk and recovery-time views have no panel.
+and no recovery time: the disk panels read the volumes its pods mount (kubelet), the memory
+limits come from cAdvisor and kube-state-metrics, and recovery times are measured from when
+the task failure ratio and the scrape health (up) went bad and back.
 """
 
 from __future__ import annotations
@@ -48,6 +50,9 @@ NOT_SUCCEEDED = 'status!="success"'
 ERROR_EVENTS = 'event_type=~"(?i).*(error|fail|exception).*"'
 AGENT = 'agent=~"$agent"'
 MEMORY_LIMIT = 8589934592  # the AETHighMemoryUsage default (8 GiB)
+FAILURE_RATIO = 0.05  # the AETHighTaskFailureRate default
+MINUTE_STEP = "1m"
+"""Resolution of the recovery measures: the state is sampled once a minute over the range."""
 
 
 def _alerts(*names: str) -> tuple[str, ...]:
@@ -403,6 +408,7 @@ def build_errors() -> dict[str, Any]:
             width=24,
         ),
     )
+    _recovery_rows(board)
     board.row("Progress").add(
         timeseries_panel(
             "Active and finished tasks",
@@ -426,13 +432,52 @@ def build_errors() -> dict[str, Any]:
     return board.build()
 
 
+def _recovery_rows(board: Board) -> None:
+    """How long failures lasted before the agents and the targets recovered (seed: recovery times)."""
+    failing = f"({recorded('aet:task_failure:ratio_rate5m')} > bool {FAILURE_RATIO})"
+    time_failing = f"sum by (namespace, job, agent) (sum_over_time({failing}[$__range:{MINUTE_STEP}])) * 60"
+    recoveries = f"sum by (namespace, job, agent) (resets({failing}[$__range:{MINUTE_STEP}]))"
+    down = f"sum by (namespace, job) ((1 - avg_over_time(up{selector()}[$__range])) * $__range_s)"
+    outages = f"sum by (namespace, job) (resets(up{selector()}[$__range]))"
+    board.row("Recovery").add(
+        table_panel(
+            "Recovery from task failures",
+            "Per agent, over the selected time range: how long its 5-minute task failure ratio "
+            "was above 5 % (where AETHighTaskFailureRate fires), how many times it came back "
+            "below, and the mean time to recovery (time failing / recoveries). Sampled once a "
+            "minute; an episode lasts at least as long as the ratio's 5-minute window.",
+            ["namespace", "job", "agent"],
+            [
+                Column("Time failing", Query(time_failing), SECONDS),
+                Column("Recoveries", Query(recoveries), COUNT),
+                Column("Mean time to recovery", Query(f"{time_failing} / ({recoveries} > 0)"), SECONDS),
+            ],
+            width=12,
+        ),
+        table_panel(
+            "Recovery from outages",
+            "Per job, over the selected time range: how long its scrape targets were down "
+            "(up == 0, summed over targets), how many outages began, and the mean time to "
+            "recovery (downtime / outages). AETDown fires after 5 minutes down.",
+            ["namespace", "job"],
+            [
+                Column("Downtime", Query(down), SECONDS),
+                Column("Outages", Query(outages), COUNT),
+                Column("Mean time to recovery", Query(f"{down} / ({outages} > 0)"), SECONDS),
+            ],
+            width=12,
+        ),
+    )
+
+
 def build_resources() -> dict[str, Any]:
     """The aet-resource-usage dashboard as JSON data."""
-    alerts = _alerts("AETHighCPUUsage", "AETHighMemoryUsage")
+    alerts = _alerts("AETHighCPUUsage", "AETHighMemoryUsage", "AETMemoryNearLimit")
     board = Board(
         RESOURCES,
         "Vigil / AET resource usage",
-        "CPU and memory reported by the Autonomous Engineering Team system, and how much work it does with them.",
+        "CPU and memory reported by the Autonomous Engineering Team system, its memory against "
+        "the containers' limits, the disk of the volumes it mounts, and how much work it does with them.",
         ["aet"],
         standard_variables("aet_cpu_usage_percent"),
         alerts=alerts,
@@ -482,6 +527,44 @@ def build_resources() -> dict[str, Any]:
             steps=above(MEMORY_LIMIT),
         ),
     )
+    limit = "aet:container_memory_limit:ratio"
+    board.row("Memory against limits").add(
+        bargauge_panel(
+            "Memory of the limit by container",
+            "Working set of each container of AET's pods as a share of its memory limit "
+            "(aet:container_memory_limit:ratio, from cAdvisor and kube-state-metrics). "
+            "AETMemoryNearLimit fires above 80 %; containers without a limit are not listed.",
+            [Query(recorded(limit, job=False), "{{pod}}/{{container}}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.8, warn=0.6),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Memory of the limit over time",
+            "Working set of each container of AET's pods as a share of its memory limit.",
+            [Query(recorded(limit, job=False), "{{pod}}/{{container}}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.8),
+            maximum=1,
+        ),
+    )
+    board.row("Disk").add(
+        bargauge_panel(
+            "Volume usage",
+            "Share of each persistent volume claim of AET's pods that is in use "
+            "(aet:volume_usage:ratio, from the kubelet's volume stats). Red above 90 %.",
+            [Query(recorded("aet:volume_usage:ratio", job=False), "{{persistentvolumeclaim}}")],
+            unit=PERCENT_UNIT,
+            steps=above(0.9, warn=0.8),
+            maximum=1,
+        ),
+        timeseries_panel(
+            "Free space",
+            "Bytes left on each persistent volume claim of AET's pods (aet:volume_available:bytes).",
+            [Query(recorded("aet:volume_available:bytes", job=False), "{{persistentvolumeclaim}}")],
+            unit=BYTES,
+        ),
+    )
     per_job = "namespace, job"
     board.row("Efficiency").add(
         timeseries_panel(
@@ -512,7 +595,7 @@ def build_resources() -> dict[str, Any]:
     )
     _alert_row(
         board,
-        "The aet bundle's resource alerts that are pending or firing now: CPU and memory.",
+        "The aet bundle's resource alerts that are pending or firing now: CPU, memory and memory against the limits.",
         alerts,
     )
     return board.build()

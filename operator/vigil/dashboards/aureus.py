@@ -1,7 +1,10 @@
 """Aureus overview: the seed's monitoring dashboard (cards, event timeline, alert views).
 
 Reads the Aureus Prometheus sink's metrics and the ``aureus`` rule bundle's recording rules.
-The seed's reflexion suggestions are not metrics and have no panel.
+As the seed's, it refreshes every 10 seconds and filters by workflow (``workflow_id``); the
+recording rules sum over workflows, so the panels built on them show every workflow. The
+seed's reflexion suggestions are not metrics and have no panel, and Aureus exports no
+recovery time: mean task duration is what it measures, not the seed's time to recovery.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from vigil.dashboards.core import (
     bundle_alerts,
     firing_alerts_panel,
     increase,
+    query_variable,
     rate,
     selector,
     standard_variables,
@@ -30,6 +34,8 @@ from vigil.dashboards.core import (
 )
 
 NAME = "aureus-overview"
+WORKFLOW = 'workflow_id=~"$workflow"'
+"""The seed's workflow filter, on every query of raw metrics (they carry workflow_id)."""
 
 
 def build() -> dict[str, Any]:
@@ -40,8 +46,16 @@ def build() -> dict[str, Any]:
         "Aureus agentic workflows: task success, CRV gate failures, policy denials, rollbacks, "
         "an event timeline and the alerts of the aureus rule bundle.",
         ["aureus"],
-        standard_variables("aureus_tasks_completed_total"),
+        [
+            *standard_variables("aureus_tasks_completed_total"),
+            query_variable(
+                "workflow",
+                "Workflow",
+                'label_values(aureus_tasks_completed_total{namespace=~"$namespace", job=~"$job"}, workflow_id)',
+            ),
+        ],
         alerts=bundle_alerts("aureus"),
+        refresh="10s",
     )
     completed = "aureus_tasks_completed_total"
     succeeded, failed = 'success="true"', 'success="false"'
@@ -49,9 +63,9 @@ def build() -> dict[str, Any]:
     board.row("Overview").add(
         stat_panel(
             "Success rate",
-            "Share of the tasks completed in the selected time range that succeeded "
-            "(aureus_tasks_completed_total). Red below 95 %, the seed's alert threshold.",
-            [Query(f"{increase(completed, succeeded)} / {increase(completed)}")],
+            "Share of the tasks of the selected workflows completed in the selected time range "
+            "that succeeded (aureus_tasks_completed_total). Red below 95 %, the seed's alert threshold.",
+            [Query(f"{increase(completed, succeeded, WORKFLOW)} / {increase(completed, WORKFLOW)}")],
             unit=PERCENT_UNIT,
             steps=below(0.95),
             decimals=1,
@@ -60,7 +74,7 @@ def build() -> dict[str, Any]:
             "CRV failures",
             "CRV gate checks that failed and blocked a commit in the selected time range "
             '(aureus_crv_checks_total{passed="false"}). Red above 5.',
-            [Query(increase("aureus_crv_checks_total", blocked))],
+            [Query(increase("aureus_crv_checks_total", blocked, WORKFLOW))],
             unit=COUNT,
             steps=above(5),
             decimals=0,
@@ -70,7 +84,7 @@ def build() -> dict[str, Any]:
             "Policy checks that were not allowed automatically and require human approval, "
             'in the selected time range (aureus_policy_checks_total{allowed="false"}). '
             "Orange above 10.",
-            [Query(increase("aureus_policy_checks_total", escalated))],
+            [Query(increase("aureus_policy_checks_total", escalated, WORKFLOW))],
             unit=COUNT,
             steps=above(20, warn=10),
             decimals=0,
@@ -78,7 +92,7 @@ def build() -> dict[str, Any]:
         stat_panel(
             "Rollbacks",
             "State restorations to a snapshot in the selected time range (aureus_rollbacks_total). Red above 5.",
-            [Query(increase("aureus_rollbacks_total"))],
+            [Query(increase("aureus_rollbacks_total", WORKFLOW))],
             unit=COUNT,
             steps=above(5),
             decimals=0,
@@ -86,16 +100,22 @@ def build() -> dict[str, Any]:
         stat_panel(
             "Mean task duration",
             "Mean duration of the tasks completed in the selected time range "
-            "(aureus_task_duration_ms, converted to seconds). Red above 30 s, the seed's "
-            "time-to-recovery target.",
-            [Query(f"{increase('aureus_task_duration_ms_sum')} / {increase('aureus_task_duration_ms_count')} / 1000")],
+            "(aureus_task_duration_ms, converted to seconds). Red above 30 s, where "
+            "HighMeanTaskDuration fires. This is how long tasks run, not the seed's time to "
+            "recovery, which Aureus does not export.",
+            [
+                Query(
+                    f"{increase('aureus_task_duration_ms_sum', WORKFLOW)} / "
+                    f"{increase('aureus_task_duration_ms_count', WORKFLOW)} / 1000"
+                )
+            ],
             unit=SECONDS,
             steps=above(30),
         ),
         stat_panel(
             "Tasks completed",
-            "Tasks completed, successfully or not, in the selected time range.",
-            [Query(increase(completed))],
+            "Tasks of the selected workflows completed, successfully or not, in the selected time range.",
+            [Query(increase(completed, WORKFLOW))],
             unit=COUNT,
             steps=below(1),
             decimals=0,
@@ -104,9 +124,9 @@ def build() -> dict[str, Any]:
     board.row("Tasks").add(
         timeseries_panel(
             "Task success rate",
-            "Share of completed tasks that succeeded over 5 minutes, per deployment "
-            "(1 - aureus:task_failure:ratio_rate5m). The HighTaskFailureRate alert fires "
-            "below 95 %.",
+            "Share of completed tasks that succeeded over 5 minutes, per deployment, all "
+            "workflows (1 - aureus:task_failure:ratio_rate5m). The HighTaskFailureRate alert "
+            "fires below 95 %.",
             [
                 Query(
                     f"1 - aureus:task_failure:ratio_rate5m{selector()}",
@@ -119,21 +139,21 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Tasks completed by result",
-            "Completed tasks per second, split by success.",
-            [Query(rate(completed, by="success"), "success={{success}}")],
+            "Completed tasks of the selected workflows per second, split by success.",
+            [Query(rate(completed, WORKFLOW, by="success"), "success={{success}}")],
             unit=PER_SECOND,
             stacked=True,
         ),
         timeseries_panel(
             "Tasks completed by task type",
-            "Completed tasks per second, per task type.",
-            [Query(rate(completed, by="task_type"), "{{task_type}}")],
+            "Completed tasks of the selected workflows per second, per task type.",
+            [Query(rate(completed, WORKFLOW, by="task_type"), "{{task_type}}")],
             unit=PER_SECOND,
             stacked=True,
         ),
         timeseries_panel(
             "Mean task duration",
-            "Mean task duration over 5 minutes, per deployment "
+            "Mean task duration over 5 minutes, per deployment, all workflows "
             "(aureus:task_duration_seconds:mean5m). The HighMeanTaskDuration alert fires "
             "above 30 s.",
             [
@@ -149,14 +169,14 @@ def build() -> dict[str, Any]:
     board.row("Gates, policies and rollbacks").add(
         timeseries_panel(
             "CRV gate checks by result",
-            "CRV gate checks per second, split by whether they passed.",
-            [Query(rate("aureus_crv_checks_total", by="passed"), "passed={{passed}}")],
+            "CRV gate checks of the selected workflows per second, split by whether they passed.",
+            [Query(rate("aureus_crv_checks_total", WORKFLOW, by="passed"), "passed={{passed}}")],
             unit=PER_SECOND,
             stacked=True,
         ),
         timeseries_panel(
             "CRV-blocked commits",
-            "CRV gate checks that blocked a commit, per second over 5 minutes "
+            "CRV gate checks that blocked a commit, per second over 5 minutes, all workflows "
             "(aureus:crv_blocked:rate5m). The CRVBlockageSpike alert fires above 0.5/s.",
             [Query(f"aureus:crv_blocked:rate5m{selector()}", "{{namespace}}/{{job}}")],
             unit=PER_SECOND,
@@ -164,7 +184,7 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Policy escalation ratio",
-            "Share of policy checks that required human approval over 5 minutes "
+            "Share of policy checks that required human approval over 5 minutes, all workflows "
             "(aureus:policy_escalation:ratio_rate5m). The PolicyEscalationSurge alert fires "
             "above 20 %.",
             [
@@ -179,8 +199,8 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Rollbacks in 10 minutes",
-            "Rollbacks to a snapshot in the last 10 minutes (aureus:rollbacks:increase10m). "
-            "The HighRollbackRate alert fires above 5.",
+            "Rollbacks to a snapshot in the last 10 minutes, all workflows "
+            "(aureus:rollbacks:increase10m). The HighRollbackRate alert fires above 5.",
             [Query(f"aureus:rollbacks:increase10m{selector()}", "{{namespace}}/{{job}}")],
             unit=COUNT,
             steps=above(5),
@@ -189,17 +209,17 @@ def build() -> dict[str, Any]:
     board.row("Event timeline").add(
         timeseries_panel(
             "Event timeline",
-            "Notable events per minute, as the seed's timeline lists them: failed tasks "
-            "(step_end), CRV blocks (crv_result), policy escalations (policy_check) and "
-            "rollbacks. Firing alerts are marked as annotations.",
+            "Notable events of the selected workflows per minute, as the seed's timeline lists "
+            "them: failed tasks (step_end), CRV blocks (crv_result), policy escalations "
+            "(policy_check) and rollbacks. Firing alerts are marked as annotations.",
             [
-                Query(f"{rate(completed, failed)} * 60", "failed tasks"),
-                Query(f"{rate('aureus_crv_checks_total', blocked)} * 60", "CRV blocks"),
+                Query(f"{rate(completed, failed, WORKFLOW)} * 60", "failed tasks"),
+                Query(f"{rate('aureus_crv_checks_total', blocked, WORKFLOW)} * 60", "CRV blocks"),
                 Query(
-                    f"{rate('aureus_policy_checks_total', escalated)} * 60",
+                    f"{rate('aureus_policy_checks_total', escalated, WORKFLOW)} * 60",
                     "policy escalations",
                 ),
-                Query(f"{rate('aureus_rollbacks_total')} * 60", "rollbacks"),
+                Query(f"{rate('aureus_rollbacks_total', WORKFLOW)} * 60", "rollbacks"),
             ],
             unit=PER_MINUTE,
             bars=True,

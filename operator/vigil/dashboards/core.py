@@ -527,6 +527,8 @@ class Board:
     """More matchers on the ALERTS series of the annotations (all alerts when no names)."""
     alert_job_filter: bool = True
     alert_text: str = "{{severity}}: {{alertname}} is firing for {{namespace}}/{{job}}"
+    refresh: str = "30s"
+    """How often Grafana reloads the dashboard while it is open."""
     _panels: list[models.Panel | models.RowPanel] = field(default_factory=list, init=False)
     _x: int = field(default=0, init=False)
     _y: int = field(default=0, init=False)
@@ -575,7 +577,7 @@ class Board:
             .readonly()
             .timezone("browser")
             .time("now-1h", "now")
-            .refresh("30s")
+            .refresh(self.refresh)
             .tooltip(models.DashboardCursorSync.CROSSHAIR)
             .variables(list(self.variables))
             .link(

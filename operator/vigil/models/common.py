@@ -175,7 +175,9 @@ class LabelSelector(VigilModel):
 class Condition(VigilModel):
     """A status condition in the Kubernetes convention (metav1.Condition)."""
 
-    type: Annotated[str, StringConstraints(max_length=316)] = Field(description="Condition type: Ready, Degraded or Stalled.")
+    type: Annotated[str, StringConstraints(max_length=316)] = Field(
+        description="Condition type: Ready, Degraded or Stalled."
+    )
     status: Literal["True", "False", "Unknown"] = Field(description="True, False or Unknown.")
     reason: Annotated[str, StringConstraints(max_length=1024)] = Field(
         description="CamelCase reason for the last transition."

@@ -15,6 +15,7 @@ from vigil.models.base import (
     CelRule,
     VigilModel,
     is_set,
+    object_default,
 )
 from vigil.models.common import Condition, ObjectMeta, ObjectReference, SecretKeyRef
 from vigil.render import meta
@@ -27,6 +28,12 @@ Comparison = Literal[">", ">=", "<", "<=", "==", "!="]
 
 WINDOW_PLACEHOLDER = "{{window}}"
 """Where an SLO (or ratio) query takes its range, e.g. ``rate(x[{{window}}])``."""
+SLOTH_WINDOW_PLACEHOLDER = "{{.window}}"
+"""Sloth's spelling of the placeholder (a Go template action), accepted as well."""
+# Both spellings, with or without spaces inside the braces. Character classes instead of
+# backslashes, so the same pattern reads the same in Python, in CEL strings and in RE2.
+WINDOW_PATTERN = "[{][{] *[.]?window *[}][}]"
+_WINDOW_RE = re.compile(WINDOW_PATTERN)
 
 ALERT_KINDS = ("threshold", "ratio", "expr", "slo")
 
@@ -89,18 +96,49 @@ def promql_problem(query: str) -> str | None:
     return None
 
 
+def has_window(query: str) -> bool:
+    """Whether ``query`` contains the window placeholder (``{{window}}`` or ``{{.window}}``)."""
+    return _WINDOW_RE.search(query) is not None
+
+
+def _window_cel(field: str) -> str:
+    """CEL twin of :func:`has_window` for ``field``."""
+    return f"{field}.matches('{WINDOW_PATTERN}')"
+
+
 def with_window(query: str, window: str) -> str:
-    """``query`` with every ``{{window}}`` replaced by ``window``."""
-    return query.replace(WINDOW_PLACEHOLDER, window)
+    """``query`` with every ``{{window}}`` (or ``{{.window}}``) replaced by ``window``."""
+    return _WINDOW_RE.sub(lambda _: window, query)
 
 
 def _promql_error(problem: str) -> PydanticCustomError:
     return PydanticCustomError("promql", "{problem}", {"problem": problem})
 
 
-def _check_promql(query: str) -> str:
+_TEMPLATE_ACTION = re.compile(r"\{\{.*?\}\}")
+
+
+def _check_windowed_promql(query: str) -> str:
     # A placeholder query is parsed as it will be rendered, with a representative window.
-    problem = promql_problem(with_window(query, "5m"))
+    rendered = with_window(query, "5m")
+    other = _TEMPLATE_ACTION.search(rendered)
+    if other is not None:
+        raise _promql_error(
+            f'unknown placeholder "{other.group()}": write {WINDOW_PLACEHOLDER} (or Sloth\'s '
+            f"{SLOTH_WINDOW_PLACEHOLDER}) where the range goes, e.g. rate(x[{WINDOW_PLACEHOLDER}])"
+        )
+    problem = promql_problem(rendered)
+    if problem is not None:
+        raise _promql_error(problem)
+    return query
+
+
+def _check_promql(query: str) -> str:
+    if has_window(query):
+        raise _promql_error(
+            f"{WINDOW_PLACEHOLDER} belongs in ratio and slo queries only: write the range here, e.g. rate(x[5m])"
+        )
+    problem = promql_problem(query)
     if problem is not None:
         raise _promql_error(problem)
     return query
@@ -171,6 +209,10 @@ def _check_template(text: str) -> str:
 
 
 PromQL = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_check_promql)]
+WindowedPromQL = Annotated[
+    str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_check_windowed_promql)
+]
+"""A query with {{window}} where its range goes (the CEL rules require the placeholder)."""
 Template = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_check_template)]
 RuleDuration = Annotated[str, StringConstraints(pattern=RULE_DURATION, max_length=32)]
 RangeDuration = Annotated[str, StringConstraints(pattern=RANGE_DURATION, max_length=32)]
@@ -193,8 +235,8 @@ def _selector_problem(query: str) -> str | None:
 
 
 def _check_ratio_query(query: str) -> str:
-    if WINDOW_PLACEHOLDER in query:
-        return _check_promql(query)
+    if has_window(query):
+        return _check_windowed_promql(query)
     problem = _selector_problem(query)
     if problem is not None:
         raise _promql_error(problem)
@@ -247,14 +289,14 @@ class Ratio(VigilModel):
 
     cel_rules = (
         CelRule(
-            rule=f"self.errors.contains('{WINDOW_PLACEHOLDER}') == self.total.contains('{WINDOW_PLACEHOLDER}')",
+            rule=f"{_window_cel('self.errors')} == {_window_cel('self.total')}",
             message="errors and total must both be counter selectors, or both queries containing {{window}}",
-            check=lambda m: (WINDOW_PLACEHOLDER in m.errors) == (WINDOW_PLACEHOLDER in m.total),
+            check=lambda m: has_window(m.errors) == has_window(m.total),
         ),
         CelRule(
-            rule=f"size(self.by) == 0 || !self.errors.contains('{WINDOW_PLACEHOLDER}')",
+            rule=f"size(self.by) == 0 || !{_window_cel('self.errors')}",
             message="by applies to counter selectors: aggregate inside queries that contain {{window}}",
-            check=lambda m: len(m.by) == 0 or WINDOW_PLACEHOLDER not in m.errors,
+            check=lambda m: len(m.by) == 0 or not has_window(m.errors),
         ),
     )
 
@@ -277,34 +319,109 @@ class Ratio(VigilModel):
     value: Number = Field(description="The threshold ratio (0..1), e.g. 0.05 for 5 %.")
 
 
+class Annotations(VigilModel):
+    """Text of the notification; summary and description are Prometheus templates."""
+
+    summary: Template | None = Field(
+        default=None,
+        description="One line, e.g. 'Task failure rate {{ $value | humanizePercentage }}'.",
+    )
+    description: Template | None = Field(
+        default=None, description="What is wrong and what it affects; may use {{ $labels.x }}."
+    )
+    runbook_url: Annotated[str, StringConstraints(pattern=URL, max_length=2048)] | None = Field(
+        default=None, description="Link to the runbook, sent as the runbook_url annotation."
+    )
+
+
+_RESERVED_LABELS_MESSAGE = (
+    "labels must not set "
+    + ", ".join(_RESERVED_LABELS[:-1])
+    + f" or {_RESERVED_LABELS[-1]}: Vigil sets them (use spec.severity for the severity)"
+)
+
+
+def _reserved_labels_cel() -> str:
+    return "!has(self.labels) || !self.labels.exists(k, k in [" + ", ".join(f"'{k}'" for k in _RESERVED_LABELS) + "])"
+
+
+class SLOAlert(VigilModel):
+    """One of an SLO's two alerts, page or ticket: whether it is generated, and what it carries."""
+
+    cel_rules = (
+        CelRule(
+            rule=_reserved_labels_cel(),
+            message="labels must not set "
+            + ", ".join(_RESERVED_LABELS[:-1])
+            + f" or {_RESERVED_LABELS[-1]}: Vigil sets them (use slo.pageSeverity or "
+            "slo.ticketSeverity for the severity)",
+            check=lambda m: not set(m.labels) & set(_RESERVED_LABELS),
+        ),
+    )
+
+    disabled: bool = Field(
+        default=False,
+        description="Do not generate this alert (its recording rules stay), e.g. no tickets for a batch job.",
+    )
+    labels: dict[LabelName, Template] = Field(
+        default_factory=dict,
+        max_length=32,
+        description="Labels of this alert only, on top of spec.labels, e.g. routing_key: payments-oncall.",
+    )
+    annotations: Annotations | None = Field(
+        default=None,
+        description="summary, description and runbookUrl of this alert only, in place of spec.annotations' own.",
+    )
+
+
+_QUERIES = ("errorQuery", "goodQuery", "errorRatioQuery", "totalQuery")
+SCRAPES_PER_WINDOW = 4
+"""Every burn-rate window spans at least this many scrape intervals, so rate() has samples."""
+
+
 class SLO(VigilModel):
     """A service level objective, alerted on with multi-window multi-burn-rate alerts.
 
     Page alerts fire at 14.4x (1h and 5m windows) and 6x (6h and 30m) the sustainable error
     rate, tickets at 3x (1d and 2h) and 1x (3d and 6h), for a 30d window; other windows scale
-    the alert windows by window/30d (docs/alert-policies.md).
+    the alert windows by window/30d, never below 4 scrape intervals (docs/alert-policies.md).
     """
 
     cel_rules = (
         CelRule(
-            rule="has(self.errorQuery) != has(self.goodQuery)",
-            message="set exactly one of errorQuery or goodQuery (with totalQuery)",
-            check=lambda m: is_set(m.error_query) != is_set(m.good_query),
+            rule="(has(self.errorQuery) ? 1 : 0) + (has(self.goodQuery) ? 1 : 0) + "
+            "(has(self.errorRatioQuery) ? 1 : 0) == 1",
+            message="set exactly one of errorQuery or goodQuery (each with totalQuery), or errorRatioQuery",
+            check=lambda m: sum(is_set(q) for q in (m.error_query, m.good_query, m.error_ratio_query)) == 1,
         ),
         CelRule(
-            rule=f"self.totalQuery.contains('{WINDOW_PLACEHOLDER}') && "
-            f"(!has(self.errorQuery) || self.errorQuery.contains('{WINDOW_PLACEHOLDER}')) && "
-            f"(!has(self.goodQuery) || self.goodQuery.contains('{WINDOW_PLACEHOLDER}'))",
-            message="errorQuery, goodQuery and totalQuery must contain {{window}} where the "
-            "range goes, e.g. sum(rate(http_requests_total[{{window}}]))",
-            check=lambda m: all(
-                WINDOW_PLACEHOLDER in q for q in (m.total_query, m.error_query, m.good_query) if q is not None
+            rule="has(self.totalQuery) != has(self.errorRatioQuery)",
+            message="totalQuery is required with errorQuery or goodQuery, and must be left out "
+            "with errorRatioQuery (already a ratio)",
+            check=lambda m: is_set(m.total_query) != is_set(m.error_ratio_query),
+        ),
+        CelRule(
+            rule=" && ".join(f"(!has(self.{q}) || {_window_cel('self.' + q)})" for q in _QUERIES),
+            message="errorQuery, goodQuery, errorRatioQuery and totalQuery must contain {{window}} "
+            "(or Sloth's {{.window}}) where the range goes, e.g. sum(rate(http_requests_total[{{window}}]))",
+            check=lambda m: all(has_window(q) for q in m.queries() if q is not None),
+        ),
+        CelRule(
+            rule="(has(self.pageAlert) && self.pageAlert.disabled) || "
+            "(has(self.ticketAlert) && self.ticketAlert.disabled) || "
+            f"{_RANK_CEL}[self.pageSeverity] > {_RANK_CEL}[self.ticketSeverity]",
+            message="pageSeverity must be higher than ticketSeverity",
+            check=lambda m: (
+                m.page_alert.disabled
+                or m.ticket_alert.disabled
+                or SEVERITY_RANK[m.page_severity] > SEVERITY_RANK[m.ticket_severity]
             ),
         ),
         CelRule(
-            rule=f"{_RANK_CEL}[self.pageSeverity] > {_RANK_CEL}[self.ticketSeverity]",
-            message="pageSeverity must be higher than ticketSeverity",
-            check=lambda m: SEVERITY_RANK[m.page_severity] > SEVERITY_RANK[m.ticket_severity],
+            rule="duration(self.scrapeInterval) >= duration('1s') && duration(self.scrapeInterval) <= duration('5m')",
+            message="scrapeInterval must be between 1s and 5m (Prometheus marks a series stale "
+            "after 5m without a sample)",
+            check=lambda m: 1 <= seconds(m.scrape_interval) <= 300,
         ),
     )
 
@@ -312,20 +429,56 @@ class SLO(VigilModel):
     window: Annotated[str, StringConstraints(pattern=SLO_WINDOW, max_length=3)] = Field(
         default="30d", description="The SLO period in days, 1d to 90d, e.g. 30d or 28d."
     )
-    error_query: PromQL | None = Field(
+    scrape_interval: RangeDuration = Field(
+        default="1m",
+        description="The longest scrape interval of the series the queries read (default 1m, "
+        "Prometheus' default). Every alert window is at least 4 scrape intervals long, so a "
+        "short SLO period still has samples to alert on.",
+    )
+    error_query: WindowedPromQL | None = Field(
         default=None,
         description="Rate of bad events with {{window}} as range, e.g. "
-        'sum(rate(http_requests_total{code=~"5.."}[{{window}}])).',
+        'sum(rate(http_requests_total{code=~"5.."}[{{window}}])). No series counts as 0 errors.',
     )
-    good_query: PromQL | None = Field(
+    good_query: WindowedPromQL | None = Field(
         default=None,
         description="Rate of good events with {{window}} as range (instead of errorQuery).",
     )
-    total_query: PromQL = Field(
-        description="Rate of all events with {{window}} as range, e.g. sum(rate(http_requests_total[{{window}}])).",
+    error_ratio_query: WindowedPromQL | None = Field(
+        default=None,
+        description="The share of bad events (0..1) with {{window}} as range, used as given "
+        "(Sloth's raw SLI; instead of errorQuery or goodQuery, without totalQuery). It must "
+        "return 0, not nothing, when there are no errors.",
+    )
+    total_query: WindowedPromQL | None = Field(
+        default=None,
+        description="Rate of all events with {{window}} as range, e.g. sum(rate(http_requests_total[{{window}}])). "
+        "Required with errorQuery and goodQuery.",
     )
     page_severity: Severity = Field(default="critical", description="Severity of the page alerts (fast burn).")
     ticket_severity: Severity = Field(default="warning", description="Severity of the ticket alerts (slow burn).")
+    page_alert: SLOAlert = Field(
+        default_factory=SLOAlert,
+        description="The page alert (fast burn): disable it, or give it labels and annotations of its own.",
+        json_schema_extra=object_default(SLOAlert),
+    )
+    ticket_alert: SLOAlert = Field(
+        default_factory=SLOAlert,
+        description="The ticket alert (slow burn): disable it, or give it labels and annotations of its own.",
+        json_schema_extra=object_default(SLOAlert),
+    )
+
+    def queries(self) -> tuple[str | None, ...]:
+        """errorQuery, goodQuery, errorRatioQuery and totalQuery (None when unset)."""
+        return (self.error_query, self.good_query, self.error_ratio_query, self.total_query)
+
+    def alerts(self) -> list[tuple[Literal["page", "ticket"], Severity, SLOAlert]]:
+        """The enabled alerts as (role, severity, settings), page first."""
+        both: list[tuple[Literal["page", "ticket"], Severity, SLOAlert]] = [
+            ("page", self.page_severity, self.page_alert),
+            ("ticket", self.ticket_severity, self.ticket_alert),
+        ]
+        return [a for a in both if not a[2].disabled]
 
 
 class Escalation(VigilModel):
@@ -341,21 +494,6 @@ class Escalation(VigilModel):
 
 
 # --- annotations and receivers ----------------------------------------------------------------
-
-
-class Annotations(VigilModel):
-    """Text of the notification; summary and description are Prometheus templates."""
-
-    summary: Template | None = Field(
-        default=None,
-        description="One line, e.g. 'Task failure rate {{ $value | humanizePercentage }}'.",
-    )
-    description: Template | None = Field(
-        default=None, description="What is wrong and what it affects; may use {{ $labels.x }}."
-    )
-    runbook_url: Annotated[str, StringConstraints(pattern=URL, max_length=2048)] | None = Field(
-        default=None, description="Link to the runbook, sent as the runbook_url annotation."
-    )
 
 
 class SlackReceiver(VigilModel):
@@ -506,8 +644,11 @@ def _raised(m: AlertPolicySpec) -> set[str]:
     return set(m.severities())
 
 
+_PAGE_ON_CEL = "(!has(self.slo.pageAlert) || !self.slo.pageAlert.disabled)"
+_TICKET_ON_CEL = "(!has(self.slo.ticketAlert) || !self.slo.ticketAlert.disabled)"
 _RAISED_CEL = (
-    "(has(self.slo) ? (s == self.slo.pageSeverity || s == self.slo.ticketSeverity) : "
+    f"(has(self.slo) ? ((s == self.slo.pageSeverity && {_PAGE_ON_CEL}) || "
+    f"(s == self.slo.ticketSeverity && {_TICKET_ON_CEL})) : "
     f"(s == (has(self.severity) ? self.severity : '{DEFAULT_SEVERITY}') || "
     "(has(self.escalation) && s == self.escalation.severity)))"
 )
@@ -565,12 +706,8 @@ class AlertPolicySpec(VigilModel):
             check=_stricter,
         ),
         CelRule(
-            rule="!has(self.labels) || !self.labels.exists(k, k in ["
-            + ", ".join(f"'{k}'" for k in _RESERVED_LABELS)
-            + "])",
-            message="labels must not set "
-            + ", ".join(_RESERVED_LABELS[:-1])
-            + f" or {_RESERVED_LABELS[-1]}: Vigil sets them (use spec.severity for the severity)",
+            rule=_reserved_labels_cel(),
+            message=_RESERVED_LABELS_MESSAGE,
             check=lambda m: not set(m.labels) & set(_RESERVED_LABELS),
         ),
         CelRule(
@@ -583,6 +720,13 @@ class AlertPolicySpec(VigilModel):
             f"size(r.severities) == 0 || r.severities.exists(s, {_RAISED_CEL}))",
             message="every receiver must take at least one severity this policy raises",
             check=lambda m: all(not r.severities or set(r.severities) & _raised(m) for r in m.receivers),
+        ),
+        CelRule(
+            rule=f"!has(self.slo) || {_PAGE_ON_CEL} || {_TICKET_ON_CEL} || "
+            "!has(self.receivers) || size(self.receivers) == 0",
+            message="with slo.pageAlert and slo.ticketAlert disabled the policy raises no alert: "
+            "remove receivers (and routing), or enable one of the alerts",
+            check=lambda m: m.slo is None or bool(m.slo.alerts()) or not m.receivers,
         ),
     )
 
@@ -664,7 +808,7 @@ class AlertPolicySpec(VigilModel):
     def severities(self) -> list[str]:
         """Severities this policy raises, highest first."""
         if self.slo is not None:
-            found = {self.slo.page_severity, self.slo.ticket_severity}
+            found = {severity for _, severity, _ in self.slo.alerts()}
         else:
             found = {self.severity or DEFAULT_SEVERITY}
             if self.escalation is not None:

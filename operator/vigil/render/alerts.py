@@ -15,10 +15,13 @@ from typing import Any, Literal
 
 from vigil.models.common import SecretKeyRef
 from vigil.models.policy import (
+    SCRAPES_PER_WINDOW,
     SEVERITY_RANK,
     AlertPolicy,
+    Annotations,
     Receiver,
     format_number,
+    has_window,
     seconds,
     with_window,
 )
@@ -60,22 +63,25 @@ class BurnRateAlert:
         return self.factor * Decimal(_seconds(self.long_window)) / Decimal(REFERENCE_DAYS * 86400)
 
 
-def burn_rate_alerts(slo_window: str) -> tuple[BurnRateAlert, ...]:
-    """The workbook table for an SLO period, e.g. ``30d``.
+def burn_rate_alerts(slo_window: str, scrape_interval: str = "1m") -> tuple[BurnRateAlert, ...]:
+    """The workbook table for an SLO period, e.g. ``30d``, and a scrape interval.
 
-    Factors stay as in the workbook; windows scale by period/30d (whole minutes, at least
-    1m), so each alert fires after the same share of the period's budget is spent.
+    Factors stay as in the workbook; windows scale by period/30d (whole minutes), so each
+    alert fires after the same share of the period's budget is spent, but no window is shorter
+    than 4 scrape intervals (nor 1m): a shorter rate() range holds fewer than two samples, so
+    it has no value and its alert could never fire.
     """
     days = int(slo_window.removesuffix("d"))
+    floor_s = max(MIN_WINDOW_S, SCRAPES_PER_WINDOW * _seconds(scrape_interval))
     return tuple(
-        BurnRateAlert(role, Decimal(factor), _scaled(long_s, days), _scaled(short_s, days))
+        BurnRateAlert(role, Decimal(factor), _scaled(long_s, days, floor_s), _scaled(short_s, days, floor_s))
         for role, factor, long_s, short_s in WORKBOOK
     )
 
 
-def _scaled(window_s: int, days: int) -> str:
+def _scaled(window_s: int, days: int, floor_s: int) -> str:
     minutes = round(window_s * days / REFERENCE_DAYS / 60)
-    return duration(max(MIN_WINDOW_S, minutes * 60))
+    return duration(max(floor_s, minutes * 60))
 
 
 def duration(total_s: int) -> str:
@@ -125,20 +131,23 @@ def policy_selector(policy: AlertPolicy) -> str:
     return f'{{{meta.POLICY_LABEL}="{policy.policy_id}"}}'
 
 
-def alert_labels(policy: AlertPolicy, severity: str) -> dict[str, str]:
-    """Labels of every alert of ``policy`` at ``severity``."""
+def alert_labels(policy: AlertPolicy, severity: str, own: dict[str, str] | None = None) -> dict[str, str]:
+    """Labels of an alert of ``policy`` at ``severity``, with that alert's ``own`` labels."""
     return {
         **policy.spec.labels,
+        **(own or {}),
         meta.SEVERITY_LABEL: severity,
         meta.NAMESPACE_LABEL: policy.metadata.namespace or "default",
         meta.POLICY_LABEL: policy.policy_id,
     }
 
 
-def _annotations(policy: AlertPolicy, default_summary: str) -> dict[str, str]:
-    given = policy.spec.annotations
+def _annotations(default_summary: str, *layers: Annotations | None) -> dict[str, str]:
+    """The default summary, overlaid by each layer's annotations in turn."""
     out = {"summary": default_summary}
-    if given is not None:
+    for given in layers:
+        if given is None:
+            continue
         if given.summary is not None:
             out["summary"] = given.summary
         if given.description is not None:
@@ -154,14 +163,17 @@ def _alert(
     severity: str,
     summary: str,
     for_: str | None,
+    *,
+    labels: dict[str, str] | None = None,
+    annotations: Annotations | None = None,
 ) -> dict[str, Any]:
     rule: dict[str, Any] = {"alert": policy.alert_name, "expr": expr}
     if for_ is not None:
         rule["for"] = for_
     if policy.spec.keep_firing_for is not None:
         rule["keep_firing_for"] = policy.spec.keep_firing_for
-    rule["labels"] = alert_labels(policy, severity)
-    rule["annotations"] = _annotations(policy, summary)
+    rule["labels"] = alert_labels(policy, severity, labels)
+    rule["annotations"] = _annotations(summary, policy.spec.annotations, annotations)
     return rule
 
 
@@ -186,7 +198,7 @@ def ratio_expr(policy: AlertPolicy) -> str:
     """errors / total of a ratio policy, as the recording rule computes it."""
     ratio = policy.spec.ratio
     assert ratio is not None
-    if "{{window}}" in ratio.errors:
+    if has_window(ratio.errors):
         errors = with_window(ratio.errors, ratio.window)
         total = with_window(ratio.total, ratio.window)
         return f"({errors}) / ({total})"
@@ -198,14 +210,22 @@ def ratio_expr(policy: AlertPolicy) -> str:
 
 
 def slo_error_ratio_expr(policy: AlertPolicy, window: str) -> str:
-    """An SLO's share of bad events over ``window``."""
+    """An SLO's share of bad events over ``window``.
+
+    A bad (or good) query without series yet counts as 0 events wherever the total has
+    some, so a service that never failed records a ratio of 0 (and one that never succeeded
+    a ratio of 1) instead of nothing; no traffic records nothing instead of NaN, which would
+    poison the period's average for the whole period.
+    """
     slo = policy.spec.slo
     assert slo is not None
-    total = with_window(slo.total_query, window)
+    if slo.error_ratio_query is not None:
+        return with_window(slo.error_ratio_query, window)
+    total = f"({with_window(slo.total_query or '', window)})"
     if slo.error_query is not None:
-        return f"({with_window(slo.error_query, window)}) / ({total})"
+        return f"(({with_window(slo.error_query, window)}) or 0 * {total}) / ({total} > 0)"
     good = with_window(slo.good_query or "", window)
-    return f"1 - (({good}) / ({total}))"
+    return f"1 - (({good}) or 0 * {total}) / ({total} > 0)"
 
 
 def _threshold_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
@@ -279,7 +299,8 @@ def slo_windows(policy: AlertPolicy) -> list[str]:
     """Every window an SLO policy records an error ratio for, shortest first."""
     slo = policy.spec.slo
     assert slo is not None
-    found = {w for a in burn_rate_alerts(slo.window) for w in (a.long_window, a.short_window)}
+    alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
+    found = {w for a in alerts for w in (a.long_window, a.short_window)}
     return sorted(found, key=_seconds)
 
 
@@ -307,14 +328,12 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
         )
     )
     objective = format_number(slo.objective)
-    for role, severity, speed in (
-        ("page", slo.page_severity, "fast"),
-        ("ticket", slo.ticket_severity, "steadily"),
-    ):
+    speed = {"page": "fast", "ticket": "steadily"}
+    for role, severity, settings in slo.alerts():
         conditions = [
             f"({slo_record_name(a.long_window)}{selector} > ({_decimal(a.factor)} * {budget}) "
             f"and {slo_record_name(a.short_window)}{selector} > ({_decimal(a.factor)} * {budget}))"
-            for a in burn_rate_alerts(slo.window)
+            for a in burn_rate_alerts(slo.window, slo.scrape_interval)
             if a.role == role
         ]
         rules.append(
@@ -322,8 +341,11 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
                 policy,
                 " or ".join(conditions),
                 severity,
-                f"{policy.alert_name}: the error budget of the {objective}% SLO over {slo.window} is burning {speed}",
+                f"{policy.alert_name}: the error budget of the {objective}% SLO over {slo.window} "
+                f"is burning {speed[role]}",
                 policy.spec.for_,
+                labels=settings.labels,
+                annotations=settings.annotations,
             )
         )
     return rules

@@ -24,6 +24,8 @@ RATE_INTERVAL = timedelta(minutes=4, seconds=17)
 RANGE = timedelta(hours=3, minutes=7)
 INTERVAL = timedelta(minutes=1, seconds=3)
 SUBSTITUTIONS = {
+    "$__range_s": "11220",
+    "${__range_s}": "11220",
     "$__rate_interval": "4m17s",
     "${__rate_interval}": "4m17s",
     "$__range": "3h7m",

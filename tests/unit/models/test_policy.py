@@ -12,9 +12,11 @@ from vigil.models.policy import (
     AlertPolicy,
     default_alert_name,
     format_number,
+    has_window,
     promql_problem,
     seconds,
     template_problem,
+    with_window,
 )
 from vigil.parse import parse_document
 
@@ -74,6 +76,43 @@ VALID = {
             "totalQuery": "sum(rate(http_requests_total[{{window}}]))",
             "pageSeverity": "warning",
             "ticketSeverity": "info",
+        }
+    },
+    "slo-sloth-placeholder": {
+        "slo": {
+            "objective": 99.5,
+            "errorQuery": 'sum(rate(http_requests_total{code=~"5.."}[{{.window}}]))',
+            "totalQuery": "sum(rate(http_requests_total[{{ .window }}]))",
+        }
+    },
+    "slo-error-ratio": {
+        "slo": {
+            "objective": 99,
+            "window": "7d",
+            "scrapeInterval": "30s",
+            "errorRatioQuery": "1 - avg(avg_over_time(probe_success[{{window}}]))",
+        }
+    },
+    "slo-alerts-of-their-own": {
+        "slo": {
+            **SLO,
+            "pageAlert": {
+                "labels": {"routing_key": "payments-oncall"},
+                "annotations": {"summary": "fast burn", "runbookUrl": "https://r/page"},
+            },
+            "ticketAlert": {"disabled": True},
+        },
+        "labels": {"team": "payments"},
+        "receivers": [{**WEBHOOK, "severities": ["critical"]}],
+    },
+    "slo-recording-only": {"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}}},
+    "slo-ticket-only-critical": {"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketSeverity": "critical"}},
+    "ratio-sloth-placeholder": {
+        "ratio": {
+            "errors": "sum(rate(a_total[{{.window}}]))",
+            "total": "sum(rate(b_total[{{.window}}]))",
+            "comparison": ">",
+            "value": 0.1,
         }
     },
     "every-receiver": {
@@ -145,6 +184,32 @@ def test_slo_defaults() -> None:
     slo = AlertPolicy.model_validate(policy(slo=SLO)).spec.slo
     assert slo is not None
     assert (slo.window, slo.page_severity, slo.ticket_severity) == ("30d", "critical", "warning")
+    assert slo.scrape_interval == "1m"
+    assert (slo.page_alert.disabled, slo.page_alert.labels, slo.page_alert.annotations) == (False, {}, None)
+    assert slo.ticket_alert.disabled is False
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("rate(x[{{window}}])", True),
+        ("rate(x[{{.window}}])", True),
+        ("rate(x[{{ .window }}])", True),
+        ("rate(x[{{ window }}])", True),
+        ("rate(x[{{.Window}}])", False),
+        ("rate(x[{{$window}}])", False),
+        ("rate(x[{window}])", False),
+        ("rate(x[5m])", False),
+    ],
+)
+def test_window_placeholder_spellings(query: str, found: bool) -> None:
+    assert has_window(query) is found
+    assert ("7h" in with_window(query, "7h")) is found
+
+
+def test_with_window_replaces_every_spelling() -> None:
+    query = "sum(rate(a[{{window}}])) / sum(rate(b[{{.window}}])) + sum(rate(c[{{ .window }}]))"
+    assert with_window(query, "1h") == "sum(rate(a[1h])) / sum(rate(b[1h])) + sum(rate(c[1h]))"
 
 
 @pytest.mark.parametrize(
@@ -162,6 +227,9 @@ def test_slo_defaults() -> None:
             ["warning", "info"],
         ),
         ({"slo": SLO}, ["critical", "warning"]),
+        ({"slo": {**SLO, "ticketAlert": {"disabled": True}}}, ["critical"]),
+        ({"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketSeverity": "info"}}, ["info"]),
+        ({"slo": {**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}}}, []),
     ],
 )
 def test_severities_raised_highest_first(spec: dict[str, Any], severities: list[str]) -> None:
@@ -292,17 +360,117 @@ INVALID = {
     "slo-both-queries": (
         {"slo": {**SLO, "goodQuery": "sum(rate(g[{{window}}]))"}},
         "spec.slo",
-        "set exactly one of errorQuery or goodQuery (with totalQuery)",
+        "set exactly one of errorQuery or goodQuery (each with totalQuery), or errorRatioQuery",
     ),
     "slo-no-query": (
         {"slo": {"objective": 99, "totalQuery": "sum(rate(t[{{window}}]))"}},
         "spec.slo",
-        "set exactly one of errorQuery or goodQuery (with totalQuery)",
+        "set exactly one of errorQuery or goodQuery (each with totalQuery), or errorRatioQuery",
+    ),
+    "slo-ratio-and-errors": (
+        {"slo": {**SLO, "errorRatioQuery": "avg(rate(r[{{window}}]))"}},
+        "spec.slo",
+        "set exactly one of errorQuery or goodQuery (each with totalQuery), or errorRatioQuery",
+    ),
+    "slo-no-total": (
+        {"slo": {"objective": 99, "errorQuery": "sum(rate(e[{{window}}]))"}},
+        "spec.slo",
+        "totalQuery is required with errorQuery or goodQuery, and must be left out with errorRatioQuery",
+    ),
+    "slo-ratio-with-total": (
+        {
+            "slo": {
+                "objective": 99,
+                "errorRatioQuery": "avg(rate(r[{{window}}]))",
+                "totalQuery": "sum(rate(t[{{window}}]))",
+            }
+        },
+        "spec.slo",
+        "totalQuery is required with errorQuery or goodQuery, and must be left out with errorRatioQuery",
     ),
     "slo-no-placeholder": (
         {"slo": {**SLO, "totalQuery": "sum(rate(t[5m]))"}},
         "spec.slo",
-        "errorQuery, goodQuery and totalQuery must contain {{window}}",
+        "errorQuery, goodQuery, errorRatioQuery and totalQuery must contain {{window}} (or Sloth's {{.window}})",
+    ),
+    "slo-ratio-no-placeholder": (
+        {"slo": {"objective": 99, "errorRatioQuery": "avg(rate(r[5m]))"}},
+        "spec.slo",
+        "errorQuery, goodQuery, errorRatioQuery and totalQuery must contain {{window}}",
+    ),
+    "slo-placeholder-misspelt": (
+        {"slo": {**SLO, "errorQuery": "sum(rate(e[{{.Window}}]))"}},
+        "spec.slo.errorQuery",
+        'unknown placeholder "{{.Window}}": write {{window}} (or Sloth\'s {{.window}}) where the range '
+        "goes, e.g. rate(x[{{window}}])",
+    ),
+    "slo-placeholder-misspelt-with-a-right-one": (
+        {"slo": {**SLO, "totalQuery": "sum(rate(t[{{window}}])) + sum(rate(u[{{ $window }}]))"}},
+        "spec.slo.totalQuery",
+        'unknown placeholder "{{ $window }}"',
+    ),
+    "expr-with-placeholder": (
+        {"expr": "rate(x[{{window}}]) > 1"},
+        "spec.expr",
+        "{{window}} belongs in ratio and slo queries only: write the range here, e.g. rate(x[5m])",
+    ),
+    "threshold-with-placeholder": (
+        {"threshold": {"expr": "rate(x[{{.window}}])", "comparison": ">", "value": 1}},
+        "spec.threshold.expr",
+        "{{window}} belongs in ratio and slo queries only",
+    ),
+    "slo-bad-ratio-query": (
+        {"slo": {"objective": 99, "errorRatioQuery": "avg(r[{{window}}])"}},
+        "spec.slo.errorRatioQuery",
+        "invalid PromQL: expected type vector in aggregation expression, got matrix",
+    ),
+    "slo-scrape-interval-zero": (
+        {"slo": {**SLO, "scrapeInterval": "0s"}},
+        "spec.slo",
+        "scrapeInterval must be between 1s and 5m (Prometheus marks a series stale after 5m without a sample)",
+    ),
+    "slo-scrape-interval-too-long": (
+        {"slo": {**SLO, "scrapeInterval": "10m"}},
+        "spec.slo",
+        "scrapeInterval must be between 1s and 5m",
+    ),
+    "slo-scrape-interval-days": (
+        {"slo": {**SLO, "scrapeInterval": "1d"}},
+        "spec.slo.scrapeInterval",
+        'Invalid value: "1d"',
+    ),
+    "slo-alert-reserved-label": (
+        {"slo": {**SLO, "pageAlert": {"labels": {"severity": "page"}}}},
+        "spec.slo.pageAlert",
+        "labels must not set alertname, severity, namespace or vigil_policy: Vigil sets them (use "
+        "slo.pageSeverity or slo.ticketSeverity for the severity)",
+    ),
+    "slo-alert-bad-label-value": (
+        {"slo": {**SLO, "ticketAlert": {"labels": {"channel": "{{ $labels.x"}}}},
+        "spec.slo.ticketAlert.labels.channel",
+        "invalid template",
+    ),
+    "slo-alert-unknown-field": (
+        {"slo": {**SLO, "pageAlert": {"disable": True}}},
+        "spec.slo.pageAlert.disable",
+        'unknown field "spec.slo.pageAlert.disable"',
+    ),
+    "slo-disabled-alert-receiver": (
+        {
+            "slo": {**SLO, "ticketAlert": {"disabled": True}},
+            "receivers": [{**WEBHOOK, "severities": ["warning"]}],
+        },
+        "spec",
+        "every receiver must take at least one severity this policy raises",
+    ),
+    "slo-no-alert-but-receivers": (
+        {
+            "slo": {**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}},
+            "receivers": [WEBHOOK],
+        },
+        "spec",
+        "with slo.pageAlert and slo.ticketAlert disabled the policy raises no alert: remove "
+        "receivers (and routing), or enable one of the alerts",
     ),
     "slo-bad-query": (
         {"slo": {**SLO, "errorQuery": "sum(rate(e[{{window}}])"}},

@@ -10,7 +10,7 @@ import yaml
 
 from tests.unit.models.test_policy import RATIO, SLO, WEBHOOK, policy
 from vigil.cli import main
-from vigil.models.policy import AlertPolicy
+from vigil.models.policy import AlertPolicy, seconds
 from vigil.render.alerts import (
     NO_RECEIVER,
     WORKBOOK,
@@ -228,15 +228,48 @@ def test_short_window_is_a_twelfth_of_the_long_one() -> None:
     ("window", "expected"),
     [
         ("28d", [("56m", "5m"), ("5h36m", "28m"), ("22h24m", "1h52m"), ("2d19h12m", "5h36m")]),
-        ("7d", [("14m", "1m"), ("1h24m", "7m"), ("5h36m", "28m"), ("16h48m", "1h24m")]),
+        ("7d", [("14m", "4m"), ("1h24m", "7m"), ("5h36m", "28m"), ("16h48m", "1h24m")]),
         ("90d", [("3h", "15m"), ("18h", "1h30m"), ("3d", "6h"), ("9d", "18h")]),
-        ("1d", [("2m", "1m"), ("12m", "1m"), ("48m", "4m"), ("2h24m", "12m")]),
+        ("1d", [("4m", "4m"), ("12m", "4m"), ("48m", "4m"), ("2h24m", "12m")]),
     ],
 )
 def test_windows_scale_with_the_slo_period(window: str, expected: list[tuple[str, str]]) -> None:
     alerts = burn_rate_alerts(window)
     assert [(a.long_window, a.short_window) for a in alerts] == expected
     assert [a.factor for a in alerts] == [Decimal("14.4"), Decimal("6"), Decimal("3"), Decimal("1")]
+
+
+@pytest.mark.parametrize(
+    ("window", "scrape", "expected"),
+    [
+        # Scaled windows below 4 scrape intervals are raised to it; 1m stays the least.
+        ("1d", "15s", [("2m", "1m"), ("12m", "1m"), ("48m", "4m"), ("2h24m", "12m")]),
+        ("1d", "5s", [("2m", "1m"), ("12m", "1m"), ("48m", "4m"), ("2h24m", "12m")]),
+        ("1d", "2m", [("8m", "8m"), ("12m", "8m"), ("48m", "8m"), ("2h24m", "12m")]),
+        ("7d", "20s", [("14m", "1m20s"), ("1h24m", "7m"), ("5h36m", "28m"), ("16h48m", "1h24m")]),
+        ("30d", "30s", [("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")]),
+        ("30d", "1m15s", [("1h", "5m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")]),
+        ("30d", "5m", [("1h", "20m"), ("6h", "30m"), ("1d", "2h"), ("3d", "6h")]),
+    ],
+)
+def test_no_window_is_shorter_than_four_scrapes(window: str, scrape: str, expected: list[tuple[str, str]]) -> None:
+    alerts = burn_rate_alerts(window, scrape)
+    assert [(a.long_window, a.short_window) for a in alerts] == expected
+
+
+@pytest.mark.parametrize("window", ["1d", "2d", "7d", "14d", "28d", "30d", "90d"])
+@pytest.mark.parametrize("scrape", ["10s", "30s", "1m", "2m", "5m"])
+def test_every_window_holds_four_scrapes(window: str, scrape: str) -> None:
+    for a in burn_rate_alerts(window, scrape):
+        for w in (a.long_window, a.short_window):
+            assert seconds(w) >= max(60, 4 * seconds(scrape)), (window, scrape, w)
+
+
+def test_the_policy_scrape_interval_sets_the_windows() -> None:
+    model = _policy(slo={**SLO, "window": "1d", "scrapeInterval": "30s"})
+    assert slo_windows(model) == ["2m", "4m", "12m", "48m", "2h24m"]
+    default = _policy(slo={**SLO, "window": "1d"})
+    assert slo_windows(default) == ["4m", "12m", "48m", "2h24m"]
 
 
 @pytest.mark.parametrize(
@@ -271,8 +304,9 @@ def test_slo_records_every_window_and_the_period() -> None:
         "vigil:slo_errors:ratio_rate30d",
         "vigil:slo_error_budget_remaining:ratio",
     ]
+    total = "(sum(rate(http_requests_total[1h])))"
     assert records["vigil:slo_errors:ratio_rate1h"]["expr"] == (
-        '(sum(rate(http_requests_total{code=~"5.."}[1h]))) / (sum(rate(http_requests_total[1h])))'
+        f'((sum(rate(http_requests_total{{code=~"5.."}}[1h]))) or 0 * {total}) / ({total} > 0)'
     )
     assert all(r["labels"] == {"vigil_policy": "team-a/p"} for r in records.values())
     selector = 'vigil:slo_errors:ratio_rate5m{vigil_policy="team-a/p"}'
@@ -291,7 +325,24 @@ def test_slo_good_query_becomes_an_error_ratio() -> None:
         "totalQuery": "sum(rate(all_total[{{window}}]))",
     }
     first = _rules(slo=good)[0]
-    assert first["expr"] == "1 - ((sum(rate(ok_total[5m]))) / (sum(rate(all_total[5m]))))"
+    total = "(sum(rate(all_total[5m])))"
+    assert first["expr"] == f"1 - ((sum(rate(ok_total[5m]))) or 0 * {total}) / ({total} > 0)"
+
+
+def test_slo_error_ratio_query_is_used_as_given() -> None:
+    raw = {"objective": 99, "errorRatioQuery": "1 - avg(avg_over_time(probe_success[{{.window}}]))"}
+    records = {r["record"]: r["expr"] for r in _rules(slo=raw) if "record" in r}
+    assert records["vigil:slo_errors:ratio_rate6h"] == "1 - avg(avg_over_time(probe_success[6h]))"
+    assert "vigil:slo_error_budget_remaining:ratio" in records
+
+
+def test_slo_sloth_placeholder_renders_like_vigils() -> None:
+    sloth = {
+        **SLO,
+        "errorQuery": SLO["errorQuery"].replace("{{window}}", "{{.window}}"),
+        "totalQuery": SLO["totalQuery"].replace("{{window}}", "{{ .window }}"),
+    }
+    assert _rules(slo=sloth) == _rules(slo=SLO)
 
 
 def test_slo_page_and_ticket_alerts() -> None:
@@ -319,6 +370,54 @@ def test_slo_page_and_ticket_alerts() -> None:
 def test_slo_severities_are_configurable() -> None:
     page, ticket = _alerts(slo={**SLO, "pageSeverity": "warning", "ticketSeverity": "info"})
     assert (page["labels"]["severity"], ticket["labels"]["severity"]) == ("warning", "info")
+
+
+@pytest.mark.parametrize(("disabled", "kept"), [("pageAlert", "warning"), ("ticketAlert", "critical")])
+def test_a_disabled_slo_alert_is_not_generated(disabled: str, kept: str) -> None:
+    rules = _rules(slo={**SLO, disabled: {"disabled": True}})
+    alerts = [r for r in rules if "alert" in r]
+    assert [a["labels"]["severity"] for a in alerts] == [kept]
+    assert len([r for r in rules if "record" in r]) == 9
+
+
+def test_an_slo_with_both_alerts_disabled_only_records() -> None:
+    rules = _rules(slo={**SLO, "pageAlert": {"disabled": True}, "ticketAlert": {"disabled": True}})
+    assert all("record" in r for r in rules)
+    assert rules[-1]["record"] == "vigil:slo_error_budget_remaining:ratio"
+
+
+def test_slo_alerts_carry_labels_and_annotations_of_their_own() -> None:
+    page, ticket = _alerts(
+        slo={
+            **SLO,
+            "pageAlert": {
+                "labels": {"routing_key": "oncall", "team": "override"},
+                "annotations": {"summary": "fast", "runbookUrl": "https://r/page"},
+            },
+            "ticketAlert": {"labels": {"channel": "#slo"}},
+        },
+        labels={"team": "payments", "tier": "1"},
+        annotations={"description": "shared", "runbookUrl": "https://r/all"},
+    )
+    assert page["labels"] == {
+        "team": "override",
+        "tier": "1",
+        "routing_key": "oncall",
+        "severity": "critical",
+        "namespace": "team-a",
+        "vigil_policy": "team-a/p",
+    }
+    assert page["annotations"] == {"summary": "fast", "description": "shared", "runbook_url": "https://r/page"}
+    assert ticket["labels"]["channel"] == "#slo"
+    assert "routing_key" not in ticket["labels"]
+    assert ticket["annotations"]["runbook_url"] == "https://r/all"
+    assert "burning steadily" in ticket["annotations"]["summary"]
+
+
+def test_one_slo_severity_means_no_inhibition() -> None:
+    routed = {"slo": {**SLO, "ticketAlert": {"disabled": True}}, "receivers": [WEBHOOK]}
+    assert inhibitions(_policy(**routed)) == []
+    assert len(inhibitions(_policy(slo=SLO, receivers=[WEBHOOK]))) == 1
 
 
 # --- AlertmanagerConfig ------------------------------------------------------------------------
