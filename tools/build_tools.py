@@ -10,6 +10,8 @@ Tools (built one after another, in this order):
   kube-controller-manager  k8s.io/kubernetes, via tools/kube
   kube-scheduler, kubelet, kube-proxy, kubectl
                            k8s.io/kubernetes, via tools/kube (the node)
+  coredns                  github.com/coredns/coredns, via tools/coredns (the
+                           node's cluster DNS)
 
 Each build lands OUTSIDE the checkout, in
 
@@ -68,6 +70,9 @@ ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 
 KUBE_DIR = TOOLS_DIR / "kube"
 KUBE_MODULE = "k8s.io/kubernetes"
+
+COREDNS_DIR = TOOLS_DIR / "coredns"
+COREDNS_MODULE = "github.com/coredns/coredns"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -343,21 +348,26 @@ def build_otelcol(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     shutil.move(built, bindir / tool.name)
 
 
-def build_etcd(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
-    run_logged(
-        [
-            str(go.go),
-            "build",
-            "-trimpath",
-            "-ldflags=-s -w",
-            "-o",
-            str(bindir / tool.name),
-            ".",
-        ],
-        cwd=ETCD_DIR,
-        env=go.env,
-        logfile=workdir / "build.log",
-    )
+def build_go_main(source: Path) -> Callable[[Tool, GoEnv, Path, Path], None]:
+    """A build of the consumer module in ``source`` (a main package calling upstream's entry point)."""
+
+    def build(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+        run_logged(
+            [
+                str(go.go),
+                "build",
+                "-trimpath",
+                "-ldflags=-s -w",
+                "-o",
+                str(bindir / tool.name),
+                ".",
+            ],
+            cwd=source,
+            env=go.env,
+            logfile=workdir / "build.log",
+        )
+
+    return build
 
 
 def kube_ldflags(go: GoEnv, version: str) -> str:
@@ -408,6 +418,7 @@ def all_tools() -> list[Tool]:
     etcd_version = gomod_require_version(ETCD_DIR / "go.mod", ETCD_MODULE)
     kube_version = gomod_require_version(KUBE_DIR / "go.mod", KUBE_MODULE)
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
+    coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     return [
         Tool(
             name="otelcol-vigil",
@@ -421,7 +432,7 @@ def all_tools() -> list[Tool]:
             name="etcd",
             version=etcd_version.removeprefix("v"),
             input_files=[ETCD_DIR / "go.mod", ETCD_DIR / "go.sum", ETCD_DIR / "main.go"],
-            build=build_etcd,
+            build=build_go_main(ETCD_DIR),
             version_marker=f"etcd Version: {etcd_version.removeprefix('v')}",
         ),
         Tool(
@@ -448,6 +459,14 @@ def all_tools() -> list[Tool]:
             build=build_kube,
             version_marker=f"Client Version: {kube_version}",
             version_args=["version", "--client"],
+        ),
+        Tool(
+            name="coredns",
+            version=coredns_version,
+            input_files=[COREDNS_DIR / "go.mod", COREDNS_DIR / "go.sum", COREDNS_DIR / "main.go"],
+            build=build_go_main(COREDNS_DIR),
+            version_marker=f"CoreDNS-{coredns_version}",
+            version_args=["-version"],
         ),
     ]
 

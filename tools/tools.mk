@@ -38,4 +38,4 @@ tools-kube-controller-manager:
 	$(TOOLS_BUILD) kube-controller-manager
 
 tools-node:
-	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl
+	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl coredns
