@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden clean
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden clean \
+	images cluster cluster-down
 
 include tools/tools.mk
 
@@ -24,9 +25,26 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create the venv with the pinned dependencies (idempotent)
 
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager
-system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager)
+# Images without a daemon: mmdebstrap for the operator's Debian root, gcc for the pause binary.
+IMAGE_PACKAGES := mmdebstrap gcc libc6-dev ca-certificates
+# The local node: container runtime, CNI plugins, kube-proxy's iptables and conntrack.
+NODE_PACKAGES := runc containerd containernetworking-plugins iptables conntrack
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager $(IMAGE_PACKAGES) $(NODE_PACKAGES)
+system-deps:  ## Debian packages the tests run (promtool, Prometheus, Alertmanager, image build, node)
 	@scripts/apt-install.sh $(DEBIAN_PACKAGES)
+
+images: setup  ## collector, operator and pause images as docker-archives in build/images/ (no daemon)
+	@scripts/apt-install.sh $(IMAGE_PACKAGES)
+	@$(MAKE) --no-print-directory tools-otelcol
+	$(BIN)/python images/build.py
+
+cluster: setup images  ## a single-node cluster that runs pods (root); prints its kubeconfig
+	@scripts/apt-install.sh $(NODE_PACKAGES)
+	@$(MAKE) --no-print-directory tools
+	PYTHONPATH=operator:. $(BIN)/python scripts/cluster.py up
+
+cluster-down: setup  ## stop the node `make cluster` started and remove everything it created
+	PYTHONPATH=operator:. $(BIN)/python scripts/cluster.py down
 
 demo: setup tools  ## the operator on a local control plane (or $$KUBECONFIG), reconciling examples/
 	PYTHONPATH=operator:. $(BIN)/python scripts/demo.py
@@ -49,14 +67,14 @@ unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup  ## ruff and mypy --strict on models, renderers and status
-	$(BIN)/ruff check operator tests scripts bench tools
-	$(BIN)/ruff format --check operator tests scripts bench tools
+	$(BIN)/ruff check operator tests scripts bench tools images
+	$(BIN)/ruff format --check operator tests scripts bench tools images
 	$(BIN)/mypy operator/vigil/models operator/vigil/render operator/vigil/dashboards operator/vigil/status.py \
 		operator/vigil/crd.py operator/vigil/parse.py
 
 fmt: setup  ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix operator tests scripts bench tools
-	$(BIN)/ruff format operator tests scripts bench tools
+	$(BIN)/ruff check --fix operator tests scripts bench tools images
+	$(BIN)/ruff format operator tests scripts bench tools images
 
 crds: setup  ## regenerate crds/ from the models
 	$(BIN)/vigil crds --dir crds
