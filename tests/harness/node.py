@@ -831,9 +831,7 @@ def _start_node_components(node: Node, pki: dict[str, Path], lock_fd: int, state
     for name, argv in commands.items():
         node.processes.append(start(name, argv, work, pass_fds=fds))
         _record(state, node.processes)
-    wait_until(
-        lambda: _http_ok(f"http://127.0.0.1:{dns_ready}/ready"), 60, "CoreDNS /ready", _proc(node, "coredns")
-    )
+    wait_until(lambda: _http_ok(f"http://127.0.0.1:{dns_ready}/ready"), 60, "CoreDNS /ready", _proc(node, "coredns"))
 
 
 def _http_ok(url: str) -> bool:
