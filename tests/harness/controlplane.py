@@ -126,6 +126,13 @@ class ControlPlane:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class ExistingCluster(ControlPlane):
+    """A cluster this process did not start (KUBECONFIG): nothing to stop."""
+
+    def stop(self, keep: bool = False) -> None:
+        return
+
+
 def _binaries() -> dict[str, Path]:
     found = {n: find(n) for n in ("etcd", "kube-apiserver", "kube-controller-manager")}
     missing = [n for n, p in found.items() if p is None]
