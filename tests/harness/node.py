@@ -130,17 +130,26 @@ def lock_holder() -> str:
     )
 
 
-def _take_lock() -> int:
+def _take_lock(wait_s: float) -> int:
     LOCK_FILE.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise NodeError(
-            f"another local node runs on this machine (one per machine): {lock_holder()}. "
-            "Stop it with `make cluster-down` in that checkout (or wait for its tests to end)."
-        ) from None
+    end = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= end:
+                os.close(fd)
+                raise NodeError(
+                    f"another local node runs on this machine (one per machine): {lock_holder()}. "
+                    "Stop it with `make cluster-down` in that checkout (or wait for its tests to end)."
+                ) from None
+            if not told:
+                print(f"waiting up to {wait_s:.0f}s for the local node held by {lock_holder()}", flush=True)
+                told = True
+            time.sleep(2)
     owner = {
         "pid": os.getpid(),
         "command": shlex.join(Path(f"/proc/{os.getpid()}/cmdline").read_text().split("\0")[:-1])[:200],
@@ -673,10 +682,11 @@ class Node(ControlPlane):
         teardown(self.node_dir, keep_logs=keep, running=self.processes)
 
 
-def start_node(images: tuple[Path, ...] = ()) -> Node:
+def start_node(images: tuple[Path, ...] = (), wait_s: float = 0.0) -> Node:
     """Start the local node, import ``images`` (docker-archives) and return once it is Ready with DNS.
 
-    Raises NodeError when it cannot run here (not root, tools missing, another node running).
+    Waits up to ``wait_s`` seconds for another node on this machine to go away. Raises NodeError
+    when it cannot run here (not root, tools missing, another node still running).
     """
     problems = missing_requirements()
     if problems:
@@ -684,7 +694,7 @@ def start_node(images: tuple[Path, ...] = ()) -> Node:
     pause = IMAGES_DIR / "pause.tar"
     if not pause.is_file():
         raise NodeError(f"{pause} is missing: run `make images`")
-    lock_fd = _take_lock()
+    lock_fd = _take_lock(wait_s)
     started = time.monotonic()
     if NODE_DIR.exists():  # left by a node that crashed: its processes are gone (the lock was free)
         teardown(NODE_DIR)
