@@ -46,7 +46,8 @@ cluster: setup images  ## a single-node cluster that runs pods (root); prints it
 cluster-down: setup  ## stop the node `make cluster` started and remove everything it created
 	PYTHONPATH=operator:. $(BIN)/python scripts/cluster.py down
 
-demo: setup tools  ## the operator on a local control plane (or $$KUBECONFIG), reconciling examples/
+demo: setup tools  ## the operator on the local node (or $$KUBECONFIG), reconciling examples/
+	@if [ "$$(id -u)" -eq 0 ]; then scripts/apt-install.sh $(IMAGE_PACKAGES) $(NODE_PACKAGES); fi
 	PYTHONPATH=operator:. $(BIN)/python scripts/demo.py
 
 test: setup system-deps tools-if-go  ## run every test tier that can run here (unit, tools, integration, e2e)
