@@ -92,11 +92,15 @@ golden: setup  ## rewrite tests/golden/ from examples/ (review the diff)
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info
 
-e2e: setup  ## e2e tier on $$KUBECONFIG, or on a kind cluster it creates (needs kind + Docker)
+e2e: setup  ## e2e tier on $$KUBECONFIG, on kind where Docker runs, else on the local node (root)
 	@if [ -z "$$KUBECONFIG" ] && command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory images && \
 		kind create cluster --name vigil-e2e --kubeconfig .tools/kind-kubeconfig --wait 120s && \
-		KUBECONFIG=$$PWD/.tools/kind-kubeconfig $(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
+		kind load image-archive build/images/otelcol-vigil.tar --name vigil-e2e && \
+		KUBECONFIG=$$PWD/.tools/kind-kubeconfig \
+		VIGIL_E2E_HOST_IP=$$(docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}') \
+		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
 		kind delete cluster --name vigil-e2e; exit $$rc; \
 	else \
-		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
+		$(MAKE) --no-print-directory system-deps tools && $(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
 	fi
