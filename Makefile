@@ -97,6 +97,7 @@ e2e: setup  ## e2e tier on $$KUBECONFIG, on kind where Docker runs, else on the 
 		$(MAKE) --no-print-directory images && \
 		kind create cluster --name vigil-e2e --kubeconfig .tools/kind-kubeconfig --wait 120s && \
 		kind load image-archive build/images/otelcol-vigil.tar --name vigil-e2e && \
+		kind load image-archive build/images/vigil-operator.tar --name vigil-e2e && \
 		KUBECONFIG=$$PWD/.tools/kind-kubeconfig \
 		VIGIL_E2E_HOST_IP=$$(docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}') \
 		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,3 +74,26 @@ def test_the_node_is_ready_and_cluster_dns_answers(e2e_cluster: E2ECluster) -> N
     ]
     # Names outside the cluster are never looked up off the machine.
     assert node.dns_query(node.DNS_SERVICE_IP, "example.com") == []
+
+
+def test_the_local_node_keeps_pod_and_service_traffic_on_the_machine(e2e_cluster: E2ECluster) -> None:
+    if not e2e_cluster.local:
+        pytest.skip("a property of the local node (tests/harness/node.py), not of KUBECONFIG's cluster")
+    forward = subprocess.run(["iptables", "-w", "-S", node.GUARD_FORWARD], capture_output=True, text=True, check=True)
+    assert f"-A {node.GUARD_FORWARD} -i {node.BRIDGE} ! -o {node.BRIDGE}" in forward.stdout
+    assert "-j REJECT" in forward.stdout
+    output = subprocess.run(["iptables", "-w", "-S", node.GUARD_OUTPUT], capture_output=True, text=True, check=True)
+    assert f"-A {node.GUARD_OUTPUT} -d {node.SERVICE_CIDR}" in output.stdout
+    assert "-j REJECT" in output.stdout
+    hooks = subprocess.run(["iptables", "-w", "-S"], capture_output=True, text=True, check=True).stdout
+    assert f"-A FORWARD -j {node.GUARD_FORWARD}" in hooks
+    assert f"-A OUTPUT -j {node.GUARD_OUTPUT}" in hooks
+    # kube-proxy inserts its jumps before ours; no rule ahead of ours accepts outright.
+    rules = [r for r in hooks.splitlines() if r.startswith("-A FORWARD")]
+    before = rules[: rules.index(f"-A FORWARD -j {node.GUARD_FORWARD}")]
+    assert all("ACCEPT" not in r for r in before), before
+    # The pod network is not masqueraded: nothing from it could get an answer from off the machine.
+    nat = subprocess.run(
+        ["iptables", "-w", "-t", "nat", "-S", "POSTROUTING"], capture_output=True, text=True, check=True
+    )
+    assert node.POD_CIDR not in nat.stdout

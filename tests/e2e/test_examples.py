@@ -327,3 +327,51 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard(examples: E
     refused = examples.cluster.cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(privileged), check=False)
     assert refused.returncode != 0
     assert "violates PodSecurity" in refused.stderr, refused.stderr
+
+
+def test_a_pod_reaches_the_collector_service_by_its_cluster_dns_name(examples: Examples) -> None:
+    """Pod DNS (kube-dns), a ClusterIP from a pod to another pod, and the operator image as a pod."""
+    eventually(lambda: _rolled_out(examples, "aureus"), "aureus-collector Available", AVAILABLE_S)
+    url = f"http://aureus-collector.{examples.ns}.svc.cluster.local:8888/metrics"
+    script = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "metrics-client", "namespace": examples.ns},
+        "spec": {
+            "restartPolicy": "Never",
+            "automountServiceAccountToken": False,
+            "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+            "containers": [
+                {
+                    "name": "client",
+                    "image": build.images()["operator"].tag,
+                    "imagePullPolicy": "IfNotPresent",
+                    "command": ["/usr/bin/python3.11", "-c", script],
+                    "securityContext": {
+                        "allowPrivilegeEscalation": False,
+                        "readOnlyRootFilesystem": True,
+                        "capabilities": {"drop": ["ALL"]},
+                    },
+                }
+            ],
+        },
+    }
+    examples.cluster.cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+
+    def finished() -> str:
+        got = examples.cluster.get("pod", "metrics-client") or {}
+        return (
+            str(got.get("status", {}).get("phase", ""))
+            if got.get("status", {}).get("phase")
+            in (
+                "Succeeded",
+                "Failed",
+            )
+            else ""
+        )
+
+    phase = eventually(finished, "the client pod to finish", 120)
+    logs = examples.cluster.cp.kubectl("logs", "-n", examples.ns, "metrics-client").stdout
+    assert phase == "Succeeded", logs[-3000:]
+    assert "otelcol_process_uptime" in logs, logs[-3000:]
