@@ -404,6 +404,16 @@ def _started_by_us(pid: int, node_dir: Path) -> bool:
     return str(node_dir) in cmdline
 
 
+def processes_of(node_dir: Path) -> list[int]:
+    """Every process whose command line names the node folder (components, containerd's shims)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        pid = int(entry.name)
+        if pid != os.getpid() and _alive(pid) and _started_by_us(pid, node_dir):
+            found.append(pid)
+    return found
+
+
 def lock_holders() -> list[int]:
     """Every process that still has the node lock open (whatever a component left behind)."""
     holders = []
@@ -865,18 +875,19 @@ def teardown(node_dir: Path = NODE_DIR, keep_logs: bool = False, running: list[P
             killed = _kill_pods()
             if killed:
                 done.append(f"{killed} pod processes")
-            for pid in lock_holders():
-                if _started_by_us(pid, node_dir) and "containerd-shim" in Path(f"/proc/{pid}/comm").read_text():
-                    _kill(pid)
+            for pid in processes_of(node_dir):
+                with contextlib.suppress(OSError):
+                    if Path(f"/proc/{pid}/comm").read_text().startswith("containerd-shim"):
+                        _kill(pid)
         if name in procs:
             procs[name].stop(timeout=15)
         elif _started_by_us(state.pids[name], node_dir):
             _kill(state.pids[name])
         done.append(f"{name} (pid {state.pids[name]})")
-    for pid in lock_holders():  # anything a component started that outlived it
-        if _started_by_us(pid, node_dir):
-            _kill(pid)
-            done.append(f"leftover pid {pid}")
+    # Anything a component started that outlived it: shims, or processes holding the lock.
+    for pid in sorted({*processes_of(node_dir), *(p for p in lock_holders() if _started_by_us(p, node_dir))}):
+        _kill(pid)
+        done.append(f"leftover pid {pid}")
     _kill_pods()
     done += [f"mount {m}" for m in _unmount_under(node_dir, *FIXED_PATHS)]
     done += [f"cgroup {c}" for c in _remove_cgroups()]
