@@ -35,7 +35,8 @@ def up() -> int:
         return 1
     for step, seconds in node.timings.items():
         print(f"  {step:<16} {seconds:5.1f}s")
-    print(f"node Ready with DNS in {time.monotonic() - started:.1f}s; images: {', '.join(node.images())}")
+    tags = [i for i in node.images() if not i.startswith("sha256:")]
+    print(f"node Ready with DNS in {time.monotonic() - started:.1f}s; images: {', '.join(tags)}")
     print(f"\nexport KUBECONFIG={node.kubeconfig}\n\nStop it with `make cluster-down`.")
     return 0
 
