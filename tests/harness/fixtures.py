@@ -106,9 +106,9 @@ def _existing_cluster(kubeconfig: str, workdir: Path) -> E2ECluster:
     return E2ECluster(cp, local=False, host_ip=os.environ.get("VIGIL_E2E_HOST_IP") or None)
 
 
-@pytest.fixture(scope="session")
-def e2e_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
-    """The cluster in KUBECONFIG (kind or any), else the local node with the images `make images` builds."""
+def e2e_cluster_for(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[E2ECluster]:
+    """For the e2e tier's fixture: the cluster in KUBECONFIG (kind or any), else the local node with
+    the images `make images` builds, torn down afterwards."""
     kubeconfig = os.environ.get("KUBECONFIG", "")
     if kubeconfig:
         yield _existing_cluster(kubeconfig, tmp_path_factory.mktemp("e2e"))
