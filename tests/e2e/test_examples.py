@@ -329,25 +329,36 @@ def test_the_namespace_enforces_the_restricted_pod_security_standard(examples: E
     assert "violates PodSecurity" in refused.stderr, refused.stderr
 
 
-def test_a_pod_reaches_the_collector_service_by_its_cluster_dns_name(examples: Examples) -> None:
-    """Pod DNS (kube-dns), a ClusterIP from a pod to another pod, and the operator image as a pod."""
+CLIENT = """
+import json, ssl, sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=10).read().decode())
+sa = "/var/run/secrets/kubernetes.io/serviceaccount"
+context = ssl.create_default_context(cafile=f"{sa}/ca.crt")
+token = open(f"{sa}/token").read()
+# /api answers authenticated users only (system:discovery): the token must be valid.
+request = urllib.request.Request("https://kubernetes.default.svc/api", headers={"Authorization": f"Bearer {token}"})
+print("api versions:", json.load(urllib.request.urlopen(request, context=context, timeout=10))["versions"])
+"""
+
+
+def test_a_pod_reaches_a_collector_and_the_api_server_by_their_cluster_dns_names(examples: Examples) -> None:
+    """Pod DNS, a ClusterIP from one pod to another, the API server from a pod with its
+    service-account token (as the operator's pod will), and the operator image as a pod."""
     eventually(lambda: _rolled_out(examples, "aureus"), "aureus-collector Available", AVAILABLE_S)
     url = f"http://aureus-collector.{examples.ns}.svc.cluster.local:8888/metrics"
-    script = f"import urllib.request; print(urllib.request.urlopen({url!r}, timeout=10).read().decode())"
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "metrics-client", "namespace": examples.ns},
         "spec": {
             "restartPolicy": "Never",
-            "automountServiceAccountToken": False,
             "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
             "containers": [
                 {
                     "name": "client",
                     "image": build.images()["operator"].tag,
                     "imagePullPolicy": "IfNotPresent",
-                    "command": ["/usr/bin/python3.11", "-c", script],
+                    "command": ["/usr/bin/python3.11", "-c", CLIENT, url],
                     "securityContext": {
                         "allowPrivilegeEscalation": False,
                         "readOnlyRootFilesystem": True,
@@ -375,3 +386,4 @@ def test_a_pod_reaches_the_collector_service_by_its_cluster_dns_name(examples: E
     logs = examples.cluster.cp.kubectl("logs", "-n", examples.ns, "metrics-client").stdout
     assert phase == "Succeeded", logs[-3000:]
     assert "otelcol_process_uptime" in logs, logs[-3000:]
+    assert "api versions: ['v1']" in logs, logs[-3000:]

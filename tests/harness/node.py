@@ -739,6 +739,8 @@ def start_node(images: tuple[Path, ...] = (), wait_s: float = 0.0) -> Node:
                 "controllers": "*",
                 "use-service-account-credentials": "true",
                 "root-ca-file": str(pki["ca.crt"]),
+                # The key the control plane's API server verifies service-account tokens with.
+                "service-account-private-key-file": str(NODE_DIR / "controlplane" / "sa.key"),
                 "cluster-signing-cert-file": str(pki["ca.crt"]),
                 "cluster-signing-key-file": str(pki["ca.key"]),
             },
@@ -748,7 +750,6 @@ def start_node(images: tuple[Path, ...] = (), wait_s: float = 0.0) -> Node:
         cp = start_control_plane(NODE_DIR / "controlplane", flags)
         node = Node(cp.workdir, cp.url, cp.token, cp.kubeconfig, cp.processes, cp.operator_token, node_dir=NODE_DIR)
         _record(state, node.processes)
-        # The controller-manager signs service-account tokens with the key the API server checks.
         node.timings["control plane"] = time.monotonic() - started
         _start_node_components(node, pki, lock_fd, state)
         for archive in (pause, *images):
