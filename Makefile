@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden argocd-cm clean
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden argocd-cm clean \
+	images cluster cluster-down
 
 include tools/tools.mk
 
@@ -24,11 +25,29 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## create the venv with the pinned dependencies (idempotent)
 
-DEBIAN_PACKAGES := prometheus prometheus-alertmanager shellcheck
-system-deps:  ## Debian packages the tools tier runs (promtool, Prometheus, Alertmanager, shellcheck)
+# Images without a daemon: mmdebstrap for the operator's Debian root, gcc for the pause binary.
+IMAGE_PACKAGES := mmdebstrap gcc libc6-dev ca-certificates
+# The local node: container runtime, CNI plugins, kube-proxy's iptables and conntrack.
+NODE_PACKAGES := runc containerd containernetworking-plugins iptables conntrack
+DEBIAN_PACKAGES := prometheus prometheus-alertmanager shellcheck $(IMAGE_PACKAGES) $(NODE_PACKAGES)
+system-deps:  ## Debian packages the tests run (promtool, Prometheus, Alertmanager, shellcheck, image build, node)
 	@scripts/apt-install.sh $(DEBIAN_PACKAGES)
 
-demo: setup tools  ## the operator on a local control plane (or $$KUBECONFIG), reconciling examples/
+images: setup  ## collector, operator and pause images as docker-archives in build/images/ (no daemon)
+	@scripts/apt-install.sh $(IMAGE_PACKAGES)
+	@$(MAKE) --no-print-directory tools-otelcol
+	$(BIN)/python images/build.py
+
+cluster: setup images  ## a single-node cluster that runs pods (root); prints its kubeconfig
+	@scripts/apt-install.sh $(NODE_PACKAGES)
+	@$(MAKE) --no-print-directory tools
+	PYTHONPATH=operator:. $(BIN)/python scripts/cluster.py up
+
+cluster-down: setup  ## stop the node `make cluster` started and remove everything it created
+	PYTHONPATH=operator:. $(BIN)/python scripts/cluster.py down
+
+demo: setup tools  ## the operator on the local node (or $$KUBECONFIG), reconciling examples/
+	@if [ "$$(id -u)" -eq 0 ]; then scripts/apt-install.sh $(IMAGE_PACKAGES) $(NODE_PACKAGES); fi
 	PYTHONPATH=operator:. $(BIN)/python scripts/demo.py
 
 test: setup system-deps tools-if-go  ## run every test tier that can run here (unit, tools, integration, e2e)
@@ -49,13 +68,13 @@ unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
 lint: setup  ## ruff, and mypy --strict on the whole operator package
-	$(BIN)/ruff check operator tests scripts bench tools
-	$(BIN)/ruff format --check operator tests scripts bench tools
+	$(BIN)/ruff check operator tests scripts bench tools images
+	$(BIN)/ruff format --check operator tests scripts bench tools images
 	$(BIN)/mypy operator/vigil
 
 fmt: setup  ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix operator tests scripts bench tools
-	$(BIN)/ruff format operator tests scripts bench tools
+	$(BIN)/ruff check --fix operator tests scripts bench tools images
+	$(BIN)/ruff format operator tests scripts bench tools images
 
 crds: setup  ## regenerate crds/ from the models
 	$(BIN)/vigil crds --dir crds
@@ -75,11 +94,16 @@ argocd-cm: setup  ## regenerate deploy/argocd/argocd-cm.yaml from deploy/argocd/
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info
 
-e2e: setup  ## e2e tier on $$KUBECONFIG, or on a kind cluster it creates (needs kind + Docker)
+e2e: setup  ## e2e tier on $$KUBECONFIG, on kind where Docker runs, else on the local node (root)
 	@if [ -z "$$KUBECONFIG" ] && command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory images && \
 		kind create cluster --name vigil-e2e --kubeconfig .tools/kind-kubeconfig --wait 120s && \
-		KUBECONFIG=$$PWD/.tools/kind-kubeconfig $(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
+		kind load image-archive build/images/otelcol-vigil.tar --name vigil-e2e && \
+		kind load image-archive build/images/vigil-operator.tar --name vigil-e2e && \
+		KUBECONFIG=$$PWD/.tools/kind-kubeconfig \
+		VIGIL_E2E_HOST_IP=$$(docker network inspect kind -f '{{(index .IPAM.Config 0).Gateway}}') \
+		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); rc=$$?; \
 		kind delete cluster --name vigil-e2e; exit $$rc; \
 	else \
-		$(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
+		$(MAKE) --no-print-directory system-deps tools && $(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
 	fi

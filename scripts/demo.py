@@ -1,8 +1,10 @@
-"""`make demo`: the operator on a real control plane, reconciling examples/.
+"""`make demo`: the operator on a real cluster, reconciling examples/.
 
-Without KUBECONFIG it starts the local control plane `make tools` built (etcd, kube-apiserver,
-kube-controller-manager) and stops it at the end. With KUBECONFIG it uses that cluster, starts
-nothing there, and removes only what it created (the demo namespace, CRDs it installed).
+Without KUBECONFIG it starts the local node (tests/harness/node.py: pods really run, with the
+images `make images` builds) when it can run here (root, tools built), else the local control
+plane `make tools` built (etcd, kube-apiserver, kube-controller-manager; no pods), and stops it
+at the end. With KUBECONFIG it uses that cluster, starts nothing there, and removes only what it
+created (the demo namespace, CRDs it installed).
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.harness.controlplane import CRD_DIRS, ControlPlane, start_control_plane
+from images import build
+from tests.harness import node
+from tests.harness.controlplane import CRD_DIRS, ControlPlane, ExistingCluster, start_control_plane
 from tests.harness.operator import Operator, start_operator
 from tests.harness.tools import find
 
@@ -31,11 +35,7 @@ def banner(text: str) -> None:
     print(f"\n=== {text}", flush=True)
 
 
-class External(ControlPlane):
-    """A cluster given by KUBECONFIG: nothing to start or stop."""
-
-    def stop(self, keep: bool = False) -> None:
-        return
+COLLECTOR_IMAGE = build.images()["collector"].tag
 
 
 def crds_missing(cp: ControlPlane) -> list[Path]:
@@ -68,6 +68,45 @@ def wait_ready(cp: ControlPlane) -> bool:
     return False
 
 
+def wait_collectors(cp: ControlPlane) -> bool:
+    """Wait until every collector Deployment in the demo namespace has all its replicas available."""
+    end = time.monotonic() + READY_DEADLINE_S
+    pending: list[str] = []
+    while time.monotonic() < end:
+        items = json.loads(cp.kubectl("get", "deployments", "-n", NAMESPACE, "-o", "json").stdout)["items"]
+        pending = [
+            d["metadata"]["name"]
+            for d in items
+            if d.get("status", {}).get("availableReplicas", 0) != d["spec"].get("replicas", 1)
+        ]
+        if items and not pending:
+            return True
+        time.sleep(1)
+    print(f"collectors not Available after {READY_DEADLINE_S:.0f}s: {', '.join(pending)}")
+    return False
+
+
+def start_cluster(workdir: Path) -> tuple[ControlPlane, bool]:
+    """The cluster to run on, and whether its pods really run."""
+    kubeconfig = os.environ.get("KUBECONFIG")
+    if kubeconfig:
+        banner(f"using the cluster in KUBECONFIG={kubeconfig}")
+        return ExistingCluster(workdir, "", "", Path(kubeconfig)), True
+    problems = node.missing_requirements()
+    if not problems:
+        banner("building the images (make images) and starting the local node: pods really run")
+        built = build.build(["collector", "operator", "pause"], node.IMAGES_DIR)
+        archives = tuple(build.images()[n].archive(node.IMAGES_DIR) for n in built if n != "pause")
+        local = node.start_node(archives)
+        print(f"kubeconfig: {local.kubeconfig}")
+        return local, True
+    banner("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
+    print(f"collector pods will not run: {'; '.join(problems)}")
+    cp = start_control_plane(workdir)
+    print(f"kubeconfig: {cp.kubeconfig}")
+    return cp, False
+
+
 def show(cp: ControlPlane, operator: Operator) -> None:
     """Print the objects, what Vigil generated, and the operator's own counters."""
     banner("kubectl get vigil")
@@ -92,13 +131,11 @@ def main() -> int:
         return 1
     workdir = Path(tempfile.mkdtemp(prefix="vigil-demo-"))
     kubeconfig = os.environ.get("KUBECONFIG")
-    if kubeconfig:
-        banner(f"using the cluster in KUBECONFIG={kubeconfig}")
-        cp: ControlPlane = External(workdir, "", "", Path(kubeconfig))
-    else:
-        banner("starting a local control plane (etcd, kube-apiserver, kube-controller-manager)")
-        cp = start_control_plane(workdir)
-        print(f"kubeconfig: {cp.kubeconfig}")
+    try:
+        cp, pods_run = start_cluster(workdir)
+    except (node.NodeError, RuntimeError, OSError) as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return 1
     operator: Operator | None = None
     created_crds: list[Path] = []
     created_namespace = False
@@ -121,10 +158,14 @@ def main() -> int:
             VIGIL_COLLECTOR_BINARY=str(collector or ""),
             VIGIL_PROMETHEUS_LABELS="release=kube-prometheus-stack",
         )
-        banner("kubectl apply -f examples/")
-        print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(EXAMPLES)).stdout, end="")
+        banner(f"kubectl apply -f examples/ (collectors run {COLLECTOR_IMAGE}, built by make images)")
+        print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout, end="")
         banner("waiting for every object to be Ready")
         ok = wait_ready(cp)
+        if ok and pods_run:
+            banner("waiting for the collector pods")
+            ok = wait_collectors(cp)
+            print(cp.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide").stdout, end="")
         show(cp, operator)
     except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)

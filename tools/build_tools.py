@@ -15,6 +15,8 @@ Tools (built one after another, in this order):
   argocd-health            Argo CD's Lua health-script runtime (gopher-lua),
                            via tools/argocd-health
   actionlint               github.com/rhysd/actionlint, via tools/actionlint
+  coredns                  github.com/coredns/coredns, via tools/coredns (the
+                           node's cluster DNS)
 
 Each build lands OUTSIDE the checkout, in
 
@@ -79,6 +81,8 @@ KUBE_MODULE = "k8s.io/kubernetes"
 KSTATUS_MODULE = "sigs.k8s.io/cli-utils"
 ARGOCD_HEALTH_MODULE = "github.com/yuin/gopher-lua"
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
+COREDNS_DIR = TOOLS_DIR / "coredns"
+COREDNS_MODULE = "github.com/coredns/coredns"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -357,23 +361,6 @@ def build_otelcol(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     shutil.move(built, bindir / tool.name)
 
 
-def build_etcd(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
-    run_logged(
-        [
-            str(go.go),
-            "build",
-            "-trimpath",
-            "-ldflags=-s -w",
-            "-o",
-            str(bindir / tool.name),
-            ".",
-        ],
-        cwd=ETCD_DIR,
-        env=go.env,
-        logfile=workdir / "build.log",
-    )
-
-
 def build_go_main(tool: Tool, go: GoEnv, workdir: Path, bindir: Path, ldflags: str = "") -> None:
     """Build the main package of the consumer module tools/<tool name>/."""
     run_logged(
@@ -455,6 +442,7 @@ def all_tools() -> list[Tool]:
     etcd_version = gomod_require_version(ETCD_DIR / "go.mod", ETCD_MODULE)
     kube_version = gomod_require_version(KUBE_DIR / "go.mod", KUBE_MODULE)
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
+    coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     return [
         Tool(
             name="otelcol-vigil",
@@ -470,8 +458,8 @@ def all_tools() -> list[Tool]:
         Tool(
             name="etcd",
             version=etcd_version.removeprefix("v"),
-            input_files=[ETCD_DIR / "go.mod", ETCD_DIR / "go.sum", ETCD_DIR / "main.go"],
-            build=build_etcd,
+            input_files=go_main_inputs("etcd"),
+            build=build_go_main,
             version_marker=f"etcd Version: {etcd_version.removeprefix('v')}",
         ),
         Tool(
@@ -516,6 +504,14 @@ def all_tools() -> list[Tool]:
             input_files=go_main_inputs("actionlint"),
             build=build_actionlint,
             version_marker=f"v{go_main_version('actionlint', ACTIONLINT_MODULE)}\n",
+        ),
+        Tool(
+            name="coredns",
+            version=coredns_version,
+            input_files=go_main_inputs("coredns"),
+            build=build_go_main,
+            version_marker=f"CoreDNS-{coredns_version}",
+            version_args=["-version"],
         ),
     ]
 

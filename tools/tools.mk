@@ -39,7 +39,7 @@ tools-kube-controller-manager:
 	$(TOOLS_BUILD) kube-controller-manager
 
 tools-node:
-	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl
+	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl coredns
 
 tools-gitops:
 	$(TOOLS_BUILD) kstatus argocd-health actionlint

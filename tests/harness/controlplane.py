@@ -2,6 +2,7 @@
 
 Built by `make tools`; used by the integration tier and by `make demo`. The controller-manager
 runs only the garbage collector and namespace controllers (there is no kubelet: pods never run).
+The local node (tests/harness/node.py) starts the same control plane with its own flags.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import ssl
 import subprocess
 import tempfile
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,6 +126,13 @@ class ControlPlane:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+class ExistingCluster(ControlPlane):
+    """A cluster this process did not start (KUBECONFIG): nothing to stop."""
+
+    def stop(self, keep: bool = False) -> None:
+        return
+
+
 def _binaries() -> dict[str, Path]:
     found = {n: find(n) for n in ("etcd", "kube-apiserver", "kube-controller-manager")}
     missing = [n for n, p in found.items() if p is None]
@@ -132,10 +141,29 @@ def _binaries() -> dict[str, Path]:
     return {n: p for n, p in found.items() if p is not None}
 
 
-def start_control_plane(workdir: Path | None = None) -> ControlPlane:
+@dataclass(frozen=True)
+class Flags:
+    """Changes to the components' flags, by flag name: a value replaces the default, None removes it."""
+
+    apiserver: Mapping[str, str | None] = field(default_factory=dict)
+    controller_manager: Mapping[str, str | None] = field(default_factory=dict)
+    ca: Path | None = None
+    """The CA that signed the API server's --tls-cert-file; None when the server generates its own."""
+    pass_fds: tuple[int, ...] = ()
+    """File descriptors every component inherits (the node's lock)."""
+
+
+def _argv(binary: Path, defaults: dict[str, str], changes: Mapping[str, str | None]) -> list[str]:
+    merged: dict[str, str | None] = {**defaults, **changes}
+    return [str(binary), *(f"--{k}={v}" for k, v in merged.items() if v is not None)]
+
+
+def start_control_plane(workdir: Path | None = None, flags: Flags | None = None) -> ControlPlane:
     """Start etcd, kube-apiserver and kube-controller-manager; return once /readyz says ok."""
+    flags = flags or Flags()
     bins = _binaries()
     work = workdir or Path(tempfile.mkdtemp(prefix="vigil-controlplane-"))
+    work.mkdir(parents=True, exist_ok=True)
     token = secrets.token_hex(16)
     sa_key, sa_pub = _write_key_pair(work)
     operator_token = secrets.token_hex(16)
@@ -181,48 +209,51 @@ def start_control_plane(workdir: Path | None = None) -> ControlPlane:
                 "--log-level=warn",
             ],
             work,
+            pass_fds=flags.pass_fds,
         )
         cp.processes.append(etcd)
         wait_until(lambda: _http_ok(f"{etcd_url}/health"), 30, "etcd /health", etcd)
+        apiserver_flags = {
+            "etcd-servers": etcd_url,
+            "bind-address": "127.0.0.1",
+            "secure-port": str(api_port),
+            "cert-dir": str(work / "certs"),
+            "service-cluster-ip-range": "10.0.0.0/24",
+            "allow-privileged": "true",
+            "authorization-mode": "RBAC",
+            "disable-admission-plugins": "ServiceAccount",
+            "service-account-issuer": "https://kubernetes.default.svc",
+            "service-account-key-file": str(sa_pub),
+            "service-account-signing-key-file": str(sa_key),
+            "token-auth-file": str(work / "tokens.csv"),
+            "v": "1",
+        }
         api = start(
             "kube-apiserver",
-            [
-                str(bins["kube-apiserver"]),
-                f"--etcd-servers={etcd_url}",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={api_port}",
-                f"--cert-dir={work / 'certs'}",
-                "--service-cluster-ip-range=10.0.0.0/24",
-                "--allow-privileged=true",
-                "--authorization-mode=RBAC",
-                "--disable-admission-plugins=ServiceAccount",
-                "--service-account-issuer=https://kubernetes.default.svc",
-                f"--service-account-key-file={sa_pub}",
-                f"--service-account-signing-key-file={sa_key}",
-                f"--token-auth-file={work / 'tokens.csv'}",
-                "--v=1",
-            ],
+            _argv(bins["kube-apiserver"], apiserver_flags, flags.apiserver),
             work,
+            pass_fds=flags.pass_fds,
         )
         cp.processes.append(api)
         wait_until(lambda: cp.request("/readyz") == "ok", READY_DEADLINE_S, "kube-apiserver /readyz", api)
-        _trust_serving_cert(kubeconfig, work / "certs" / "apiserver.crt")
+        _trust_serving_cert(kubeconfig, flags.ca or work / "certs" / "apiserver.crt")
+        kcm_flags = {
+            "kubeconfig": str(kubeconfig),
+            "authentication-kubeconfig": str(kubeconfig),
+            "authorization-kubeconfig": str(kubeconfig),
+            "controllers": "garbage-collector-controller,namespace-controller",
+            "use-service-account-credentials": "false",
+            "leader-elect": "false",
+            "bind-address": "127.0.0.1",
+            "secure-port": str(free_port()),
+            "cert-dir": str(work / "kcm-certs"),
+            "v": "1",
+        }
         kcm = start(
             "kube-controller-manager",
-            [
-                str(bins["kube-controller-manager"]),
-                f"--kubeconfig={kubeconfig}",
-                f"--authentication-kubeconfig={kubeconfig}",
-                f"--authorization-kubeconfig={kubeconfig}",
-                "--controllers=garbage-collector-controller,namespace-controller",
-                "--use-service-account-credentials=false",
-                "--leader-elect=false",
-                "--bind-address=127.0.0.1",
-                f"--secure-port={free_port()}",
-                f"--cert-dir={work / 'kcm-certs'}",
-                "--v=1",
-            ],
+            _argv(bins["kube-controller-manager"], kcm_flags, flags.controller_manager),
             work,
+            pass_fds=flags.pass_fds,
         )
         cp.processes.append(kcm)
         wait_until(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import http.server
 import threading
 from collections.abc import Iterator
@@ -65,29 +66,38 @@ def send_counter(base_url: str, name: str, value: int, attributes: dict[str, str
 
 @dataclass
 class Recorded:
-    """Requests an OTLP test receiver got: (path or method, headers)."""
+    """Requests an OTLP test receiver got: (path or method, headers), and each one's body."""
 
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def add(self, what: str, headers: dict[str, str]) -> None:
+    def add(self, what: str, headers: dict[str, str], body: bytes = b"") -> None:
         with self.lock:
             self.requests.append((what, headers))
+            self.bodies.append(body)
 
     def snapshot(self) -> list[tuple[str, dict[str, str]]]:
         with self.lock:
             return list(self.requests)
 
+    def received(self) -> list[tuple[str, dict[str, str], bytes]]:
+        """(path or method, headers, body) of every request so far (gzip already undone)."""
+        with self.lock:
+            return [(what, headers, body) for (what, headers), body in zip(self.requests, self.bodies, strict=True)]
+
 
 @contextmanager
-def http_receiver() -> Iterator[tuple[str, Recorded]]:
-    """An OTLP/HTTP endpoint that records each request's path and headers and answers 200."""
+def http_receiver(host: str = "127.0.0.1") -> Iterator[tuple[str, Recorded]]:
+    """An OTLP/HTTP endpoint on ``host`` that records each request's path, headers and body and answers 200."""
     recorded = Recorded()
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            recorded.add(self.path, {k.lower(): v for k, v in self.headers.items()})
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            if self.headers.get("Content-Encoding") == "gzip":
+                body = gzip.decompress(body)
+            recorded.add(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -97,33 +107,37 @@ def http_receiver() -> Iterator[tuple[str, Recorded]]:
             return
 
     port = free_port()
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    server = http.server.ThreadingHTTPServer((host, port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{port}", recorded
+        yield f"http://{host}:{port}", recorded
     finally:
         server.shutdown()
         server.server_close()
 
 
 @contextmanager
-def grpc_trace_receiver() -> Iterator[tuple[str, Recorded]]:
-    """An OTLP/gRPC trace endpoint that records each call's metadata."""
+def grpc_trace_receiver(host: str = "127.0.0.1") -> Iterator[tuple[str, Recorded]]:
+    """An OTLP/gRPC trace endpoint on ``host`` that records each call's metadata and request."""
     recorded = Recorded()
 
     class Service(trace_service_pb2_grpc.TraceServiceServicer):
         def Export(self, request: object, context: grpc.ServicerContext) -> object:
             spans = sum(len(ss.spans) for rs in request.resource_spans for ss in rs.scope_spans)  # type: ignore[attr-defined]
-            recorded.add(f"Export:{spans}", dict(context.invocation_metadata()))
+            recorded.add(
+                f"Export:{spans}",
+                dict(context.invocation_metadata()),
+                request.SerializeToString(),  # type: ignore[attr-defined]
+            )
             return trace_service_pb2.ExportTraceServiceResponse()
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
     trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
     port = free_port()
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    server.add_insecure_port(f"{host}:{port}")
     server.start()
     try:
-        yield f"127.0.0.1:{port}", recorded
+        yield f"{host}:{port}", recorded
     finally:
         server.stop(grace=1)

@@ -58,8 +58,18 @@ class Process:
             pass
 
 
-def start(name: str, argv: Sequence[str], workdir: Path, env: dict[str, str] | None = None) -> Process:
-    """Start ``argv`` in its own process group, output to ``workdir/<name>.log``."""
+def start(
+    name: str,
+    argv: Sequence[str],
+    workdir: Path,
+    env: dict[str, str] | None = None,
+    pass_fds: Sequence[int] = (),
+) -> Process:
+    """Start ``argv`` in its own process group, output to ``workdir/<name>.log``.
+
+    ``pass_fds`` stay open in the program (and in what it starts), e.g. a lock that must be held
+    as long as any of them runs.
+    """
     log = workdir / f"{name}.log"
     handle = log.open("wb")
     popen = subprocess.Popen(
@@ -70,6 +80,7 @@ def start(name: str, argv: Sequence[str], workdir: Path, env: dict[str, str] | N
         cwd=workdir,
         env={**os.environ, **(env or {})},
         start_new_session=True,
+        pass_fds=tuple(pass_fds),
     )
     handle.close()
     return Process(name, popen, log)
