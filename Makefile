@@ -50,7 +50,7 @@ demo: setup tools  ## the operator on the local node (or $$KUBECONFIG), reconcil
 	@if [ "$$(id -u)" -eq 0 ]; then scripts/apt-install.sh $(IMAGE_PACKAGES) $(NODE_PACKAGES); fi
 	PYTHONPATH=operator:. $(BIN)/python scripts/demo.py
 
-test: setup system-deps tools-if-go  ## run every test tier that can run here (unit, tools, integration, e2e)
+test: setup system-deps tools-if-go lint  ## make lint, then every test tier that can run here (unit, tools, integration, e2e)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Go builds the tools; without Go the tiers that need them skip (and fail under .ci/run).

@@ -1,4 +1,4 @@
-"""The API client's failure modes that need no server: an API server that does not answer."""
+"""The API client without a server: no answer is a quiet retry; compare-before-write (contains)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import socket
 import kubernetes
 import pytest
 
-from vigil.k8s import VIGIL, Kube, KubeError
+from vigil.k8s import VIGIL, Kube, KubeError, contains
 
 MONITORING_STACK = VIGIL["MonitoringStack"]
 
@@ -28,3 +28,26 @@ def test_no_answer_is_a_temporary_error_that_is_counted() -> None:
     assert err.value.temporary
     assert "no answer from the API server" in str(err.value)
     assert kube.counts == {"get": 1}
+
+
+# contains(): the compare-before-write check that makes a no-op reconcile cost no write.
+@pytest.mark.parametrize(
+    ("live", "desired", "equal"),
+    [
+        ({"a": 1, "status": {"x": 1}, "metadata": {"uid": "u"}}, {"a": 1}, True),  # server adds fields
+        ({"a": 1}, {"a": 2}, False),
+        ({"a": 1}, {"a": 1, "b": 2}, False),  # a desired field the server lacks
+        ({"l": [1, 2]}, {"l": [1, 2]}, True),
+        ({"l": [1, 2, 3]}, {"l": [1, 2]}, False),  # lists compare whole, never as a prefix
+        ({"l": [{"a": 1, "d": 0}]}, {"l": [{"a": 1}]}, True),  # defaults inside list items
+        ({"m": "1Gi"}, {"m": "1024Mi"}, True),  # quantities by value
+        ({"c": "500m"}, {"c": "0.5"}, True),
+        ({"c": 1}, {"c": "1"}, True),  # the server may turn "1" into 1
+        ({"m": "1Gi"}, {"m": "1G"}, False),
+        ({"s": "abc"}, {"s": "abd"}, False),
+        ({"s": None}, {"s": "x"}, False),
+        ("x", {"a": 1}, False),
+    ],
+)
+def test_contains(live: object, desired: object, equal: bool) -> None:
+    assert contains(live, desired) is equal

@@ -7,7 +7,8 @@ from types import MappingProxyType
 from tests.helpers import sink, stack
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.pipeline import build_from_documents, select_sinks
+from vigil.pipeline import StackBuild, build_from_documents, plan_stack, select_sinks
+from vigil.render.context import RenderContext
 
 
 def _sink(name: str, namespace: str = "team-a", **labels: str) -> TelemetrySink:
@@ -58,3 +59,65 @@ def test_build_reads_the_read_only_mappings_kopf_hands_over() -> None:
     assert not isinstance(built, list), built
     assert [s.metadata.name for s in built.sinks] == ["a"]
     assert built.config is not None
+
+
+SECRET_HEADER = {"name": "Authorization", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
+
+
+def _build(*sink_docs: dict[str, object], **stack_spec: object) -> StackBuild:
+    doc = stack("shop", **({"sinks": {"selector": {}}} | stack_spec))
+    doc["metadata"]["namespace"] = "team-a"
+    for d in sink_docs:
+        d["metadata"]["namespace"] = "team-a"
+    built = build_from_documents(doc, list(sink_docs))
+    assert not isinstance(built, list), built
+    return built
+
+
+def _gw() -> dict[str, object]:
+    return sink("gw", signals=["traces"], otlp={"endpoint": "gw:4317", "headers": [SECRET_HEADER]})
+
+
+def test_plan_names_the_field_of_a_missing_secret_and_renders_nothing() -> None:
+    plan = plan_stack(_build(_gw()), {("Secret", "creds"): None}, RenderContext())
+    assert plan.objects == []
+    assert plan.error is not None
+    assert plan.error.reason == "SecretNotFound"
+    assert plan.error.path == "TelemetrySink/gw: spec.otlp.headers[0]"
+    assert 'Secret "creds" not found in namespace "team-a"' in plan.error.message
+
+
+def test_plan_rolls_the_collector_when_a_secret_changes_and_reports_its_children() -> None:
+    built = _build(_gw())
+    first = plan_stack(built, {("Secret", "creds"): "10"}, RenderContext())
+    second = plan_stack(built, {("Secret", "creds"): "11"}, RenderContext())
+    assert first.error is None
+    assert first.status is not None
+    assert second.status is not None
+    assert first.status.config_hash != second.status.config_hash
+    assert first.status.selected_sinks == ["gw"]
+    assert [(r.kind, r.name) for r in first.status.generated_objects] == [
+        (o["kind"], o["metadata"]["name"]) for o in first.objects
+    ]
+    deployment = next(o for o in first.objects if o["kind"] == "Deployment")
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["vigil.dev/config-hash"] == first.status.config_hash
+
+
+def test_an_invalid_selected_sink_is_left_out_with_a_warning_and_the_rest_rolls_out() -> None:
+    bad = sink("bad", signals=["traces"], otlp={"endpoint": "no port"})
+    plan = plan_stack(_build(_gw(), bad), {("Secret", "creds"): "1"}, RenderContext())
+    assert plan.error is None
+    assert plan.status is not None
+    assert plan.status.selected_sinks == ["gw"]
+    (warning,) = plan.warnings
+    assert warning.reason == "InvalidSink"
+    assert warning.path == "TelemetrySink/bad"
+    assert "spec.otlp: endpoint must be host:port" in warning.message
+
+
+def test_a_stack_with_no_sink_selected_is_an_error_naming_spec_sinks() -> None:
+    plan = plan_stack(_build(sinks={"names": ["nowhere"]}), {}, RenderContext())
+    assert plan.error is not None
+    assert (plan.error.reason, plan.error.path) == ("NoSinksSelected", "MonitoringStack/shop: spec.sinks")
+    assert [w.reason for w in plan.warnings] == ["SinkNotFound"]
