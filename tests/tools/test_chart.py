@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -337,6 +338,44 @@ def test_without_prometheus_operator() -> None:
     assert not by_kind(objects, "ServiceMonitor")
     assert not by_kind(objects, "PrometheusRule")
     assert _settings(objects)["VIGIL_PROMETHEUS_LABELS"] == "{}"
+
+
+# --- NOTES.txt -----------------------------------------------------------------------------------
+
+
+def notes(helm: Helm, tmp_path: Path, *args: str) -> str:
+    """NOTES.txt as `helm install` would print it for ``args``: rendered with `tpl` in a copy of
+    the chart, because `helm template` leaves NOTES out and an install asks the cluster."""
+    copy = tmp_path / "vigil"
+    shutil.copytree(CHART, copy)
+    (copy / "files" / "notes-probe.txt").write_text((CHART / "templates" / "NOTES.txt").read_text())
+    (copy / "templates" / "notes-probe.yaml").write_text(
+        'notes: {{ tpl (.Files.Get "files/notes-probe.txt") . | toJson }}\n'
+    )
+    rendered = helm.run("template", "vigil", str(copy), "--show-only=templates/notes-probe.yaml", *args)
+    return str(yaml.safe_load(rendered)["notes"])
+
+
+def test_notes_of_the_default_install(helm: Helm, tmp_path: Path) -> None:
+    text = notes(helm, tmp_path, "--namespace=obs", "--api-versions=monitoring.coreos.com/v1")
+    assert text.startswith("Vigil 0.1.0 is installed as release vigil in namespace obs.")
+    assert "It watches every namespace (ClusterRole vigil)." in text
+    assert "One replica, standalone." in text
+    assert "kubectl -n obs rollout status deployment/vigil" in text
+    assert "Skipped" not in text
+
+
+def test_notes_say_what_was_skipped(helm: Helm, tmp_path: Path) -> None:
+    text = notes(
+        helm, tmp_path, "--set=replicas=2", "--set=watchNamespaces={a,b}", "--set=dashboard.mode=grafanaOperator"
+    )
+    assert "It watches the namespaces a, b (a Role and RoleBinding in each; no cluster-wide permission)." in text
+    assert "2 replicas meet in the kopf peering vigil;" in text
+    assert "rollout status statefulset/vigil" in text
+    assert (
+        "Skipped because this cluster does not serve their API: the ServiceMonitor (serviceMonitor.enabled), "
+        "the PrometheusRule (prometheusRule.enabled), the GrafanaDashboard (dashboard.mode: grafanaOperator)."
+    ) in text
 
 
 # --- Helm conventions ----------------------------------------------------------------------------
