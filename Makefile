@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds dashboards dashboards-preview golden argocd-cm clean \
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds chart dashboards dashboards-preview golden argocd-cm clean \
 	images cluster cluster-down
 
 include tools/tools.mk
@@ -76,8 +76,13 @@ fmt: setup  ## apply ruff's formatting and safe fixes
 	$(BIN)/ruff check --fix operator tests scripts bench tools images
 	$(BIN)/ruff format operator tests scripts bench tools images
 
-crds: setup  ## regenerate crds/ from the models
+crds: setup  ## regenerate crds/ from the models, and the chart's copy in charts/vigil/crds/
 	$(BIN)/vigil crds --dir crds
+	$(BIN)/python scripts/chart_sync.py
+
+chart: crds tools-helm  ## refresh charts/vigil's copies (CRDs, rule bundle, dashboard), its README table, deploy/vigil.yaml
+	$(BIN)/python scripts/chart_sync.py --deploy
+	$(BIN)/python scripts/chart_readme.py
 
 dashboards: setup  ## regenerate dashboards/*.json from operator/vigil/dashboards (review the diff)
 	$(BIN)/python -m vigil.dashboards

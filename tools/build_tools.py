@@ -17,6 +17,7 @@ Tools (built one after another, in this order):
   actionlint               github.com/rhysd/actionlint, via tools/actionlint
   coredns                  github.com/coredns/coredns, via tools/coredns (the
                            node's cluster DNS)
+  helm                     helm.sh/helm/v3, via tools/helm (the chart)
 
 Each build lands OUTSIDE the checkout, in
 
@@ -83,6 +84,8 @@ ARGOCD_HEALTH_MODULE = "github.com/yuin/gopher-lua"
 ACTIONLINT_MODULE = "github.com/rhysd/actionlint"
 COREDNS_DIR = TOOLS_DIR / "coredns"
 COREDNS_MODULE = "github.com/coredns/coredns"
+HELM_DIR = TOOLS_DIR / "helm"
+HELM_MODULE = "helm.sh/helm/v3"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -435,12 +438,45 @@ def build_kube(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     )
 
 
+def helm_ldflags(go: GoEnv, version: str) -> str:
+    """The variables upstream's Makefile stamps in: Helm's version and the Kubernetes minor its
+    client libraries speak (the default of `helm template`'s .Capabilities.KubeVersion)."""
+    client_go = go.output("list", "-m", "-f", "{{.Version}}", "k8s.io/client-go", cwd=HELM_DIR).strip()
+    m = re.fullmatch(r"v0\.(\d+)\.\d+", client_go)
+    if not m:
+        raise BuildError(f"unexpected k8s.io/client-go version {client_go!r} in {HELM_DIR / 'go.mod'}")
+    flags = ["-s", "-w", f"-X {HELM_MODULE}/internal/version.version={version}"]
+    for pkg in ("pkg/lint/rules", "pkg/chartutil"):
+        flags += [f"-X {HELM_MODULE}/{pkg}.k8sVersionMajor=1", f"-X {HELM_MODULE}/{pkg}.k8sVersionMinor={m.group(1)}"]
+    return " ".join(flags)
+
+
+def build_helm(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    # Upstream's main is a package main of many files, so tools/helm/go.mod names it with a
+    # `tool` directive and the build takes it from the pinned module as it is.
+    run_logged(
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            f"-ldflags={helm_ldflags(go, 'v' + tool.version)}",
+            "-o",
+            str(bindir / tool.name),
+            f"{HELM_MODULE}/cmd/helm",
+        ],
+        cwd=HELM_DIR,
+        env=go.env,
+        logfile=workdir / "build.log",
+    )
+
+
 def all_tools() -> list[Tool]:
     otel_version = re.search(r"^\s+version:\s*(\S+)", OTELCOL_MANIFEST.read_text(), re.M)
     if not otel_version:
         raise BuildError(f"{OTELCOL_MANIFEST}: no dist.version")
     etcd_version = gomod_require_version(ETCD_DIR / "go.mod", ETCD_MODULE)
     kube_version = gomod_require_version(KUBE_DIR / "go.mod", KUBE_MODULE)
+    helm_version = gomod_require_version(HELM_DIR / "go.mod", HELM_MODULE).removeprefix("v")
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     return [
@@ -512,6 +548,14 @@ def all_tools() -> list[Tool]:
             build=build_go_main,
             version_marker=f"CoreDNS-{coredns_version}",
             version_args=["-version"],
+        ),
+        Tool(
+            name="helm",
+            version=helm_version,
+            input_files=[HELM_DIR / "go.mod", HELM_DIR / "go.sum"],
+            build=build_helm,
+            version_marker=f'Version:"v{helm_version}"',
+            version_args=["version"],
         ),
     ]
 

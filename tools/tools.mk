@@ -2,7 +2,8 @@
 #
 #   make tools                         build or reuse all of them
 #   make tools-otelcol                 just otelcol-vigil (likewise tools-etcd,
-#                                      tools-kube-apiserver, tools-kube-controller-manager)
+#                                      tools-kube-apiserver, tools-kube-controller-manager,
+#                                      tools-node, tools-helm)
 #   make tools-gitops                  kstatus, argocd-health and actionlint
 #   make tools-list                    versions and cache directories
 #   make tools TOOLS_FLAGS=--force     rebuild even when cached
@@ -18,7 +19,7 @@ TOOLS_FLAGS ?=
 TOOLS_BIN := $(abspath $(TOOLS_MK_DIR)/..)/.tools/bin
 TOOLS_BUILD = $(if $(GO),GO='$(GO)' )$(TOOLS_PYTHON) $(TOOLS_MK_DIR)/build_tools.py $(TOOLS_FLAGS)
 
-.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node tools-gitops
+.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node tools-gitops tools-helm
 
 tools:
 	$(TOOLS_BUILD)
@@ -43,3 +44,6 @@ tools-node:
 
 tools-gitops:
 	$(TOOLS_BUILD) kstatus argocd-health actionlint
+
+tools-helm:
+	$(TOOLS_BUILD) helm

@@ -94,6 +94,10 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         settings.queueing.worker_limit = None
         settings.execution.max_workers = vigil.worker_limit
         settings.posting.level = getattr(logging, vigil.posting_level)
+        # With --namespace the operator holds no cluster-wide permission (the chart's Role): kopf
+        # must not list namespaces and CRDs cluster-wide, but serve the named namespaces and the
+        # kinds discovered at start.
+        settings.scanning.disabled = bool(vigil.namespaces)
 
     kopf.on.startup(registry=registry)(configure_kopf)
     # A private registry does not inherit kopf's default login; use the kubernetes client's.

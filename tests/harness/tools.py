@@ -35,6 +35,7 @@ FIX = {
     "iptables": "scripts/apt-install.sh iptables (run by make test and make cluster)",
     "conntrack": "scripts/apt-install.sh conntrack (run by make test and make cluster)",
     "mmdebstrap": "scripts/apt-install.sh mmdebstrap (run by make test and make images)",
+    "helm": "make tools (needs Go; the first build takes about 5 minutes)",
     "promtool": "scripts/apt-install.sh prometheus (run by make test)",
     "prometheus": "scripts/apt-install.sh prometheus (run by make test)",
     "amtool": "scripts/apt-install.sh prometheus-alertmanager (run by make test)",
