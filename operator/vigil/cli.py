@@ -17,6 +17,7 @@ from vigil.models import AlertPolicy
 from vigil.offline import Result, process
 from vigil.parse import Source
 from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml
+from vigil.render.context import RenderContext
 
 
 class InputError(Exception):
@@ -72,8 +73,12 @@ def _summary(result: Result, out: TextIO) -> None:
     print(f"\n{len(result.rows)} objects, {bad} invalid, {len(result.problems)} errors", file=out)
 
 
+def _context(args: argparse.Namespace) -> RenderContext:
+    return RenderContext(cluster_rule_namespaces=frozenset(args.cluster_rule_namespaces))
+
+
 def cmd_render(args: argparse.Namespace) -> int:
-    result = process(read_documents(args.paths), args.namespace)
+    result = process(read_documents(args.paths), args.namespace, _context(args))
     if result.problems:
         _print_problems(result, sys.stderr)
         return 1
@@ -101,7 +106,7 @@ def _alertmanager_config(result: Result, out: TextIO) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    result = process(read_documents(args.paths), args.namespace)
+    result = process(read_documents(args.paths), args.namespace, _context(args))
     _print_problems(result, sys.stdout)
     if result.problems:
         print(file=sys.stdout)
@@ -144,11 +149,13 @@ def parser() -> argparse.ArgumentParser:
         "without prometheus-operator) instead of the manifests",
     )
     r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    settings.add_cluster_rule_namespaces(r)
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    settings.add_cluster_rule_namespaces(v)
     v.set_defaults(func=cmd_validate)
 
     o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")

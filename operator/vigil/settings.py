@@ -33,6 +33,8 @@ class Settings:
     """Seconds between checks of referenced Secrets' versions (a rotation rolls the collector)."""
     prometheus_labels: dict[str, str] = field(default_factory=dict)
     """Default labels on ServiceMonitors/PrometheusRules for Prometheus to select them."""
+    cluster_rule_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose stacks may install rule bundles with scope cluster (every namespace's series)."""
     collector_binary: str = ""
     """An otelcol binary to run `validate` with before any config is rolled out ("" = skip)."""
     metrics_port: int = 8080
@@ -60,6 +62,17 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"VIGIL_{name}", default)
 
 
+def add_cluster_rule_namespaces(p: argparse.ArgumentParser) -> None:
+    """The --cluster-rule-namespaces flag (also of `vigil render` and `vigil validate`)."""
+    p.add_argument(
+        "--cluster-rule-namespaces",
+        type=lambda text: frozenset(n.strip() for n in text.split(",") if n.strip()),
+        default=frozenset(n for n in _env("CLUSTER_RULE_NAMESPACES", "").split(",") if n),
+        help="namespaces whose stacks may select rule bundles with scope cluster, comma-separated "
+        "(env VIGIL_CLUSTER_RULE_NAMESPACES; default none)",
+    )
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """Flags of `vigil run`; each defaults to its VIGIL_* environment variable."""
     d = Settings()
@@ -82,6 +95,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=_labels(_env("PROMETHEUS_LABELS", "")),
         help="key=value,... added to ServiceMonitors unless a stack sets its own",
     )
+    add_cluster_rule_namespaces(p)
     p.add_argument(
         "--collector-binary",
         default=_env("COLLECTOR_BINARY", d.collector_binary),
@@ -126,6 +140,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         drift_interval=args.drift_interval,
         secret_check_interval=args.secret_check_interval,
         prometheus_labels=dict(args.prometheus_labels),
+        cluster_rule_namespaces=frozenset(args.cluster_rule_namespaces),
         collector_binary=args.collector_binary,
         metrics_port=args.metrics_port,
         watch_server_timeout=args.watch_server_timeout,

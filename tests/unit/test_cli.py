@@ -91,3 +91,14 @@ def test_crds_to_dir(tmp_path: Path) -> None:
         "monitoringstacks.vigil.dev.yaml",
         "telemetrysinks.vigil.dev.yaml",
     ]
+
+
+def test_cluster_scope_needs_the_namespace_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    target = INVALID / "stack-cluster-scope-not-allowed.yaml"
+    assert main(["validate", str(target)]) == 1
+    assert 'spec.ruleBundles[0].scope: scope "cluster" reads the series' in capsys.readouterr().out
+    assert main(["render", "--cluster-rule-namespaces", "default", str(target)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    down = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "ServiceDown")
+    assert down["expr"] == 'up{job=~".*orchestrator.*", job!~".*collector.*"} == 0'

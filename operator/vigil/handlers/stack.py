@@ -40,7 +40,8 @@ def reconcile(
     inputs = prepare_stack(body, sinks)
     refs = inputs.config.referenced if inputs.config else ()
     versions = kube.resource_versions(namespace, refs)
-    plan = plan_stack(inputs, versions, RenderContext(settings.prometheus_labels, uid=uid))
+    ctx = RenderContext(settings.prometheus_labels, uid=uid, cluster_rule_namespaces=settings.cluster_rule_namespaces)
+    plan = plan_stack(inputs, versions, ctx)
     if plan.error is None and settings.collector_binary and inputs.config is not None:
         problem = collector_check.validate(
             settings.collector_binary, inputs.config.text, (e.name for e in inputs.config.env)

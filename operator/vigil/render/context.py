@@ -16,3 +16,5 @@ class RenderContext:
     """resourceVersion of each referenced (kind, name); a change rolls the collector."""
     uid: str | None = None
     """UID of the owning custom resource; None offline (no ownerReferences)."""
+    cluster_rule_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose stacks may install rule bundles with scope cluster (every namespace's series)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from vigil.models import MonitoringStack, TelemetrySink
@@ -98,7 +98,7 @@ def plan_stack(inputs: StackInputs, versions: Mapping[tuple[str, str], str | Non
                 f'"{inputs.stack.metadata.namespace}"; create it, or fix the reference',
             )
         )
-    full = RenderContext(ctx.prometheus_labels, {k: v for k, v in versions.items() if v}, ctx.uid)
+    full = replace(ctx, ref_versions={k: v for k, v in versions.items() if v})
     try:
         rendered = render_stack(inputs.stack, inputs.sinks, full)
     except RenderError as exc:

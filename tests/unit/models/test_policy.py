@@ -380,7 +380,12 @@ INVALID = {
     "reserved-label": (
         {"expr": "up == 0", "labels": {"vigil_policy": "x"}},
         "spec",
-        "labels must not set alertname, severity, namespace or vigil_policy",
+        "labels must not set alertname, severity, namespace, vigil_policy or vigil_stack",
+    ),
+    "reserved-label-stack": (
+        {"expr": "up == 0", "labels": {"vigil_stack": "team-a/aureus"}},
+        "spec",
+        "labels must not set alertname, severity, namespace, vigil_policy or vigil_stack",
     ),
     "bad-alert-name": (
         {"expr": "up == 0", "alertName": "Job-Down"},
