@@ -35,6 +35,8 @@ _BENIGN = re.compile(
     r'resource \\"(prometheusagents|thanosrulers)\\" .* not installed in the cluster'
     # A status write raced its own informer cache; the status queue retries it.
     r"|failed to update status: Operation cannot be fulfilled on .*: the object has been modified"
+    # Status reports on a StatefulSet its cache has not seen yet (no kubelet: it never runs).
+    r"|skipping because the statefulset couldn't be found"
 )
 
 

@@ -51,6 +51,8 @@ SELECT = {"app.kubernetes.io/managed-by": "vigil"}
 EXAMPLES = ("ex-a", "ex-b")
 KINDS = "kinds"
 DELIVERY = ("deliver-a", "deliver-b")
+PLATFORM = "platform"
+"""The one namespace the Vigil operator allows cluster-scope rule bundles in."""
 DEADLINE_S = 120.0
 # prometheus-operator expands these in the pod (config reloader); a pod would be called so.
 POD_NAME, SHARD = "prometheus-vigil-0", "0"
@@ -123,6 +125,27 @@ def _delivery_documents(sink: WebhookSink, namespace: str) -> list[dict[str, Any
                     _hook(sink, namespace, "policy-oncall", ["critical"]),
                 ],
                 "routing": FAST,
+            },
+        },
+    ]
+
+
+def _platform_documents(sink: WebhookSink) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "vigil.dev/v1alpha1",
+            "kind": "TelemetrySink",
+            "metadata": {"name": "console"},
+            "spec": {"signals": ["metrics"], "debug": {}},
+        },
+        {
+            "apiVersion": "vigil.dev/v1alpha1",
+            "kind": "MonitoringStack",
+            "metadata": {"name": "nodes"},
+            "spec": {
+                "sinks": {"names": ["console"]},
+                "ruleBundles": [{"name": "orchestrator", "scope": "cluster"}],
+                "alerting": {"receivers": [_hook(sink, PLATFORM, "nodes-pager", ["critical"])], "routing": FAST},
             },
         },
     ]
@@ -205,11 +228,11 @@ def _until_empty(check: Callable[[], list[str]], what: str) -> None:
 def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("prometheus-operator")
     versions = {"prometheus": _version("prometheus"), "alertmanager": _version("prometheus-alertmanager")}
-    namespaces = (*EXAMPLES, KINDS, *DELIVERY)
+    namespaces = (*EXAMPLES, KINDS, *DELIVERY, PLATFORM)
     for ns in (MONITORING, *namespaces):
         control_plane.kubectl("create", "namespace", ns)
     prom_op = start_prometheus_operator(control_plane, workdir)
-    vigil = start_operator(control_plane, workdir)
+    vigil = start_operator(control_plane, workdir, VIGIL_CLUSTER_RULE_NAMESPACES=PLATFORM)
     sink = start_webhook_sink()
     try:
         _apply(
@@ -225,6 +248,7 @@ def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory)
         _apply(control_plane, KINDS, _kinds_documents())
         for ns in DELIVERY:
             _apply(control_plane, ns, _delivery_documents(sink, ns))
+        _apply(control_plane, PLATFORM, _platform_documents(sink))
         world = World(control_plane, prom_op, vigil, sink, versions, namespaces, workdir)
         _until_empty(lambda: _not_ready(world), "every stack and policy Ready")
         _until_empty(lambda: _unaccepted(world), "prometheus-operator to accept every object")
@@ -421,6 +445,7 @@ def test_prometheus_scrapes_the_collectors_vigil_created(world: World) -> None:
             }
         for ns in DELIVERY:
             expected.add((f"serviceMonitor/{ns}/shop-collector-self/0", ns, "shop-collector", "metrics"))
+        expected.add((f"serviceMonitor/{PLATFORM}/nodes-collector-self/0", PLATFORM, "nodes-collector", "metrics"))
         assert kept == expected
         # A collector's job is named after its Service, and Services of other stacks are dropped.
         for target in active:
@@ -599,6 +624,19 @@ def test_a_real_alertmanager_delivers_each_alert_to_its_webhook_only(world: Worl
         )
         # The policy's critical alert goes to its pager, and silences its warning from then on.
         send(("Errors", "critical", "policy-oncall"))
+        # A cluster-scope alert about another namespace's series is routed by the stack's namespace.
+        (down,) = [
+            r
+            for o in world.get("prometheusrules", PLATFORM)
+            for g in o["spec"]["groups"]
+            for r in g["rules"]
+            if r.get("alert") == "ServiceDown"
+        ]
+        about_ex_a = {**_alert_labels(world, down, PLATFORM), "exported_namespace": EXAMPLES[0]}
+        assert about_ex_a["namespace"] == PLATFORM
+        _post(alertmanager, [about_ex_a])
+        wanted[f"/{PLATFORM}/nodes-pager"] = {"ServiceDown/critical"}
+        eventually(lambda: _delivered(world.sink, wanted), "the cluster-scope alert at its webhook", 60.0, 0.5)
         time.sleep(3)  # anything misrouted would have arrived by now: group_wait is 1s
         assert _delivered(world.sink, wanted) == wanted
         states = {
@@ -622,3 +660,28 @@ def _delivered(sink: WebhookSink, wanted: dict[str, set[str]]) -> dict[str, set[
         for path, notes in received.items()
     }
     return got if all(wanted[p] <= got.get(p, set()) for p in wanted) else {}
+
+
+def test_cluster_scope_is_refused_outside_the_allowed_namespaces(world: World) -> None:
+    stack = {
+        "apiVersion": "vigil.dev/v1alpha1",
+        "kind": "MonitoringStack",
+        "metadata": {"name": "everything"},
+        "spec": {"sinks": {"names": ["console"]}, "ruleBundles": [{"name": "collector", "scope": "cluster"}]},
+    }
+    console = _platform_documents(world.sink)[0]
+    _apply(world.cp, KINDS, [console, stack])
+    try:
+
+        def refused() -> dict[str, Any]:
+            obj = json.loads(world.cp.kubectl("get", "mstack", "everything", "-n", KINDS, "-o", "json").stdout)
+            ready = next((c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == "Ready"), {})
+            return ready if ready.get("status") == "False" else {}
+
+        ready = eventually(refused, "the cluster-scope stack refused", DEADLINE_S, 1.0)
+        assert ready["reason"] == "ClusterScopeNotAllowed"
+        assert 'spec.ruleBundles[0].scope: scope "cluster" reads the series of every namespace' in ready["message"]
+        assert not [o for o in world.get("prometheusrules", KINDS) if o["metadata"]["name"] == "everything-rules"]
+    finally:
+        world.cp.kubectl("delete", "mstack", "everything", "-n", KINDS, "--wait=true", check=False)
+        world.cp.kubectl("delete", "tsink", "console", "-n", KINDS, "--wait=true", check=False)
