@@ -127,6 +127,17 @@ def _delivery_documents(sink: WebhookSink, namespace: str) -> list[dict[str, Any
                 "routing": FAST,
             },
         },
+        # A second policy in the namespace: its receiver must get its alerts and no other's.
+        {
+            "apiVersion": "vigil.dev/v1alpha1",
+            "kind": "AlertPolicy",
+            "metadata": {"name": "latency"},
+            "spec": {
+                "threshold": {"expr": "max by (job) (request_seconds)", "comparison": ">", "value": 1},
+                "receivers": [_hook(sink, namespace, "latency-team", [])],
+                "routing": FAST,
+            },
+        },
     ]
 
 
@@ -621,6 +632,7 @@ def test_a_real_alertmanager_delivers_each_alert_to_its_webhook_only(world: Worl
             ("PolicyEscalationSurge", "info", "stack-chat"),
             ("CRVBlockageSpike", "critical", "stack-pager"),
             ("Errors", "warning", "policy-team"),
+            ("Latency", "warning", "latency-team"),
         )
         # The policy's critical alert goes to its pager, and silences its warning from then on.
         send(("Errors", "critical", "policy-oncall"))
