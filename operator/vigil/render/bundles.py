@@ -185,7 +185,9 @@ def _choices(names: Sequence[str]) -> str:
     return ", ".join(names)
 
 
-def _check(owner: meta.Owner, selections: Sequence[RuleBundleSelection], field: str, cluster_ok: bool) -> None:
+def _check_selections(
+    owner: meta.Owner, selections: Sequence[RuleBundleSelection], field: str, cluster_ok: bool
+) -> None:
     index = bundle_index()
     where = f"{owner.kind}/{owner.name}: {field}"
     seen: set[str] = set()
@@ -236,7 +238,7 @@ def render_rule_bundles(
     """
     if not selections:
         return []
-    _check(owner, selections, field, owner.namespace in cluster_rule_namespaces)
+    _check_selections(owner, selections, field, owner.namespace in cluster_rule_namespaces)
     stack_id = f"{owner.namespace}/{owner.name}"
     recorded = recorded_metrics([s.name for s in selections])
     groups: list[dict[str, Any]] = []
