@@ -18,6 +18,8 @@ Tools (built one after another, in this order):
   coredns                  github.com/coredns/coredns, via tools/coredns (the
                            node's cluster DNS)
   helm                     helm.sh/helm/v3, via tools/helm (the chart)
+  prometheus-operator      github.com/prometheus-operator/prometheus-operator
+                           cmd/operator, via tools/prometheus-operator
 
 Each build lands OUTSIDE the checkout, in
 
@@ -86,6 +88,10 @@ COREDNS_DIR = TOOLS_DIR / "coredns"
 COREDNS_MODULE = "github.com/coredns/coredns"
 HELM_DIR = TOOLS_DIR / "helm"
 HELM_MODULE = "helm.sh/helm/v3"
+# Built from a dependency's main package, named by a `tool` directive in the consumer go.mod
+# (the upstream main imports the module's internal packages, so no wrapper main can).
+PROMOP_DIR = TOOLS_DIR / "prometheus-operator"
+PROMOP_MODULE = "github.com/prometheus-operator/prometheus-operator"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -451,23 +457,43 @@ def helm_ldflags(go: GoEnv, version: str) -> str:
     return " ".join(flags)
 
 
-def build_helm(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
-    # Upstream's main is a package main of many files, so tools/helm/go.mod names it with a
-    # `tool` directive and the build takes it from the pinned module as it is.
+def build_tool_package(tool: Tool, go: GoEnv, workdir: Path, bindir: Path, *, package: str, ldflags: str) -> None:
+    """Build ``package``, a main package a `tool` directive of tools/<tool name>/go.mod names.
+
+    Upstream's main imports internal packages or spans many files, so no wrapper main.go can
+    call it; the build takes it from the pinned module as it is.
+    """
     run_logged(
-        [
-            str(go.go),
-            "build",
-            "-trimpath",
-            f"-ldflags={helm_ldflags(go, 'v' + tool.version)}",
-            "-o",
-            str(bindir / tool.name),
-            f"{HELM_MODULE}/cmd/helm",
-        ],
-        cwd=HELM_DIR,
+        [str(go.go), "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(bindir / tool.name), package],
+        cwd=TOOLS_DIR / tool.name,
         env=go.env,
         logfile=workdir / "build.log",
     )
+
+
+def build_helm(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    build_tool_package(
+        tool, go, workdir, bindir, package=f"{HELM_MODULE}/cmd/helm", ldflags=helm_ldflags(go, "v" + tool.version)
+    )
+
+
+def prometheus_operator_ldflags(go: GoEnv, version: str) -> str:
+    """The version variables upstream's Makefile stamps in, from the module's origin."""
+    info = json.loads(go.output("list", "-m", "-json", f"{PROMOP_MODULE}@{version}", cwd=PROMOP_DIR))
+    values = {
+        "Version": version.removeprefix("v"),
+        "Revision": info.get("Origin", {}).get("Hash", "unknown"),
+        "Branch": version,
+        # Release time of the tag, so the build is reproducible.
+        "BuildDate": re.sub(r"\.\d+", "", info.get("Time", "1970-01-01T00:00:00Z")),
+    }
+    flags = ["-s", "-w"] + [f"-X github.com/prometheus/common/version.{k}={v}" for k, v in values.items()]
+    return " ".join(flags)
+
+
+def build_prometheus_operator(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    ldflags = prometheus_operator_ldflags(go, "v" + tool.version)
+    build_tool_package(tool, go, workdir, bindir, package=f"{PROMOP_MODULE}/cmd/operator", ldflags=ldflags)
 
 
 def all_tools() -> list[Tool]:
@@ -479,6 +505,7 @@ def all_tools() -> list[Tool]:
     helm_version = gomod_require_version(HELM_DIR / "go.mod", HELM_MODULE).removeprefix("v")
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
+    promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
     return [
         Tool(
             name="otelcol-vigil",
@@ -556,6 +583,13 @@ def all_tools() -> list[Tool]:
             build=build_helm,
             version_marker=f'Version:"v{helm_version}"',
             version_args=["version"],
+        ),
+        Tool(
+            name="prometheus-operator",
+            version=promop_version.removeprefix("v"),
+            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
+            build=build_prometheus_operator,
+            version_marker=f"prometheus-operator, version {promop_version.removeprefix('v')} ",
         ),
     ]
 

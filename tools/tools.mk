@@ -3,7 +3,7 @@
 #   make tools                         build or reuse all of them
 #   make tools-otelcol                 just otelcol-vigil (likewise tools-etcd,
 #                                      tools-kube-apiserver, tools-kube-controller-manager,
-#                                      tools-node, tools-helm)
+#                                      tools-node, tools-helm, tools-prometheus-operator)
 #   make tools-gitops                  kstatus, argocd-health and actionlint
 #   make tools-list                    versions and cache directories
 #   make tools TOOLS_FLAGS=--force     rebuild even when cached
@@ -19,7 +19,8 @@ TOOLS_FLAGS ?=
 TOOLS_BIN := $(abspath $(TOOLS_MK_DIR)/..)/.tools/bin
 TOOLS_BUILD = $(if $(GO),GO='$(GO)' )$(TOOLS_PYTHON) $(TOOLS_MK_DIR)/build_tools.py $(TOOLS_FLAGS)
 
-.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node tools-gitops tools-helm
+.PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node \
+	tools-gitops tools-helm tools-prometheus-operator
 
 tools:
 	$(TOOLS_BUILD)
@@ -47,3 +48,6 @@ tools-gitops:
 
 tools-helm:
 	$(TOOLS_BUILD) helm
+
+tools-prometheus-operator:
+	$(TOOLS_BUILD) prometheus-operator

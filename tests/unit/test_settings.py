@@ -35,3 +35,13 @@ def test_replicas_without_a_priority_do_not_tie() -> None:
     draws = {peering_priority(Settings(peering="vigil")) for _ in range(50)}
     assert len(draws) > 1
     assert all(d > 0 for d in draws)
+
+
+def test_cluster_rule_namespaces_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse().cluster_rule_namespaces == frozenset()
+    assert parse("--cluster-rule-namespaces", "monitoring, vigil-system").cluster_rule_namespaces == {
+        "monitoring",
+        "vigil-system",
+    }
+    monkeypatch.setenv("VIGIL_CLUSTER_RULE_NAMESPACES", "monitoring")
+    assert parse().cluster_rule_namespaces == {"monitoring"}

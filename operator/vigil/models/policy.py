@@ -50,6 +50,7 @@ _RESERVED_LABELS = (
     meta.SEVERITY_LABEL,
     meta.NAMESPACE_LABEL,
     meta.POLICY_LABEL,
+    meta.STACK_LABEL,
 )
 _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
 
@@ -600,6 +601,16 @@ class Receiver(VigilModel):
         return self.types()[0]
 
 
+def unique_receivers(receivers: list[Receiver]) -> list[Receiver]:
+    """``receivers`` when their names are unique; ValueError naming the first duplicate."""
+    # The CRD's list-map keyed by name rejects duplicates the same way.
+    names = [r.name for r in receivers]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f'Duplicate value: "{name}": receiver names must be unique')
+    return receivers
+
+
 class Routing(VigilModel):
     """How Alertmanager groups and repeats this policy's notifications."""
 
@@ -789,12 +800,7 @@ class AlertPolicySpec(VigilModel):
     @field_validator("receivers")
     @classmethod
     def _unique_receivers(cls, receivers: list[Receiver]) -> list[Receiver]:
-        # The CRD's list-map keyed by name rejects duplicates the same way.
-        names = [r.name for r in receivers]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f'Duplicate value: "{name}": receiver names must be unique')
-        return receivers
+        return unique_receivers(receivers)
 
     def kinds(self) -> list[str]:
         """Wire names of the alert kinds that are set (exactly one when valid)."""

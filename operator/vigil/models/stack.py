@@ -18,7 +18,7 @@ from vigil.models.base import (
     VigilModel,
     object_default,
 )
-from vigil.models.bundles import RuleBundleSelection
+from vigil.models.bundles import BundleAlerting, RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 from vigil.models.dashboards import DashboardSelection
 
@@ -197,6 +197,14 @@ class SelfMonitoring(VigilModel):
 class MonitoringStackSpec(VigilModel):
     """Desired state of a MonitoringStack."""
 
+    cel_rules = (
+        CelRule(
+            rule="!has(self.alerting) || (has(self.ruleBundles) && size(self.ruleBundles) > 0)",
+            message="alerting routes the alerts of ruleBundles: select a rule bundle or remove alerting",
+            check=lambda m: m.alerting is None or len(m.rule_bundles) > 0,
+        ),
+    )
+
     collector: Collector = Field(
         default_factory=Collector,
         description="The collector Deployment.",
@@ -225,6 +233,12 @@ class MonitoringStackSpec(VigilModel):
         description="Built-in rule bundles (rules/bundles.yaml) installed as one PrometheusRule "
         "<stack>-rules, with threshold overrides.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
+    alerting: BundleAlerting | None = Field(
+        default=None,
+        description="Who is told about the alerts of ruleBundles, by severity: an AlertmanagerConfig "
+        "<stack>-alerting that routes this stack's bundle alerts and no others. Unset: they go to "
+        "whatever your Alertmanager routes them to.",
     )
     dashboards: DashboardSelection = Field(
         default_factory=DashboardSelection,

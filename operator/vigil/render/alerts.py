@@ -1,18 +1,20 @@
-"""An AlertPolicy's PrometheusRule and AlertmanagerConfig, and a plain alertmanager.yml.
+"""An AlertPolicy's PrometheusRule and AlertmanagerConfig, a MonitoringStack's AlertmanagerConfig
+for its rule bundles' alerts, and a plain alertmanager.yml.
 
-Every alert carries ``vigil_policy: <namespace>/<name>`` (and ``namespace``, which
-prometheus-operator adds to an AlertmanagerConfig's route), so routing matches this policy's
-alerts and no other.
+Every alert carries ``vigil_policy: <namespace>/<name>`` (a stack's bundle alerts
+``vigil_stack: <namespace>/<name>``) and ``namespace``, which prometheus-operator adds to an
+AlertmanagerConfig's route, so routing matches its owner's alerts and no other.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from vigil.models.bundles import BundleAlerting
 from vigil.models.common import SecretKeyRef
 from vigil.models.policy import (
     SCRAPES_PER_WINDOW,
@@ -20,6 +22,7 @@ from vigil.models.policy import (
     AlertPolicy,
     Annotations,
     Receiver,
+    Routing,
     format_number,
     has_window,
     seconds,
@@ -395,9 +398,13 @@ class Inhibition:
 
 def receiver_severities(policy: AlertPolicy, receiver: Receiver) -> list[str] | None:
     """Severities routed to ``receiver``, highest first; None when it takes all of them."""
-    raised = policy.spec.severities()
+    return routed_severities(policy.spec.severities(), receiver)
+
+
+def routed_severities(raised: Sequence[str], receiver: Receiver) -> list[str] | None:
+    """Which of the ``raised`` severities (highest first) go to ``receiver``; None: all of them."""
     wanted = [s for s in raised if not receiver.severities or s in receiver.severities]
-    return None if wanted == raised else wanted
+    return None if wanted == list(raised) else wanted
 
 
 def inhibitions(policy: AlertPolicy) -> list[Inhibition]:
@@ -463,32 +470,41 @@ def _matcher(name: str, value: str, match_type: str = "=") -> dict[str, str]:
     return {"name": name, "matchType": match_type, "value": value}
 
 
-def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any] | None:
-    """The AlertmanagerConfig routing ``policy``'s alerts; None when it names no receiver."""
-    spec = policy.spec
-    if not spec.receivers:
-        return None
-    routing = spec.effective_routing
+def _config_spec(
+    owner_matcher: dict[str, str], receivers: Sequence[Receiver], routing: Routing, raised: Sequence[str]
+) -> dict[str, Any]:
+    """Route and receivers of an AlertmanagerConfig: alerts matching ``owner_matcher`` only,
+    each receiver taking its share of the ``raised`` severities (highest first)."""
     children = []
-    for receiver in spec.receivers:
+    for receiver in receivers:
         child: dict[str, Any] = {"receiver": receiver.name}
-        severities = receiver_severities(policy, receiver)
+        severities = routed_severities(raised, receiver)
         if severities is not None:
             child["matchers"] = [_matcher(meta.SEVERITY_LABEL, _severity_pattern(severities), "=~")]
         child["continue"] = True
         children.append(child)
-    config: dict[str, Any] = {
+    return {
         "route": {
             "receiver": NO_RECEIVER,
-            "matchers": [_matcher(meta.POLICY_LABEL, policy.policy_id)],
+            "matchers": [owner_matcher],
             "groupBy": list(routing.group_by),
             "groupWait": routing.group_wait,
             "groupInterval": routing.group_interval,
             "repeatInterval": routing.repeat_interval,
             "routes": children,
         },
-        "receivers": [{"name": NO_RECEIVER}, *(_config_receiver(r) for r in spec.receivers)],
+        "receivers": [{"name": NO_RECEIVER}, *(_config_receiver(r) for r in receivers)],
     }
+
+
+def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any] | None:
+    """The AlertmanagerConfig routing ``policy``'s alerts; None when it names no receiver."""
+    spec = policy.spec
+    if not spec.receivers:
+        return None
+    config = _config_spec(
+        _matcher(meta.POLICY_LABEL, policy.policy_id), spec.receivers, spec.effective_routing, spec.severities()
+    )
     rules = [
         {
             "sourceMatch": [
@@ -519,6 +535,29 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
         ),
         "spec": config,
     }
+
+
+def render_stack_alertmanager_config(
+    owner: meta.Owner, alerting: BundleAlerting | None, raised: Collection[str], labels: dict[str, str]
+) -> list[dict[str, Any]]:
+    """The AlertmanagerConfig routing a stack's bundle alerts (``vigil_stack: <ns>/<stack>``) to its
+    receivers; none without ``alerting``. ``raised`` are the bundles' severities, ``labels`` the
+    labels Alertmanager selects AlertmanagerConfigs by."""
+    if alerting is None:
+        return []
+    ordered = sorted(set(raised), key=lambda s: -SEVERITY_RANK[s])
+    stack_id = f"{owner.namespace}/{owner.name}"
+    spec = _config_spec(_matcher(meta.STACK_LABEL, stack_id), alerting.receivers, alerting.effective_routing, ordered)
+    return [
+        {
+            "apiVersion": CONFIG_API_VERSION,
+            "kind": "AlertmanagerConfig",
+            "metadata": meta.metadata(
+                owner, meta.ObjectMetaSpec(meta.stack_alerting_name(owner.name), COMPONENT, extra_labels=dict(labels))
+            ),
+            "spec": spec,
+        }
+    ]
 
 
 def render_policy(policy: AlertPolicy, ctx: RenderContext) -> list[dict[str, Any]]:

@@ -20,3 +20,5 @@ class RenderContext:
     """UID of the owning custom resource; None offline (no ownerReferences)."""
     collector_image: str = DEFAULT_COLLECTOR_IMAGE
     """Image of collectors whose stack names none (the operator's --collector-image)."""
+    cluster_rule_namespaces: frozenset[str] = frozenset()
+    """Namespaces whose stacks may install rule bundles with scope cluster (every namespace's series)."""

@@ -168,6 +168,10 @@ ALERTNAME_LABEL = "alertname"
 SEVERITY_LABEL = "severity"
 NAMESPACE_LABEL = "namespace"
 POLICY_LABEL = "vigil_policy"
+STACK_LABEL = "vigil_stack"
+"""On every alert and recording of a MonitoringStack's rule bundles: ``<namespace>/<stack>``."""
+EXPORTED_NAMESPACE_LABEL = "exported_namespace"
+"""A cluster-scope bundle alert's own namespace (its ``namespace`` label names the stack's)."""
 
 
 def policy_objects_name(policy: str) -> str:
@@ -178,6 +182,11 @@ def policy_objects_name(policy: str) -> str:
 def stack_rules_name(stack: str) -> str:
     """PrometheusRule holding the rule bundles a MonitoringStack selects."""
     return object_name(stack, "rules")
+
+
+def stack_alerting_name(stack: str) -> str:
+    """AlertmanagerConfig routing the alerts of a MonitoringStack's rule bundles."""
+    return object_name(stack, "alerting")
 
 
 DASHBOARD_LABEL = f"{GROUP}/dashboard"

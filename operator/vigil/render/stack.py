@@ -7,7 +7,8 @@ from typing import Any
 
 from vigil.models.stack import MonitoringStack
 from vigil.render import meta
-from vigil.render.bundles import render_rule_bundles
+from vigil.render.alerts import render_stack_alertmanager_config
+from vigil.render.bundles import alert_severities, render_rule_bundles
 from vigil.render.collector import render_collector
 from vigil.render.collector_config import CollectorConfig
 from vigil.render.context import RenderContext
@@ -38,10 +39,14 @@ def render_stack(
     owner = meta.owner_of(stack, ctx.uid)
     bundles = tuple(b.name for b in stack.spec.rule_bundles)
     dashboards = render_dashboards(owner, stack.spec.dashboards, bundles=bundles, apply=apply)
+    labels = prometheus_labels(stack, ctx)
     objects = [
         *render_collector(stack, config, ctx),
         *render_service_monitors(stack, config, ctx),
-        *render_rule_bundles(owner, stack.spec.rule_bundles, prometheus_labels(stack, ctx)),
+        *render_rule_bundles(
+            owner, stack.spec.rule_bundles, labels, cluster_rule_namespaces=ctx.cluster_rule_namespaces
+        ),
+        *render_stack_alertmanager_config(owner, stack.spec.alerting, alert_severities(bundles), labels),
         *dashboards.objects,
     ]
     return StackRender(objects, dashboards.warnings, dashboards.errors, dashboards.selected, bundles)

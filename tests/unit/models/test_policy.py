@@ -442,7 +442,7 @@ INVALID = {
     "slo-alert-reserved-label": (
         {"slo": {**SLO, "pageAlert": {"labels": {"severity": "page"}}}},
         "spec.slo.pageAlert",
-        "labels must not set alertname, severity, namespace or vigil_policy: Vigil sets them (use "
+        "labels must not set alertname, severity, namespace, vigil_policy or vigil_stack: Vigil sets them (use "
         "slo.pageSeverity or slo.ticketSeverity for the severity)",
     ),
     "slo-alert-bad-label-value": (
@@ -548,7 +548,12 @@ INVALID = {
     "reserved-label": (
         {"expr": "up == 0", "labels": {"vigil_policy": "x"}},
         "spec",
-        "labels must not set alertname, severity, namespace or vigil_policy",
+        "labels must not set alertname, severity, namespace, vigil_policy or vigil_stack",
+    ),
+    "reserved-label-stack": (
+        {"expr": "up == 0", "labels": {"vigil_stack": "team-a/aureus"}},
+        "spec",
+        "labels must not set alertname, severity, namespace, vigil_policy or vigil_stack",
     ),
     "bad-alert-name": (
         {"expr": "up == 0", "alertName": "Job-Down"},

@@ -6,7 +6,7 @@ import pytest
 
 from tests.helpers import stack
 from vigil.models.stack import MonitoringStack
-from vigil.parse import parse_document
+from vigil.parse import Parsed, parse_document
 
 NAMES = {"names": ["console"]}
 
@@ -43,6 +43,25 @@ def test_integer_quantities_are_accepted() -> None:
         )
     )
     assert parsed.spec.collector.resources.requests == {"cpu": "1"}
+
+
+HOOK = {"name": "hook", "webhook": {"url": "http://bot.ops.svc:8080/alerts"}}
+
+
+def test_bundles_default_to_namespace_scope_and_alerting_takes_receivers() -> None:
+    parsed = parse_document(
+        stack(
+            sinks=NAMES,
+            ruleBundles=[{"name": "aureus"}, {"name": "orchestrator", "scope": "cluster"}],
+            alerting={"receivers": [{**HOOK, "severities": ["critical"]}], "routing": {"repeatInterval": "1h"}},
+        )
+    )
+    assert isinstance(parsed, Parsed)
+    spec = parsed.model.spec  # type: ignore[attr-defined]
+    assert [b.scope for b in spec.rule_bundles] == ["namespace", "cluster"]
+    assert spec.alerting.receivers[0].severities == ["critical"]
+    assert spec.alerting.effective_routing.repeat_interval == "1h"
+    assert spec.alerting.effective_routing.group_wait == "30s"
 
 
 INVALID = {
@@ -127,6 +146,35 @@ INVALID = {
         {"sinks": NAMES, "colector": {}},
         "spec.colector",
         'unknown field "spec.colector"',
+    ),
+    "alerting-without-bundles": (
+        {"sinks": NAMES, "alerting": {"receivers": [HOOK]}},
+        "spec",
+        "alerting routes the alerts of ruleBundles: select a rule bundle or remove alerting",
+    ),
+    "alerting-without-receivers": (
+        {"sinks": NAMES, "ruleBundles": [{"name": "aureus"}], "alerting": {"receivers": []}},
+        "spec.alerting.receivers",
+        "should have at least 1 item",
+    ),
+    "alerting-receivers-twice": (
+        {"sinks": NAMES, "ruleBundles": [{"name": "aureus"}], "alerting": {"receivers": [HOOK, HOOK]}},
+        "spec.alerting.receivers",
+        'Duplicate value: "hook"',
+    ),
+    "alerting-receiver-two-types": (
+        {
+            "sinks": NAMES,
+            "ruleBundles": [{"name": "aureus"}],
+            "alerting": {"receivers": [{**HOOK, "pagerduty": {"routingKey": {"name": "pd", "key": "k"}}}]},
+        },
+        "spec.alerting.receivers[0]",
+        "set exactly one receiver type",
+    ),
+    "bundle-unknown-scope": (
+        {"sinks": NAMES, "ruleBundles": [{"name": "aureus", "scope": "everything"}]},
+        "spec.ruleBundles[0].scope",
+        'supported values: "namespace", "cluster"',
     ),
 }
 
