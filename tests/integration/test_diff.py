@@ -219,7 +219,10 @@ def test_a_missing_secret_is_an_error_naming_it(
     done = vigil_diff(control_plane, folder, namespace)
     assert done.returncode == 2
     refused = "error: MonitoringStack/aureus: the operator would not roll this out: SecretNotFound"
-    assert f'{refused}: Secret "otlp-gateway-auth"' in done.stderr
+    assert (
+        f'{refused}: TelemetrySink/aureus-otlp: spec.otlp.headers[0]: Secret "otlp-gateway-auth" not found'
+        in done.stderr
+    )
 
 
 def test_a_namespace_that_does_not_exist_is_an_error(

@@ -138,7 +138,12 @@ CASES = [
         'Ready, but degraded: SinkNotFound: spec.sinks.names[1]: TelemetrySink "nowhere" not found',
         "Current",
     ),
-    ("MonitoringStack/stalled@watched", "Degraded", 'SecretNotFound: Secret "absent"', "Failed"),
+    (
+        "MonitoringStack/stalled@watched",
+        "Degraded",
+        'SecretNotFound: TelemetrySink/locked: spec.otlp.headers[0]: Secret "absent" not found',
+        "Failed",
+    ),
     ("AlertPolicy/stalled@watched", "Degraded", "InvalidExpression: spec.threshold.expr", "Failed"),
     ("TelemetrySink/gw-later@watched", "Progressing", "reconcile generation 2 (last reconciled: 1)", "InProgress"),
     ("MonitoringStack/later@watched", "Progressing", "reconcile generation 2 (last reconciled: 1)", "InProgress"),

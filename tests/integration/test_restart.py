@@ -53,7 +53,9 @@ def population(namespace: str) -> list[dict[str, Any]]:
 
 
 def apply_all(cp: ControlPlane, docs: list[dict[str, Any]]) -> None:
-    cp.kubectl("apply", "--server-side", "--field-manager=test", "-f", "-", input=yaml.safe_dump_all(docs))
+    for start in range(0, len(docs), 100):  # each kubectl call has its own deadline
+        chunk = docs[start : start + 100]
+        cp.kubectl("apply", "--server-side", "--field-manager=test", "-f", "-", input=yaml.safe_dump_all(chunk))
 
 
 def not_ready(cp: ControlPlane, namespace: str) -> list[str]:

@@ -47,9 +47,13 @@ def resource(kind: api.KindInfo, registry: kopf.OperatorRegistry) -> dict[str, A
     return {"group": api.GROUP, "version": api.VERSION, "plural": kind.plural, "registry": registry}
 
 
-def issue(finding: Finding) -> Issue:
-    """A render problem as status reports it: its reason, and ``Kind/name: field: message``."""
-    return Issue(finding.reason, f"{finding.path}: {finding.message}")
+def issue(finding: Finding, own: str = "") -> Issue:
+    """A render problem as status reports it: its reason, and ``Kind/name: field: message``.
+
+    In the status of ``own`` (``Kind/name``) its own fields need no ``Kind/name``.
+    """
+    path = finding.path.removeprefix(f"{own}: ") if own else finding.path
+    return Issue(finding.reason, f"{path}: {finding.message}")
 
 
 def generation(body: kopf.Body) -> int:

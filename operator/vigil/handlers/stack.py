@@ -51,8 +51,9 @@ def reconcile(
         return
     versions = kube.resource_versions(namespace, build.config.referenced if build.config else ())
     plan = plan_stack(build, versions, settings.render_context(uid))
-    error = issue(plan.error) if plan.error else collector_check.issue(settings.collector_binary, build.config)
-    warnings = [issue(w) for w in plan.warnings]
+    own = f"{KIND}/{name}"
+    error = issue(plan.error, own) if plan.error else collector_check.issue(settings.collector_binary, build.config)
+    warnings = [issue(w, own) for w in plan.warnings]
     if error is None:
         error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
         warnings += skipped
