@@ -16,6 +16,7 @@ from vigil.k8s import Kube, KubeError
 from vigil.metrics import HANDLERS_READY, INDEX_EVENTS, MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.pipeline import Finding
 from vigil.render import meta
+from vigil.settings import Settings
 from vigil.status import Issue
 
 RETRY_DELAY_S = 10
@@ -45,6 +46,28 @@ def indexed(kind: str, fn: Callable[..., dict[str | None, Any]]) -> Callable[...
 def resource(kind: api.KindInfo, registry: kopf.OperatorRegistry) -> dict[str, Any]:
     """kopf's keyword arguments selecting ``kind``, for handlers in ``registry``."""
     return {"group": api.GROUP, "version": api.VERSION, "plural": kind.plural, "registry": registry}
+
+
+def register_kind(
+    registry: kopf.OperatorRegistry,
+    kind: api.KindInfo,
+    settings: Settings,
+    index: tuple[str, Callable[..., dict[str | None, Any]]],
+    reconcile: Callable[..., None],
+) -> dict[str, Any]:
+    """What every kind has: its index (``(id, function)``), event counts over it, one level-based
+    reconcile for create, update and resume, and the drift timer running the same reconcile.
+
+    Returns kopf's arguments selecting the kind, for the handlers only this kind has.
+    """
+    on = resource(kind, registry)
+    index_id, index_fn = index
+    kopf.index(**on, id=index_id)(indexed(kind.kind, index_fn))
+    kopf.on.event(**on, id="count_event")(count_events(kind.kind, index_id))
+    for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
+        event(**on, id="reconcile")(reconcile)
+    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
+    return on
 
 
 def issue(finding: Finding, own: str = "") -> Issue:

@@ -8,7 +8,7 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import api, status
-from vigil.handlers.common import count_events, generation, indexed, observed, report, resource, retried
+from vigil.handlers.common import generation, observed, register_kind, report, retried
 from vigil.k8s import VIGIL, Kube
 from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
@@ -120,12 +120,7 @@ def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | N
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the sink's handlers to ``registry``."""
-    on = resource(api.TELEMETRY_SINK, registry)
-    kopf.index(**on, id="sinks_by_namespace")(indexed(KIND, index_sink))
-    kopf.on.event(**on, id="count_event")(count_events(KIND, "sinks_by_namespace"))
-    for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        event(**on, id="reconcile")(reconcile)
+    on = register_kind(registry, api.TELEMETRY_SINK, settings, ("sinks_by_namespace", index_sink), reconcile)
     for event in (kopf.on.create, kopf.on.update):
         event(**on, id="wake-stacks")(wake_stacks)
     kopf.on.delete(**on, id="wake-stacks", optional=True)(wake_stacks)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)

@@ -9,13 +9,11 @@ import kopf
 from vigil import api, collector_check, status
 from vigil.handlers.common import (
     apply_children,
-    count_events,
     generation,
-    indexed,
     issue,
     observed,
+    register_kind,
     report,
-    resource,
     retried,
 )
 from vigil.handlers.sink import tell_sinks
@@ -116,13 +114,8 @@ def index_stack(
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the stack's handlers to ``registry``."""
-    on = resource(api.MONITORING_STACK, registry)
-    kopf.index(**on, id="stacks_by_namespace")(indexed(KIND, index_stack))
-    kopf.on.event(**on, id="count_event")(count_events(KIND, "stacks_by_namespace"))
-    for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
-        event(**on, id="reconcile")(reconcile)
+    on = register_kind(registry, api.MONITORING_STACK, settings, ("stacks_by_namespace", index_stack), reconcile)
     kopf.on.delete(**on, id="forget", optional=True)(forget_stack)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
     kopf.timer(
         **on, id="secrets", interval=settings.secret_check_interval, initial_delay=settings.secret_check_interval
     )(check_secrets)
