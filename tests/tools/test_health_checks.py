@@ -25,7 +25,7 @@ from tests.harness.process import eventually
 from tests.harness.prometheus import Prometheus, start_prometheus
 from tests.harness.tools import require
 from tests.helpers import sink, stack
-from tests.unit.dashboards.inventory import HTTPCHECK
+from tests.unit.dashboards.inventory import HTTPCHECK, committed, panels
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
 from vigil.render import meta
@@ -128,6 +128,19 @@ def _firing(prom: Prometheus, name: str, check: str) -> dict[str, Any] | None:
     return next((a for a in _alerts(prom, name, check) if a["state"] == "firing"), None)
 
 
+def _dashboard_queries() -> dict[str, str]:
+    """Every panel query of the health-checks dashboard, variables set as a user would (all)."""
+    grafana = {"$namespace": ".*", "$check": ".*", "$__range": "1m"}
+    out = {}
+    for panel in panels(committed()["health-checks"]):
+        for target in panel.get("targets", []):
+            expr = target["expr"]
+            for variable, value in grafana.items():
+                expr = expr.replace(variable, value)
+            out[f"{panel['title']} {target['refId']}"] = expr
+    return out
+
+
 def test_a_service_going_down_and_up_fires_and_resolves_health_check_down(
     services: Callable[..., tuple[collector.RunningCollector, Prometheus]], endpoint: HealthEndpoint
 ) -> None:
@@ -153,6 +166,11 @@ def test_a_service_going_down_and_up_fires_and_resolves_health_check_down(
     errors = prom.query('httpcheck_error{health_check="api-ready"}')
     assert "connection refused" in errors[0]["metric"]["error_message"]
     assert errors[0]["metric"]["pod"] == POD
+    # The dashboard shows it: every panel has data but the answers (there is none).
+    queries = _dashboard_queries()
+    empty = [title for title, expr in queries.items() if not prom.query(expr)]
+    assert empty == ["Answers by status class A"]
+    assert _value(prom, queries["Down A"]) == 1
 
     endpoint.start()
     eventually(lambda: _alerts(prom, "HealthCheckDown", "api-ready") == [], "HealthCheckDown resolved", DEADLINE_S)
@@ -160,6 +178,8 @@ def test_a_service_going_down_and_up_fires_and_resolves_health_check_down(
 
     endpoint.ready = False  # 503: an answer, but not an expected one
     eventually(lambda: _firing(prom, "HealthCheckDown", "api-ready"), "HealthCheckDown on 503", DEADLINE_S)
+    answers = prom.query(queries["Answers by status class A"])
+    assert [a["metric"]["http_status_class"] for a in answers] == ["5xx"]
     endpoint.ready = True
     eventually(lambda: _alerts(prom, "HealthCheckDown", "api-ready") == [], "resolved after 503", DEADLINE_S)
 
