@@ -82,8 +82,7 @@ def build() -> dict[str, Any]:
         ),
         stat_panel(
             "Up",
-            "Share of the selected checks whose last answer had an expected status "
-            "(health_check:up). Red below 100 %.",
+            "Share of the selected checks whose last answer had an expected status (health_check:up). Red below 100 %.",
             [Query(f"avg({UP})")],
             unit=PERCENT_UNIT,
             steps=below(1),
@@ -129,8 +128,7 @@ def build() -> dict[str, Any]:
         ),
         timeseries_panel(
             "Up",
-            "1 while a check's last answer had an expected status, 0 while it is down "
-            "(health_check:up).",
+            "1 while a check's last answer had an expected status, 0 while it is down (health_check:up).",
             [Query(UP, LEGEND)],
             unit=COUNT,
             steps=below(1),
@@ -183,8 +181,7 @@ def build() -> dict[str, Any]:
             extra_filter=[f'{CHECK_LABEL}=~"${{check:regex}}"'],
         ),
         firing_alerts_panel(
-            "The health-checks bundle's alerts that are pending or firing now: checks down and "
-            "checks slow.",
+            "The health-checks bundle's alerts that are pending or firing now: checks down and checks slow.",
             alerts,
             job=False,
             matchers=[CHECK],
