@@ -18,7 +18,8 @@ class HealthEndpoint:
     """``/health``, ``/live`` (200), ``/ready`` (200, or 503 when not ready), ``/slow`` (200 after
     ``delay_s``), ``/me`` (401), anything else 404."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
         self.port = free_port()
         self.ready = True
         self.delay_s = 0.3
@@ -28,7 +29,7 @@ class HealthEndpoint:
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:PORT."""
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         owner = self
@@ -59,7 +60,7 @@ class HealthEndpoint:
 
     def start(self) -> HealthEndpoint:
         """Listen (again) on the endpoint's port and serve in a thread."""
-        server = ThreadingHTTPServer(("127.0.0.1", self.port), self._handler())
+        server = ThreadingHTTPServer((self.host, self.port), self._handler())
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(target=server.serve_forever, name=f"health-endpoint-{self.port}", daemon=True)
