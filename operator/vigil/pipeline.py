@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from vigil.destinations.prometheus import PrometheusDestination
 from vigil.models.common import ObjectReference
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack, MonitoringStackStatus
@@ -65,6 +66,31 @@ def missing_sink(stack: MonitoringStack, name: str) -> RenderError:
     )
 
 
+HEALTH_CHECKS_BUNDLE = "health-checks"
+
+
+def prefixed_health_checks(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> list[Finding]:
+    """Prometheus sinks whose ``namespace`` renames the health checks' metrics past what the
+    health-checks rule bundle and dashboard the stack selects read (``httpcheck_*``)."""
+    wanted = {b.name for b in stack.spec.rule_bundles} | set(stack.spec.dashboards.names)
+    if not stack.spec.health_checks or HEALTH_CHECKS_BUNDLE not in wanted:
+        return []
+    out: list[Finding] = []
+    for s in sinks:
+        _, settings = s.spec.destination
+        if isinstance(settings, PrometheusDestination) and settings.namespace:
+            out.append(
+                RenderWarning(
+                    f"TelemetrySink/{s.metadata.name}: spec.prometheus.namespace",
+                    f"turns the health checks' metrics into {settings.namespace}_httpcheck_*, which the "
+                    "health-checks rule bundle and dashboard do not read: remove namespace, or send the "
+                    "checks' metrics through another sink",
+                    "HealthCheckMetricsRenamed",
+                )
+            )
+    return out
+
+
 def build_stack(
     stack: MonitoringStack, candidates: Sequence[TelemetrySink], invalid: Mapping[str, str] | None = None
 ) -> StackBuild:
@@ -84,6 +110,7 @@ def build_stack(
         config = build_collector_config(stack, sinks)
     except RenderError as exc:
         return StackBuild(stack, tuple(sinks), error=exc, warnings=tuple(warnings))
+    warnings += prefixed_health_checks(stack, sinks)
     return StackBuild(stack, tuple(sinks), config, warnings=tuple(warnings))
 
 

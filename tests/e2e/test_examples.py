@@ -22,6 +22,7 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from tests.harness.endpoint import HealthEndpoint
 from tests.harness.fixtures import E2ECluster
 from tests.harness.operator import Operator, start_operator
 from tests.harness.otlp import Recorded, grpc_trace_receiver, http_receiver, send_counter, send_logs, send_traces
@@ -385,3 +386,69 @@ def test_a_pod_reaches_a_collector_and_the_api_server_by_their_cluster_dns_names
     assert phase == "Succeeded", logs[-3000:]
     assert "otelcol_process_uptime" in logs, logs[-3000:]
     assert "api versions: ['v1']" in logs, logs[-3000:]
+
+
+HEALTH_CLIENT = """
+import sys, time, urllib.request
+url, check = sys.argv[1], sys.argv[2]
+deadline = time.monotonic() + 150
+while True:
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    lines = [ln for ln in body.splitlines() if ln.startswith("httpcheck_status{") and check in ln]
+    if any('http_status_class="2xx"' in ln and ln.endswith(" 1") for ln in lines) or time.monotonic() > deadline:
+        print("\\n".join(lines))
+        break
+    time.sleep(2)
+"""
+
+
+def test_a_health_check_by_service_name_reaches_the_service_in_the_stacks_namespace(examples: Examples) -> None:
+    """The health example's km-health check calls http://km-server.<namespace>.svc:5001/health: with
+    a km-server Service whose endpoint is a real HTTP service on this machine, the collector's
+    prometheus sink reports a 2xx answer, read by a pod through cluster DNS."""
+    host = examples.e2e.host_ip
+    assert host is not None
+    endpoint = HealthEndpoint(host).start()
+    try:
+        examples.cluster.apply(*_service("km-server", 5001, host, endpoint.port))
+        eventually(lambda: _rolled_out(examples, "health"), "health-collector Available", AVAILABLE_S)
+        url = f"http://health-collector.{examples.ns}.svc.cluster.local:9465/metrics"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "health-client", "namespace": examples.ns},
+            "spec": {
+                "restartPolicy": "Never",
+                "securityContext": {"runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}},
+                "containers": [
+                    {
+                        "name": "client",
+                        "image": build.images()["operator"].tag,
+                        "imagePullPolicy": "IfNotPresent",
+                        "command": ["/usr/bin/python3.11", "-c", HEALTH_CLIENT, url, 'health_check="km-health"'],
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                    }
+                ],
+            },
+        }
+        examples.cluster.cp.kubectl("apply", "-f", "-", input=yaml.safe_dump(pod))
+
+        def finished() -> str:
+            phase = str(((examples.cluster.get("pod", "health-client") or {}).get("status") or {}).get("phase", ""))
+            return phase if phase in ("Succeeded", "Failed") else ""
+
+        phase = eventually(finished, "the health client pod to finish", 240)
+    finally:
+        endpoint.stop()
+    logs = examples.cluster.cp.kubectl("logs", "-n", examples.ns, "health-client").stdout
+    assert phase == "Succeeded", logs[-3000:]
+    answered = [ln for ln in logs.splitlines() if 'http_status_class="2xx"' in ln]
+    assert answered, logs[-3000:]
+    assert answered[0].endswith(" 1"), logs[-3000:]
+    assert f'http_url="http://km-server.{examples.ns}.svc:5001/health"' in answered[0]
+    assert f'namespace="{examples.ns}"' in answered[0]
+    assert 'pod="health-collector-' in answered[0]

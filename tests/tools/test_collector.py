@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from typing import Any
 
 import pytest
@@ -9,10 +10,11 @@ import yaml
 
 from tests.harness import collector
 from tests.harness.tools import require
-from tests.helpers import example_documents, render_examples
+from tests.helpers import ROOT, example_documents, render_examples
 from vigil.render import components
 from vigil.render.components import COLLECTOR_VERSION
 
+MANIFEST = ROOT / "tools" / "otelcol" / "manifest.yaml"
 CONFIGS = {
     o["metadata"]["labels"]["app.kubernetes.io/instance"]: o["data"]["collector.yaml"]
     for o in render_examples().objects
@@ -42,6 +44,9 @@ def deployment_env(stack: str) -> dict[str, str]:
     for item in deployment["spec"]["template"]["spec"]["containers"][0].get("env", []):
         if "value" in item:
             env[item["name"]] = item["value"]
+        elif "fieldRef" in item["valueFrom"]:
+            assert item["valueFrom"]["fieldRef"] == {"fieldPath": "metadata.name"}
+            env[item["name"]] = f"{stack}-collector-0"
         else:
             ref = item["valueFrom"]["secretKeyRef"]
             env[item["name"]] = secrets[(ref["name"], ref["key"])]
@@ -70,11 +75,22 @@ def test_missing_secret_env_is_caught(otelcol: None) -> None:
     assert "is not set" in result.stderr + result.stdout
 
 
-def test_the_binary_has_exactly_the_components_vigil_emits(otelcol: None) -> None:
-    import subprocess  # noqa: PLC0415
-
+def _listed() -> dict[str, Any]:
     out = subprocess.run([str(collector.binary()), "components"], capture_output=True, text=True, check=True).stdout
-    listed = yaml.safe_load(out)
+    listed: dict[str, Any] = yaml.safe_load(out)
+    return listed
+
+
+def test_the_binary_has_exactly_the_components_vigil_emits(otelcol: None) -> None:
+    listed = _listed()
     built = {kind: {c["name"] for c in listed.get(kind) or []} for kind in components.ALL_TYPES}
     assert built == components.ALL_TYPES
     assert listed["buildinfo"]["version"] == COLLECTOR_VERSION
+
+
+def test_the_binary_is_built_from_exactly_the_manifests_modules(otelcol: None) -> None:
+    listed = _listed()
+    manifest = yaml.safe_load(MANIFEST.read_text())
+    for kind in components.ALL_TYPES:
+        built = {c["module"] for c in listed.get(kind) or []}
+        assert built == {entry["gomod"] for entry in manifest.get(kind) or []}, kind

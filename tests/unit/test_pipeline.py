@@ -7,7 +7,7 @@ from types import MappingProxyType
 from tests.helpers import sink, stack
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.pipeline import StackBuild, build_from_documents, plan_stack, select_sinks
+from vigil.pipeline import StackBuild, build_from_documents, build_stack, plan_stack, select_sinks
 from vigil.render.context import RenderContext
 
 
@@ -121,3 +121,28 @@ def test_a_stack_with_no_sink_selected_is_an_error_naming_spec_sinks() -> None:
     assert plan.error is not None
     assert (plan.error.reason, plan.error.path) == ("NoSinksSelected", "MonitoringStack/shop: spec.sinks")
     assert [w.reason for w in plan.warnings] == ["SinkNotFound"]
+
+
+def _health_stack(**spec: object) -> MonitoringStack:
+    return MonitoringStack.model_validate(
+        stack("s", sinks={"selector": {}}, healthChecks=[{"name": "api", "url": "http://api:8080/ready"}], **spec)
+    )
+
+
+def test_a_metric_prefix_that_hides_the_health_checks_from_their_bundle_is_a_warning() -> None:
+    prefixed = TelemetrySink.model_validate(sink("prom", signals=["metrics"], prometheus={"namespace": "aureus"}))
+    plain = TelemetrySink.model_validate(sink("rw", signals=["metrics"], prometheusRemoteWrite={"url": "http://m/w"}))
+    build = build_stack(_health_stack(ruleBundles=[{"name": "health-checks"}]), [prefixed, plain])
+    assert build.error is None
+    (warning,) = build.warnings
+    assert warning.path == "TelemetrySink/prom: spec.prometheus.namespace"
+    assert "aureus_httpcheck_*" in warning.message
+    assert warning.reason == "HealthCheckMetricsRenamed"
+    by_dashboard = build_stack(_health_stack(dashboards={"names": ["health-checks"]}), [prefixed])
+    assert len(by_dashboard.warnings) == 1
+    # Without the bundle or dashboard, or without checks, the prefix is the user's business.
+    assert build_stack(_health_stack(), [prefixed]).warnings == ()
+    no_checks = MonitoringStack.model_validate(
+        stack("s", sinks={"selector": {}}, ruleBundles=[{"name": "health-checks"}])
+    )
+    assert build_stack(no_checks, [prefixed]).warnings == ()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vigil.dashboards import aet, aureus, blipee, collector, orchestrator, slo, vigil_operator
+from vigil.dashboards import aet, aureus, blipee, collector, health_checks, orchestrator, slo, vigil_operator
 from vigil.dashboards.core import to_json
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
@@ -29,6 +29,7 @@ BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     collector.NAME: collector.build,
     vigil_operator.NAME: vigil_operator.build,
     slo.NAME: slo.build,
+    health_checks.NAME: health_checks.build,
 }
 """Every built-in dashboard by name (the file is dashboards/<name>.json)."""
 

@@ -46,6 +46,7 @@ BLUE = "blue"
 PERCENT_UNIT = "percentunit"  # 0..1 shown as a percentage
 PERCENT = "percent"  # 0..100
 SECONDS = "s"
+MILLISECONDS = "ms"
 BYTES = "bytes"
 PER_SECOND = "ops"  # items per second
 PER_MINUTE = "opm"

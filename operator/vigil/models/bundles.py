@@ -21,7 +21,7 @@ class RuleBundleSelection(VigilModel):
 
     name: BundleName = Field(
         description="Bundle name from rules/bundles.yaml: aureus, orchestrator, http-slis, aet, "
-        "blipee, collector or vigil-operator."
+        "blipee, collector, vigil-operator or health-checks."
     )
     thresholds: dict[ThresholdName, ThresholdValue] = Field(
         default_factory=dict,

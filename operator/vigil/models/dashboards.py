@@ -26,6 +26,7 @@ DashboardName = Literal[
     "collector-health",
     "vigil-operator",
     "slo-overview",
+    "health-checks",
 ]
 DASHBOARD_NAMES: tuple[str, ...] = get_args(DashboardName)
 """Every built-in dashboard; each is dashboards/<name>.json."""
@@ -46,6 +47,7 @@ DASHBOARD_BUNDLES: dict[str, str | None] = {
     "collector-health": "collector",
     "vigil-operator": "vigil-operator",
     "slo-overview": None,
+    "health-checks": "health-checks",
 }
 """The rule bundle whose recording rules each dashboard reads (None: AlertPolicy SLO rules)."""
 

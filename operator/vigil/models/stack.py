@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StringConstraints, field_validator
 
 from vigil.models.base import (
     CelRule,
@@ -21,6 +21,7 @@ from vigil.models.base import (
 from vigil.models.bundles import BundleAlerting, RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 from vigil.models.dashboards import DashboardSelection
+from vigil.models.health import HealthCheck
 
 ScrapeDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$", max_length=32)]
 
@@ -222,6 +223,14 @@ class MonitoringStackSpec(VigilModel):
         description="Apps for Prometheus to scrape directly, one ServiceMonitor each.",
         json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
     )
+    health_checks: list[HealthCheck] = Field(
+        default_factory=list,
+        max_length=32,
+        description="HTTP endpoints the collector calls every interval (e.g. /health, /ready, /live, "
+        "/status); their status and response time go to the selected metrics sinks, and the "
+        "health-checks rule bundle alerts when one is down or slow.",
+        json_schema_extra={"x-kubernetes-list-type": "map", "x-kubernetes-list-map-keys": ["name"]},
+    )
     self_monitoring: SelfMonitoring = Field(
         default_factory=SelfMonitoring,
         description="Scrape the collector's own metrics.",
@@ -250,6 +259,16 @@ class MonitoringStackSpec(VigilModel):
         description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by, e.g. "
         "release: kube-prometheus-stack. Unset: the operator's default (Helm value).",
     )
+
+    @field_validator("health_checks")
+    @classmethod
+    def _unique_checks(cls, checks: list[HealthCheck]) -> list[HealthCheck]:
+        # The CRD's list-map keyed by name rejects duplicates the same way.
+        names = [c.name for c in checks]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f'Duplicate value: "{name}": health check names must be unique')
+        return checks
 
 
 class MonitoringStackStatus(VigilModel):

@@ -33,19 +33,32 @@ CONFIG_FILE = "collector.yaml"
 TLS_DIR = "/etc/vigil/tls"
 ENV_REFERENCE = re.compile(r"\$\{env:([A-Z0-9_]+)\}")
 
+HEALTH_CHECKS = f"{c.CONNECTORS['forward']}/health_checks"
+"""The connector that carries every health check's metrics into the stack's metrics pipelines."""
+POD_NAME_ENV = "VIGIL_POD_NAME"
+"""The collector pod's name (downward API): the pod label of health check series, so that the
+replicas' results stay apart."""
+# Labels (data point attributes) of every health check series, besides the receiver's http.*.
+CHECK_LABEL = "health_check"
+EXPECTED_LABEL = "expected_status"
+
 
 @dataclass(frozen=True)
 class EnvVar:
-    """An environment variable of the collector container: inline or from a Secret key."""
+    """An environment variable of the collector container: inline, from a Secret key, or from a
+    field of the pod (the downward API)."""
 
     name: str
     value: str | None = None
     secret_name: str | None = None
     secret_key: str | None = None
+    field_path: str | None = None
 
     def to_k8s(self) -> dict[str, Any]:
         """The container env entry. Inline values are escaped for Kubernetes, which would
         otherwise expand ``$(OTHER_VAR)`` in them."""
+        if self.field_path is not None:
+            return {"name": self.name, "valueFrom": {"fieldRef": {"fieldPath": self.field_path}}}
         if self.secret_name is None:
             return {"name": self.name, "value": (self.value or "").replace("$", "$$")}
         ref = {"name": self.secret_name, "key": self.secret_key}
@@ -209,16 +222,23 @@ def _pipelines(
     sinks: Sequence[TelemetrySink],
     exporters: Mapping[str, str],
     own: Mapping[str, list[tuple[str, str, dict[str, ConfigValue]]]],
+    metrics_receivers: Sequence[str] = (),
 ) -> dict[str, dict[str, list[str]]]:
     """One pipeline per signal for the sinks without processing of their own, one per sink and
-    signal for the others (so their processing never touches the other sinks)."""
+    signal for the others (so their processing never touches the other sinks).
+
+    ``metrics_receivers`` feed every metrics pipeline besides OTLP (the health checks)."""
     pipelines: dict[str, dict[str, list[str]]] = {}
     base = [c.PROCESSORS["memory_limiter"]]
+
+    def receivers(signal: str) -> list[str]:
+        return ["otlp", *metrics_receivers] if signal == "metrics" else ["otlp"]
+
     for signal in SIGNALS:
         shared = [exporters[s.metadata.name] for s in sinks if signal in s.spec.signals and s.metadata.name not in own]
         if shared:
             pipelines[signal] = {
-                "receivers": ["otlp"],
+                "receivers": receivers(signal),
                 "processors": [*base, c.PROCESSORS["batch"]],
                 "exporters": shared,
             }
@@ -232,11 +252,73 @@ def _pipelines(
                 continue
             rest = [i for k, i, _ in own[name] if k == "redact" or (k == "sampler" and signal == "traces")]
             pipelines[f"{signal}/{name}"] = {
-                "receivers": ["otlp"],
+                "receivers": receivers(signal),
                 "processors": [*base, *batch, *rest],
                 "exporters": [exporters[name]],
             }
     return pipelines
+
+
+@dataclass(frozen=True)
+class _HealthChecks:
+    """The receivers, processors and pipelines of a stack's health checks (all empty without any)."""
+
+    receivers: dict[str, dict[str, ConfigValue]] = field(default_factory=dict)
+    processors: dict[str, dict[str, ConfigValue]] = field(default_factory=dict)
+    pipelines: dict[str, dict[str, list[str]]] = field(default_factory=dict)
+    connectors: dict[str, dict[str, ConfigValue]] = field(default_factory=dict)
+
+
+def _health_checks(stack: MonitoringStack, sinks: Sequence[TelemetrySink], b: _Builder) -> _HealthChecks:
+    """One ``http_check/<check>`` receiver per check, in a pipeline of its own whose ``attributes``
+    processor labels its series; the ``forward`` connector joins them all to the metrics pipelines,
+    so the sinks' own processing applies to them as to any metric.
+
+    Pipeline and processor ids use ``_``, which sink names (DNS names) never contain.
+    """
+    checks = stack.spec.health_checks
+    if not checks:
+        return _HealthChecks()
+    where = f"MonitoringStack/{stack.metadata.name}: spec.healthChecks"
+    if not any("metrics" in s.spec.signals for s in sinks):
+        raise RenderError(
+            where,
+            "no selected TelemetrySink takes metrics, so the checks' results would go nowhere: select a "
+            "sink with metrics in its signals, or remove healthChecks",
+            reason="NoMetricsSink",
+        )
+    namespace = stack.metadata.namespace or "default"
+    b.env[POD_NAME_ENV] = EnvVar(POD_NAME_ENV, field_path="metadata.name")
+    b.env_owner[POD_NAME_ENV] = where
+    out = _HealthChecks(connectors={HEALTH_CHECKS: {}})
+    for check in checks:
+        receiver = f"{c.RECEIVERS['http_check']}/{check.name}"
+        processor = f"{c.PROCESSORS['health_labels']}/check_{check.name}"
+        target: dict[str, ConfigValue] = {
+            "endpoint": check.target_url(namespace),
+            "method": check.method,
+            "timeout": check.timeout,
+        }
+        if check.insecure_skip_verify:
+            target["tls"] = {"insecure_skip_verify": True}
+        out.receivers[receiver] = {"collection_interval": check.interval, "targets": [target]}
+        out.processors[processor] = {
+            "actions": [
+                {"key": CHECK_LABEL, "value": check.name, "action": "upsert"},
+                {"key": EXPECTED_LABEL, "value": ",".join(sorted(check.expected_status)), "action": "upsert"},
+                {"key": "namespace", "value": namespace, "action": "upsert"},
+                {"key": "pod", "value": EnvRef(POD_NAME_ENV), "action": "upsert"},
+                # Only the status class answered carries the code, so each new code would start a
+                # series that outlives the answer by 5 minutes: the classes alone stay exact.
+                {"key": "http.status_code", "action": "delete"},
+            ]
+        }
+        out.pipelines[f"metrics/check_{check.name}"] = {
+            "receivers": [receiver],
+            "processors": [processor],
+            "exporters": [HEALTH_CHECKS],
+        }
+    return out
 
 
 def _scrapes(stack: MonitoringStack, sinks: Sequence[TelemetrySink]) -> tuple[tuple[str, Scrape], ...]:
@@ -283,6 +365,7 @@ def build_collector_config(stack: MonitoringStack, sinks: Sequence[TelemetrySink
     ordered = sorted(sinks, key=lambda s: s.metadata.name)
     scrapes = _scrapes(stack, ordered)
     b = _Builder()
+    health = _health_checks(stack, ordered, b)
     exporters: dict[str, Exporter] = {}
     for s in ordered:
         destination, settings = s.spec.destination
@@ -298,10 +381,14 @@ def build_collector_config(stack: MonitoringStack, sinks: Sequence[TelemetrySink
         grpc_port=otlp.grpc.port if otlp.grpc.enabled else None,
         http_port=otlp.http.port if otlp.http.enabled else None,
         extensions=escaped(dict(sorted(b.extensions.items()))),
-        processors=escaped({ident: settings for procs in own.values() for _, ident, settings in procs}),
+        receivers=escaped(health.receivers),
+        processors=escaped(
+            {**{ident: settings for procs in own.values() for _, ident, settings in procs}, **health.processors}
+        ),
         exporters=escaped({ids[name]: e.config for name, e in exporters.items()}),
+        connectors=escaped(health.connectors),
         extension_ids=[c.EXTENSIONS["health_check"], *sorted(b.extensions)],
-        pipelines=_pipelines(ordered, ids, own),
+        pipelines={**_pipelines(ordered, ids, own, list(health.connectors)), **health.pipelines},
     )
     return CollectorConfig(
         text=text.lstrip(),

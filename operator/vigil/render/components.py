@@ -17,14 +17,17 @@ DEFAULT_COLLECTOR_IMAGE = f"ghcr.io/vigil-operator/otelcol-vigil:{COLLECTOR_VERS
 CONTRIB_COLLECTOR_IMAGE = f"otel/opentelemetry-collector-contrib:{COLLECTOR_VERSION}"
 """The upstream distribution, a documented alternative."""
 
-RECEIVERS = {"otlp": "otlp"}
+RECEIVERS = {"otlp": "otlp", "http_check": "http_check"}
 PROCESSORS = {
     "memory_limiter": "memory_limiter",
     "batch": "batch",
     "sampler": "probabilistic_sampler",
     "redact": "attributes",
+    "health_labels": "attributes",
 }
 EXTENSIONS = {"health_check": "health_check"}
+CONNECTORS = {"forward": "forward"}
+"""``forward`` joins the health checks' own pipelines to the stack's metrics pipelines."""
 
 
 def all_types() -> dict[str, set[str]]:
@@ -35,6 +38,7 @@ def all_types() -> dict[str, set[str]]:
         "processors": set(PROCESSORS.values()),
         "exporters": used["exporters"],
         "extensions": {*EXTENSIONS.values(), *used["extensions"]},
+        "connectors": set(CONNECTORS.values()),
     }
 
 

@@ -64,6 +64,10 @@ COLLECTOR_OWN = frozenset(
     }
 )
 
+# The http_check receiver's metrics as Vigil's health checks write them: the names a real
+# collector sends through remote write and a prometheus sink (tests/tools/test_health_checks.py).
+HTTPCHECK = frozenset({"httpcheck_status", "httpcheck_duration_milliseconds", "httpcheck_error"})
+
 # The operator's own metrics (vigil/metrics.py), histogram series spelled out.
 OPERATOR_OWN = frozenset(
     {
@@ -216,6 +220,7 @@ def inventory() -> frozenset[str]:
     return frozenset(
         PROMETHEUS_OWN
         | COLLECTOR_OWN
+        | HTTPCHECK
         | OPERATOR_OWN
         | bundle_reads()
         | frozenset().union(*bundle_records().values())

@@ -31,6 +31,7 @@ UIDS = {
     "collector-health": "vigil-collector-health",
     "vigil-operator": "vigil-vigil-operator",
     "slo-overview": "vigil-slo-overview",
+    "health-checks": "vigil-health-checks",
 }
 
 
@@ -91,8 +92,8 @@ def test_datasource_is_always_the_variable(name: str) -> None:
 def test_namespace_and_job_variables(name: str) -> None:
     variables = [v["name"] for v in committed()[name]["templating"]["list"]]
     assert variables[:2] == ["datasource", "namespace"]
-    # SLO recording rules are per AlertPolicy, not per scrape job.
-    assert ("job" in variables) == (name != "slo-overview")
+    # SLO recording rules are per AlertPolicy and health checks per stack, not per scrape job.
+    assert ("job" in variables) == (name not in ("slo-overview", "health-checks"))
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,17 +8,17 @@ import sys
 from pathlib import Path
 
 from tests.unit.dashboards import test_selection_model
-from tests.unit.models import test_policy, test_sink, test_stack
+from tests.unit.models import test_health, test_policy, test_sink, test_stack
 from vigil.crd import build_crds
 from vigil.destinations import DESTINATIONS
-from vigil.models import bundles, common, dashboards, delivery, policy, sink, stack
+from vigil.models import bundles, common, dashboards, delivery, health, policy, sink, stack
 from vigil.models.base import VigilModel
 
 
 def _models() -> list[type[VigilModel]]:
     found = []
     destinations = [sys.modules[d.model.__module__] for d in DESTINATIONS]
-    for module in (common, delivery, sink, stack, policy, bundles, dashboards, *destinations):
+    for module in (common, delivery, sink, stack, health, policy, bundles, dashboards, *destinations):
         found += [
             obj
             for _, obj in inspect.getmembers(module, inspect.isclass)
@@ -56,6 +56,7 @@ def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
         for _, _, message in [
             *test_sink.INVALID.values(),
             *test_stack.INVALID.values(),
+            *test_health.INVALID.values(),
             *test_policy.INVALID.values(),
             *test_selection_model.INVALID.values(),
             *_destination_cases(),

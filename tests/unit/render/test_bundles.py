@@ -269,8 +269,8 @@ def test_selections_are_not_mutated() -> None:
         (
             [{"name": "aureus"}, {"name": "nope"}],
             "spec.ruleBundles[1].name",
-            'unknown rule bundle "nope": choose one of aet, aureus, blipee, collector, http-slis, orchestrator, '
-            "vigil-operator",
+            'unknown rule bundle "nope": choose one of aet, aureus, blipee, collector, health-checks, http-slis, '
+            "orchestrator, vigil-operator",
         ),
         (
             [{"name": "aureus", "thresholds": {"taskFailureRate": 0.1}}],

@@ -209,3 +209,13 @@ def test_labels_and_owner_references() -> None:
 
 def test_no_owner_references_offline() -> None:
     assert all("ownerReferences" not in o["metadata"] for o in _render().values())
+
+
+def test_health_checks_give_the_collector_its_pod_name() -> None:
+    prom = sink("prom", signals=["metrics"], prometheus={})
+    spec = {
+        "sinks": {"names": ["prom"]},
+        "healthChecks": [{"name": "api", "service": {"name": "api", "port": 8080}}],
+    }
+    container = _pod(_render(spec, sinks=(prom,)))["spec"]["containers"][0]
+    assert container["env"] == [{"name": "VIGIL_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}]

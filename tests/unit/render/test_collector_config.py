@@ -10,7 +10,7 @@ import yaml
 from tests.helpers import deep, sink, stack
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.render.collector_config import build_collector_config
+from vigil.render.collector_config import build_collector_config, env_references, foreign_expansions
 from vigil.render.errors import RenderError
 
 SECRET = {"valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}}
@@ -296,3 +296,106 @@ def test_cross_object_errors_name_the_field(docs: tuple, spec: dict, path: str, 
         build_collector_config(_stack(**spec), _sinks(*docs))
     assert path in err.value.path
     assert message in err.value.message
+
+
+# Health checks -------------------------------------------------------------------------------
+
+PROM = sink("prom", signals=["metrics"], prometheus={})
+API_READY = {"name": "api-ready", "service": {"name": "api", "port": 8080, "path": "/ready"}}
+
+
+def test_each_health_check_gets_a_receiver_a_labelling_processor_and_a_pipeline() -> None:
+    cfg = _config(
+        PROM,
+        healthChecks=[
+            API_READY,
+            {
+                "name": "status",
+                "url": "https://km.example.com/status",
+                "method": "HEAD",
+                "interval": "10s",
+                "timeout": "2s",
+                "expectedStatus": ["3xx", "2xx"],
+                "insecureSkipVerify": True,
+            },
+        ],
+    )
+    assert cfg["receivers"]["http_check/api-ready"] == {
+        "collection_interval": "30s",
+        "targets": [{"endpoint": "http://api.team-a.svc:8080/ready", "method": "GET", "timeout": "5s"}],
+    }
+    assert cfg["receivers"]["http_check/status"] == {
+        "collection_interval": "10s",
+        "targets": [
+            {
+                "endpoint": "https://km.example.com/status",
+                "method": "HEAD",
+                "timeout": "2s",
+                "tls": {"insecure_skip_verify": True},
+            }
+        ],
+    }
+    assert cfg["processors"]["attributes/check_status"]["actions"] == [
+        {"key": "health_check", "value": "status", "action": "upsert"},
+        {"key": "expected_status", "value": "2xx,3xx", "action": "upsert"},
+        {"key": "namespace", "value": "team-a", "action": "upsert"},
+        {"key": "pod", "value": "${env:VIGIL_POD_NAME}", "action": "upsert"},
+        {"key": "http.status_code", "action": "delete"},
+    ]
+    pipelines = cfg["service"]["pipelines"]
+    assert pipelines["metrics/check_api-ready"] == {
+        "receivers": ["http_check/api-ready"],
+        "processors": ["attributes/check_api-ready"],
+        "exporters": ["forward/health_checks"],
+    }
+    assert pipelines["metrics/check_status"]["receivers"] == ["http_check/status"]
+    assert cfg["connectors"] == {"forward/health_checks": {}}
+
+
+def test_health_checks_reach_every_metrics_sink_through_its_own_processing() -> None:
+    cfg = _config(
+        PROM,
+        sink("red", signals=["metrics", "traces"], debug={}, redact={"delete": ["http.url"]}),
+        healthChecks=[API_READY],
+    )
+    pipelines = cfg["service"]["pipelines"]
+    assert pipelines["metrics"]["receivers"] == ["otlp", "forward/health_checks"]
+    assert pipelines["metrics/red"]["receivers"] == ["otlp", "forward/health_checks"]
+    assert pipelines["metrics/red"]["processors"][-1] == "attributes/redact-red"
+    assert pipelines["traces/red"]["receivers"] == ["otlp"]
+
+
+def test_without_health_checks_nothing_changes() -> None:
+    cfg = _config(PROM)
+    assert "connectors" not in cfg
+    assert list(cfg["receivers"]) == ["otlp"]
+    assert cfg["service"]["pipelines"]["metrics"]["receivers"] == ["otlp"]
+    assert build_collector_config(_stack(), _sinks(PROM)).env == ()
+
+
+def test_health_checks_take_the_pod_name_from_the_downward_api() -> None:
+    built = build_collector_config(_stack(healthChecks=[API_READY]), _sinks(PROM))
+    (env,) = built.env
+    assert env.to_k8s() == {"name": "VIGIL_POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+    assert built.referenced == ()
+
+
+def test_a_url_is_data_to_the_collector_never_an_expansion() -> None:
+    url = "http://api:8080/health?token=${env:HOME}&x=$PATH"
+    built = build_collector_config(_stack(healthChecks=[{"name": "a", "url": url}]), _sinks(PROM))
+    cfg = yaml.safe_load(built.text)
+    endpoint = cfg["receivers"]["http_check/a"]["targets"][0]["endpoint"]
+    assert endpoint == url.replace("$", "$$")
+    assert foreign_expansions(built.text) == []
+    assert "VIGIL_POD_NAME" in env_references(built.text)
+    assert "HOME" not in env_references(built.text)
+
+
+def test_health_checks_need_a_metrics_sink() -> None:
+    with pytest.raises(RenderError) as err:
+        build_collector_config(
+            _stack(healthChecks=[API_READY]), _sinks(sink("c", signals=["traces", "logs"], debug={}))
+        )
+    assert err.value.path == "MonitoringStack/st: spec.healthChecks"
+    assert "no selected TelemetrySink takes metrics" in err.value.message
+    assert err.value.reason == "NoMetricsSink"
