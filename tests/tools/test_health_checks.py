@@ -162,6 +162,7 @@ def test_a_service_going_down_and_up_fires_and_resolves_health_check_down(
         "health_check": "api-ready",
         "http_url": url,
         "expected_status": "2xx",
+        "vigil_stack": f"{NAMESPACE}/health",
     }
     errors = prom.query('httpcheck_error{health_check="api-ready"}')
     assert "connection refused" in errors[0]["metric"]["error_message"]
