@@ -67,14 +67,14 @@ bench: setup tools  ## operator benchmark on the local control plane (N=200 stac
 unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)
 
-lint: setup  ## ruff, and mypy --strict on the whole operator package
-	$(BIN)/ruff check operator tests scripts bench tools images
-	$(BIN)/ruff format --check operator tests scripts bench tools images
-	$(BIN)/mypy operator/vigil
+lint: setup  ## ruff, and mypy --strict on the operator package and the generators
+	$(BIN)/ruff check operator generators tests scripts bench tools images
+	$(BIN)/ruff format --check operator generators tests scripts bench tools images
+	$(BIN)/mypy operator/vigil generators
 
 fmt: setup  ## apply ruff's formatting and safe fixes
-	$(BIN)/ruff check --fix operator tests scripts bench tools images
-	$(BIN)/ruff format operator tests scripts bench tools images
+	$(BIN)/ruff check --fix operator generators tests scripts bench tools images
+	$(BIN)/ruff format operator generators tests scripts bench tools images
 
 crds: setup  ## regenerate crds/ from the models, and the chart's copy in charts/vigil/crds/
 	$(BIN)/vigil crds --dir crds
@@ -84,8 +84,8 @@ chart: crds tools-helm  ## refresh charts/vigil's copies (CRDs, rule bundle, das
 	$(BIN)/python scripts/chart_sync.py --deploy
 	$(BIN)/python scripts/chart_readme.py
 
-dashboards: setup  ## regenerate dashboards/*.json from operator/vigil/dashboards (review the diff)
-	$(BIN)/python -m vigil.dashboards
+dashboards: setup  ## regenerate dashboards/*.json from generators/dashboards (review the diff)
+	$(BIN)/python -m generators.dashboards
 
 dashboards-preview: setup  ## draw each dashboard's layout to build/dashboards-preview/*.png
 	$(BIN)/python scripts/dashboards_preview.py

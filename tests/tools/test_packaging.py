@@ -41,6 +41,8 @@ def test_the_wheel_carries_every_bundle_dashboard_and_deploy_file(wheel: Path) -
         for source in (ROOT / folder).glob("*.*"):
             assert f"vigil/_assets/{folder}/{source.name}" in names, f"{folder}/{source.name} is not packaged"
     assert not any("/_assets/rules/tests/" in n for n in names), "promtool unit tests are not product files"
+    # The dashboards' generator (and its grafana-foundation-sdk) is for development: only its JSON ships.
+    assert not any(n.startswith(("generators/", "vigil/dashboards/")) for n in names)
 
 
 def test_an_installed_vigil_renders_bundles_dashboards_crds_and_rbac(wheel: Path, tmp_path: Path) -> None:

@@ -1,14 +1,14 @@
-"""The committed dashboards are what vigil.dashboards generates, and follow the conventions."""
+"""The committed dashboards are what generators.dashboards generates, and follow the conventions."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
+from generators.dashboards import BUILDERS, generate
+from generators.dashboards.__main__ import main
 
 from tests.unit.dashboards.inventory import DASHBOARDS, committed, panels
-from vigil.dashboards import BUILDERS, generate
-from vigil.dashboards.__main__ import main
 from vigil.models.dashboards import DASHBOARD_NAMES
 
 DATASOURCE = {"type": "prometheus", "uid": "${datasource}"}
@@ -39,7 +39,7 @@ def test_committed_files_are_what_the_generator_writes() -> None:
     wanted = generate()
     assert sorted(p.name for p in DASHBOARDS.glob("*.json")) == sorted(wanted)
     stale = [n for n, text in wanted.items() if (DASHBOARDS / n).read_text() != text]
-    assert stale == [], f"run `python -m vigil.dashboards` to rewrite {stale}"
+    assert stale == [], f"run `python -m generators.dashboards` to rewrite {stale}"
 
 
 def test_check_mode_reports_a_stale_file(tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.dashboards.core import (
+from generators.dashboards.core import (
     BYTES,
     COUNT,
     NEUTRAL,

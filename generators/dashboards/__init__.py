@@ -1,6 +1,6 @@
 """Vigil's built-in Grafana dashboards, generated with grafana-foundation-sdk.
 
-``python -m vigil.dashboards`` rewrites ``dashboards/<name>.json`` from these modules; a unit
+``python -m generators.dashboards`` rewrites ``dashboards/<name>.json`` from these modules; a unit
 test fails when the committed files differ. The operator never imports this package
 (grafana-foundation-sdk is a development dependency): it ships the committed JSON files.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from vigil.dashboards import aet, aureus, blipee, collector, health_checks, orchestrator, slo, vigil_operator
-from vigil.dashboards.core import to_json
+from generators.dashboards import aet, aureus, blipee, collector, health_checks, orchestrator, slo, vigil_operator
+from generators.dashboards.core import to_json
 
 BUILDERS: dict[str, Callable[[], dict[str, Any]]] = {
     aureus.NAME: aureus.build,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vigil.dashboards.core import (
+from generators.dashboards.core import (
     COUNT,
     NEUTRAL,
     PER_SECOND,

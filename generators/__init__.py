@@ -1,0 +1,1 @@
+"""Generators of Vigil's committed assets (development only: the wheel carries what they write)."""
