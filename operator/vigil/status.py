@@ -94,31 +94,14 @@ def conditions(previous: Sequence[dict[str, Any]], outcome: Outcome, now: str) -
     return [
         _condition(
             previous,
-            kind=READY,
-            status=ready[0],
-            reason=ready[1],
-            message=ready[2],
+            kind=kind,
+            status=state,
+            reason=reason,
+            message=message,
             generation=outcome.generation,
             now=now,
-        ),
-        _condition(
-            previous,
-            kind=DEGRADED,
-            status=degraded[0],
-            reason=degraded[1],
-            message=degraded[2],
-            generation=outcome.generation,
-            now=now,
-        ),
-        _condition(
-            previous,
-            kind=STALLED,
-            status=stalled[0],
-            reason=stalled[1],
-            message=stalled[2],
-            generation=outcome.generation,
-            now=now,
-        ),
+        )
+        for kind, (state, reason, message) in ((READY, ready), (DEGRADED, degraded), (STALLED, stalled))
     ]
 
 
