@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vigil.models.base import quoted
+from vigil.models.common import namespace_problem
 from vigil.models.policy import AlertPolicy
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
@@ -42,6 +44,11 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
     every valid policy (alone)."""
     ctx = ctx or RenderContext()
     result = Result()
+    problem = namespace_problem(namespace)
+    if problem is not None:
+        # Every object naming none would land in it: nothing is read further.
+        result.problems.append(Problem(None, "vigil", "--namespace", f"Invalid value: {quoted(namespace)}: {problem}"))
+        return result
     parsed: list[Parsed[BaseModel]] = []
     for source, doc in documents:
         outcome = parse_document(_with_namespace(doc, namespace), source)

@@ -134,3 +134,15 @@ def test_diff_without_a_cluster_is_an_error_not_a_traceback(
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     assert main(["diff", str(EXAMPLES)]) == 2
     assert "cannot load a kubeconfig" in capsys.readouterr().err
+
+
+def test_problems_print_without_control_characters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        'apiVersion: vigil.dev/v1alpha1\nkind: TelemetrySink\nmetadata: {name: "x\\e[2Jy"}\n'
+        "spec: {signals: [logs], debug: {}}\n"
+    )
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "TelemetrySink/x\\x1b[2Jy: metadata.name" in out

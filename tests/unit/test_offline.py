@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.helpers import sink, stack
+import pytest
+
+from tests.helpers import EXAMPLES, sink, stack
+from vigil.cli import main
 from vigil.offline import Result, process
 from vigil.parse import Source
 from vigil.render import meta
@@ -54,3 +57,18 @@ def test_two_owners_of_one_name_are_reported_and_the_second_renders_nothing() ->
     owners = {o["metadata"]["labels"][meta.INSTANCE] for o in result.objects}
     assert owners == {"a"}
     assert [r[3] for r in result.rows] == [0, 0, 1]
+
+
+@pytest.mark.parametrize("namespace", ['x"} or vector(1) #', "shop\nkind: Secret", "", "Shop", "a" * 64])
+def test_the_namespace_flag_is_a_namespace_name(namespace: str) -> None:
+    result = run(CONSOLE, stack("s", sinks={"names": ["console"]}) | {"metadata": {"name": "s"}}, namespace=namespace)
+    assert result.objects == []
+    assert [(p.object, p.path) for p in result.problems] == [("vigil", "--namespace")]
+    assert "a lowercase RFC 1123 label" in result.problems[0].message
+    assert "\n" not in result.problems[0].message
+
+
+def test_the_cli_refuses_a_hostile_namespace(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["render", "-n", 'x"} or vector(1) #', str(EXAMPLES)]) == 1
+    err = capsys.readouterr().err
+    assert 'vigil: --namespace: Invalid value: "x\\"} or vector(1) #"' in err

@@ -64,6 +64,17 @@ class VigilModel(BaseModel):
         return schema
 
 
+class Credential:
+    """The mark of a field that may hold a credential (``Annotated[str, CREDENTIAL]``): no message
+    (status, Events, logs, `vigil validate`) ever repeats its value."""
+
+    def __repr__(self) -> str:
+        return "CREDENTIAL"
+
+
+CREDENTIAL = Credential()
+
+
 def object_default(model: type[BaseModel]) -> dict[str, Any]:
     """JSON schema extra giving a model-typed field its full default in the CRD.
 
@@ -127,6 +138,30 @@ StringMap = dict[
     Annotated[str, StringConstraints(max_length=63)],
 ]
 """Kubernetes label maps (keys up to prefix/name, values up to 63 chars)."""
+
+
+# Control characters (C0, DEL, C1) and the invisible marks that reorder or hide text on a terminal.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control and invisible formatting characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``): safe in status, Events, logs and terminals, and visible to whoever reads it."""
+
+    def escape(found: re.Match[str]) -> str:
+        char = found.group()
+        if char in _NAMED_ESCAPES:
+            return _NAMED_ESCAPES[char]
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
+def quoted(value: object) -> str:
+    """``value`` in double quotes as the API server quotes invalid values, escaped by :func:`printable`."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{printable(text)}"'
 
 
 def matches(pattern: str, value: str) -> bool:

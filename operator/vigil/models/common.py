@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from vigil.models.base import (
+    CREDENTIAL,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
     HEADER_NAME,
     CelRule,
     ConfigKey,
@@ -15,6 +19,8 @@ from vigil.models.base import (
     StringMap,
     VigilModel,
     is_set,
+    matches,
+    quoted,
 )
 
 
@@ -52,7 +58,7 @@ class SecretValue(VigilModel):
         ),
     )
 
-    value: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+    value: Annotated[str, StringConstraints(max_length=4096), CREDENTIAL] | None = Field(
         default=None,
         description="Inline value. Rendered into the collector's environment, never into its "
         "ConfigMap; prefer valueFrom for credentials.",
@@ -197,13 +203,49 @@ class ObjectReference(VigilModel):
     name: str = Field(description="Name of the generated object (same namespace).")
 
 
+DNS_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com'), at most 253 characters"
+)
+DNS_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name' or '123-abc'), at most 63 characters"
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not an object name the API server accepts (a DNS-1123 subdomain), or None."""
+    return None if len(name) <= 253 and matches(DNS_SUBDOMAIN, name) else DNS_SUBDOMAIN_MESSAGE
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` is not a namespace name (a DNS-1123 label), or None."""
+    return None if len(namespace) <= 63 and matches(DNS_LABEL, namespace) else DNS_LABEL_MESSAGE
+
+
+def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        found = problem(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "object_name", "Invalid value: {value}: {problem}", {"value": quoted(value), "problem": found}
+            )
+        return value
+
+    return check
+
+
 class ObjectMeta(BaseModel):
-    """The parts of metadata Vigil reads; everything else passes through untouched."""
+    """The parts of metadata Vigil reads; everything else passes through untouched.
+
+    Names and namespaces are checked as the API server checks them: offline they are free text
+    that would otherwise reach object names, labels, the collector config and PromQL.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
-    namespace: str | None = None
+    name: Annotated[str, AfterValidator(_checked(name_problem))]
+    namespace: Annotated[str, AfterValidator(_checked(namespace_problem))] | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None
