@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +21,7 @@ from kubernetes.client import ApiClient
 
 from vigil import api
 from vigil.metrics import API_REQUESTS
+from vigil.models.base import quantity_value
 
 FIELD_MANAGER = "vigil"
 DISCOVERY_TTL_S = 30.0
@@ -66,6 +66,7 @@ TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
 VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KINDS}
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
+SERVICE = TYPES[("v1", "Service")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
 
 
@@ -175,6 +176,16 @@ class Kube:
         result = self.request("list", "GET", rt.path(namespace), query={"labelSelector": label_selector})
         # Items of a list carry no apiVersion/kind for built-in types; restore them.
         return [{**item, "apiVersion": rt.api_version, "kind": rt.kind} for item in (result or {}).get("items", [])]
+
+    def services_selecting(self, namespace: str, labels: dict[str, str], extra: set[str]) -> tuple[str, ...]:
+        """Names of the Services in ``namespace`` whose selector matches pods with ``labels`` only
+        thanks to a key in ``extra`` (the labels a spec adds to Vigil's own), sorted."""
+        found = []
+        for service in self.list(SERVICE, namespace, {}):
+            selector = (service.get("spec") or {}).get("selector") or {}
+            if selector and set(selector) & extra and all(labels.get(k) == v for k, v in selector.items()):
+                found.append(str(service["metadata"]["name"]))
+        return tuple(sorted(found))
 
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""
@@ -386,37 +397,6 @@ class ApplyReport:
         return len(self.applied) + len(self.deleted)
 
 
-_SUFFIX: dict[str, int | Decimal] = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "m": Decimal("0.001"),
-    "u": Decimal("0.000001"),
-    "n": Decimal("0.000000001"),
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def _quantity(value: str) -> Decimal | None:
-    number = value.rstrip("kMGTPEmunKi")
-    suffix = value[len(number) :]
-    if suffix not in _SUFFIX:
-        return None
-    try:
-        return Decimal(number) * Decimal(_SUFFIX[suffix])
-    except InvalidOperation:
-        return None
-
-
 def contains(live: Any, desired: Any) -> bool:
     """True when every field of ``desired`` is present in ``live`` with an equal value.
 
@@ -434,6 +414,6 @@ def contains(live: Any, desired: Any) -> bool:
     if desired == live:
         return True
     if isinstance(desired, str) and isinstance(live, str | int):
-        a, b = _quantity(desired), _quantity(str(live))
+        a, b = quantity_value(desired), quantity_value(str(live))
         return a is not None and a == b
     return False

@@ -100,3 +100,21 @@ def test_policies_that_differ_only_in_dots_never_share_children(operator: Operat
         eventually(lambda n=name: cluster.ready("apol", n), f"policy {name} Ready")
     rules = cluster.cp.kubectl("get", "prometheusrules", "-n", cluster.ns, "-o", "name").stdout.split()
     assert len(rules) == 2
+
+
+def test_pod_labels_that_join_another_apps_service_are_refused(operator: Operator, cluster: Cluster) -> None:
+    payments = payments_service()
+    payments["metadata"]["name"] = "payments"
+    cluster.apply(payments, fresh(CONSOLE))
+    cluster.apply(stack("obs", sinks={"names": ["console"]}, collector={"podLabels": {"app": "payments-api"}}))
+    cond = eventually(
+        lambda: (c := cluster.condition("mstack", "obs")).get("reason") == "PodLabelConflict" and c,
+        "stack obs refused with PodLabelConflict",
+    )
+    assert "spec.collector.podLabels" in cond["message"]
+    assert "Service payments" in cond["message"]
+    assert cluster.get("deployment", "obs-collector") is None
+    cluster.apply(stack("obs", sinks={"names": ["console"]}, collector={"podLabels": {"team": "observability"}}))
+    eventually(lambda: cluster.ready("mstack", "obs"), "stack obs Ready with harmless labels")
+    pod_labels = (cluster.get("deployment", "obs-collector") or {})["spec"]["template"]["metadata"]["labels"]
+    assert pod_labels["team"] == "observability"

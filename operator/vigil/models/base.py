@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
@@ -19,7 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,11 @@ def _quantity_to_str(value: object) -> object:
     return value
 
 
-QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+# A Kubernetes resource.Quantity (k8s.io/apimachinery), without a sign: resources are never negative.
+QUANTITY = (
+    r"^[+]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))))?$"
+)
 
 Quantity = Annotated[
     str,
@@ -128,17 +134,133 @@ Quantity = Annotated[
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY,
+            "maxLength": 64,
             "x-kubernetes-int-or-string": True,
         }
     ),
 ]
 
-StringMap = dict[
-    Annotated[str, StringConstraints(min_length=1, max_length=317)],
-    Annotated[str, StringConstraints(max_length=63)],
-]
-"""Kubernetes label maps (keys up to prefix/name, values up to 63 chars)."""
+_QUANTITY_SUFFIX: dict[str, Decimal] = {
+    "": Decimal(1),
+    **{s: Decimal(10) ** (3 * i) for i, s in enumerate("kMGTPE", start=1)},
+    **{s: Decimal(2) ** (10 * i) for i, s in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], start=1)},
+    "m": Decimal("1e-3"),
+    "u": Decimal("1e-6"),
+    "n": Decimal("1e-9"),
+}
 
+
+def quantity_value(text: str) -> Decimal | None:
+    """The value of a Kubernetes quantity (``1Gi``, ``500m``, ``1e3``), or None when it is not one."""
+    found = re.fullmatch(r"([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+))(.*)", text.strip())
+    if found is None:
+        return None
+    number, suffix = Decimal(found.group(1)), found.group(2)
+    if suffix in _QUANTITY_SUFFIX:
+        return number * _QUANTITY_SUFFIX[suffix]
+    exponent = re.fullmatch(r"[eE]([+-]?[0-9]+)", suffix)
+    return number * Decimal(10) ** int(exponent.group(1)) if exponent else None
+
+
+# Kubernetes label and annotation keys (qualified names): an optional DNS-1123 subdomain prefix of at
+# most 253 characters and '/', then a name of at most 63. Two patterns: structure, then lengths.
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+LABEL_KEY_LENGTHS = r"^([^/]{1,253}/)?[^/]{1,63}$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LABEL_KEY_WORDS = (
+    "an optional DNS subdomain prefix of at most 253 characters and '/', then a name of at most 63 "
+    "characters: alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric (e.g. "
+    "app.kubernetes.io/name or team)"
+)
+
+
+def is_label_key(key: str) -> bool:
+    """Whether ``key`` is a Kubernetes qualified name (a label or annotation key)."""
+    return matches(LABEL_KEY, key) and matches(LABEL_KEY_LENGTHS, key)
+
+
+def _label_key_cel(var: str) -> str:
+    return f"{var}.matches(r'{LABEL_KEY}') && {var}.matches(r'{LABEL_KEY_LENGTHS}')"
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """A CEL rule on a field's type (a map or a string) with its Python twin, like :class:`CelRule`.
+
+    Used in ``Annotated[...]``: the CRD schema of the field carries the rule, and validation
+    runs ``check`` on the value, reporting ``message`` at the field's path as the API server does.
+    """
+
+    rule: str
+    message: str
+    check: Callable[[Any], bool]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        def run(value: Any) -> Any:
+            if not self.check(value):
+                raise PydanticCustomError("cel_rule", self.message)
+            return value
+
+        return core_schema.no_info_after_validator_function(run, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        target = handler.resolve_ref_schema(out)
+        target.setdefault("x-kubernetes-validations", []).append({"rule": self.rule, "message": self.message})
+        return out
+
+
+TYPE_RULES: list[TypeRule] = []
+"""Every TypeRule the models use (each has a test that trips it: tests/unit/models/test_cel_twins.py)."""
+
+
+def type_rule(rule: str, message: str, check: Callable[[Any], bool]) -> TypeRule:
+    """A :class:`TypeRule`, registered in :data:`TYPE_RULES`."""
+    found = TypeRule(rule, message, check)
+    TYPE_RULES.append(found)
+    return found
+
+
+MAX_MAP_ENTRIES = 64
+
+LABEL_KEYS_RULE = type_rule(
+    f"self.all(k, {_label_key_cel('k')})",
+    f"each key must be a label key: {LABEL_KEY_WORDS}",
+    lambda m: all(is_label_key(k) for k in m),
+)
+ANNOTATION_KEYS_RULE = type_rule(
+    f"self.all(k, {_label_key_cel('k')})",
+    f"each key must be an annotation key: {LABEL_KEY_WORDS}",
+    lambda m: all(is_label_key(k) for k in m),
+)
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+
+LabelMap = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=317)], LabelValue],
+    Field(max_length=MAX_MAP_ENTRIES),
+    LABEL_KEYS_RULE,
+]
+"""Kubernetes labels: keys are qualified names, values label values (at most 63 characters)."""
+
+AnnotationMap = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=317)], Annotated[str, StringConstraints(max_length=4096)]],
+    Field(max_length=MAX_MAP_ENTRIES),
+    ANNOTATION_KEYS_RULE,
+]
+"""Kubernetes annotations: keys are qualified names, values free text (here at most 4096 characters)."""
+
+LabelKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=317),
+    type_rule(
+        _label_key_cel("self"),
+        f"must be a label key: {LABEL_KEY_WORDS}",
+        is_label_key,
+    ),
+]
 
 # Control characters (C0, DEL, C1) and the invisible marks that reorder or hide text on a terminal.
 _UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")

@@ -15,8 +15,10 @@ from vigil.models.base import (
     HEADER_NAME,
     CelRule,
     ConfigKey,
+    LabelKey,
+    LabelMap,
+    LabelValue,
     ObjectName,
-    StringMap,
     VigilModel,
     is_set,
     matches,
@@ -125,13 +127,11 @@ class TLS(VigilModel):
 class LabelSelectorRequirement(VigilModel):
     """One expression of a Kubernetes label selector."""
 
-    key: Annotated[str, StringConstraints(min_length=1, max_length=317)] = Field(
-        description="Label key the expression applies to."
-    )
+    key: LabelKey = Field(description="Label key the expression applies to.")
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
         description="How the key's value is compared with values."
     )
-    values: list[Annotated[str, StringConstraints(max_length=63)]] = Field(
+    values: list[LabelValue] = Field(
         default_factory=list,
         max_length=64,
         description="Values for In/NotIn; must be empty for Exists/DoesNotExist.",
@@ -149,7 +149,7 @@ class LabelSelectorRequirement(VigilModel):
 class LabelSelector(VigilModel):
     """A Kubernetes label selector (matchLabels and matchExpressions are ANDed)."""
 
-    match_labels: StringMap = Field(
+    match_labels: LabelMap = Field(
         default_factory=dict, description="Labels that must all be present with these values."
     )
     match_expressions: list[LabelSelectorRequirement] = Field(

@@ -13,6 +13,7 @@ from vigil.models.base import (
     DNS_LABEL,
     LABEL_NAME,
     CelRule,
+    LabelMap,
     VigilModel,
     is_set,
     object_default,
@@ -779,7 +780,7 @@ class AlertPolicySpec(VigilModel):
         default=None,
         description="Grouping, wait, cooldown (repeatInterval) and inhibition; defaults apply when unset.",
     )
-    prometheus_labels: dict[str, Annotated[str, StringConstraints(max_length=63)]] | None = Field(
+    prometheus_labels: LabelMap | None = Field(
         default=None,
         description="Labels your Prometheus and Alertmanager select PrometheusRules and "
         "AlertmanagerConfigs by, e.g. release: kube-prometheus-stack. Unset: the operator's "

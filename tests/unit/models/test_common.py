@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.helpers import stack
-from vigil.models.base import printable, quoted
+from vigil.models.base import printable, quantity_value, quoted
 from vigil.parse import parse_document
 
 NAMES = {"names": ["console"]}
@@ -55,3 +57,23 @@ def test_printable_escapes_control_and_invisible_characters(text: str, shown: st
 
 def test_quoted_values_cannot_close_their_quotes() -> None:
     assert quoted('a"b\\c\n') == '"a\\"b\\\\c\\n"'
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("1Gi", 2**30),
+        ("1024Mi", 2**30),
+        ("500m", Decimal("0.5")),
+        ("1e3", 1000),
+        ("1.5k", 1500),
+        ("+2", 2),
+        (".5", Decimal("0.5")),
+        ("1Kim", None),
+        ("1.2.3", None),
+        ("lots", None),
+    ],
+)
+def test_quantities_are_read_as_kubernetes_reads_them(text: str, value: object) -> None:
+    found = quantity_value(text)
+    assert found == (None if value is None else Decimal(str(value)))
