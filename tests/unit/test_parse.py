@@ -67,7 +67,8 @@ def test_other_values_are_still_quoted_for_the_reader() -> None:
     [
         (("spec", "otlp", "headers", 0, "value"), True),
         (("spec", "otlp", "headers", 0, "name"), False),
-        (("spec", "otlp", "endpoint"), False),
+        (("spec", "otlp", "endpoint"), True),
+        (("spec", "otlp", "compression"), False),
         (("spec", "prometheusRemoteWrite", "auth", "basic", "username", "value"), True),
         (("spec", "nothing", "here"), False),
     ],

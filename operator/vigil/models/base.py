@@ -226,6 +226,31 @@ def type_rule(rule: str, message: str, check: Callable[[Any], bool]) -> TypeRule
 
 MAX_MAP_ENTRIES = 64
 
+# A URL (or host:port) with credentials in it: user:password@host.
+USERINFO = r"^([a-zA-Z][-a-zA-Z0-9+.]*://)?[^/?#]*@"
+
+
+def without_userinfo(field: str, fix: str) -> CelRule:
+    """A rule refusing ``user:password@`` in the URL field ``field`` (snake_case; unset is fine):
+    the URL would be stored in plain text, in a ConfigMap or a rule, and repeated in messages."""
+    wire = to_camel(field)
+    return CelRule(
+        rule=f"!has(self.{wire}) || !self.{wire}.matches(r'{USERINFO}')",
+        message=f"{wire} must not contain credentials (user:password@): {fix}",
+        check=lambda m: getattr(m, field) is None or not matches(USERINFO, getattr(m, field)),
+    )
+
+
+NO_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f]"
+"""Control characters other than tab: a header value or mail address holding CR or LF would inject lines."""
+
+PROMETHEUS_LABELS_RULE = type_rule(
+    "self.all(k, !k.startsWith('__'))",
+    "label names must not start with __: Prometheus reserves them (__name__ is the metric name)",
+    lambda m: not any(k.startswith("__") for k in m),
+)
+"""On maps of Prometheus labels a spec adds to series or alerts."""
+
 LABEL_KEYS_RULE = type_rule(
     f"self.all(k, {_label_key_cel('k')})",
     f"each key must be a label key: {LABEL_KEY_WORDS}",

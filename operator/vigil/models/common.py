@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 from pydantic_core import PydanticCustomError
@@ -13,6 +13,7 @@ from vigil.models.base import (
     DNS_LABEL,
     DNS_SUBDOMAIN,
     HEADER_NAME,
+    NO_CONTROL,
     CelRule,
     ConfigKey,
     LabelKey,
@@ -52,7 +53,7 @@ class ValueFrom(VigilModel):
 class SecretValue(VigilModel):
     """A value given inline or, for anything sensitive, by reference to a Secret key."""
 
-    cel_rules = (
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
             rule="has(self.value) != has(self.valueFrom)",
             message="set exactly one of value or valueFrom.secretKeyRef",
@@ -70,6 +71,15 @@ class SecretValue(VigilModel):
 
 class Header(SecretValue):
     """One HTTP/gRPC header sent with every export request."""
+
+    cel_rules = (
+        *SecretValue.cel_rules,
+        CelRule(
+            rule=f"!has(self.value) || !self.value.matches(r'{NO_CONTROL}')",
+            message="value must not contain control characters such as CR or LF: a header value is one line",
+            check=lambda m: m.value is None or not matches(NO_CONTROL, m.value),
+        ),
+    )
 
     name: Annotated[str, StringConstraints(pattern=HEADER_NAME, min_length=1, max_length=256)] = Field(
         description="Header name, e.g. Authorization or X-Scope-OrgID."
