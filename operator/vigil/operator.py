@@ -94,6 +94,9 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         settings.queueing.worker_limit = None
         settings.execution.max_workers = vigil.worker_limit
         settings.posting.level = getattr(logging, vigil.posting_level)
+        # Watching some namespaces needs no cluster-wide permission (deploy/rbac-namespaced.yaml):
+        # no namespace listing, and Vigil's kinds found once at start by discovery, not by watching CRDs.
+        settings.scanning.disabled = bool(vigil.namespaces)
 
     kopf.on.startup(registry=registry)(configure_kopf)
     # A private registry does not inherit kopf's default login; use the kubernetes client's.
