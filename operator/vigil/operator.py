@@ -61,11 +61,13 @@ def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
                 body, kind = (b"ok\n" if code == 200 else ready.why_not()), "text/plain"
             else:
                 code, body, kind = 404, b"not found\n", "text/plain"
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            # A prober that gave up (a timeout under load) is no error of the operator's.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return

@@ -177,8 +177,9 @@ def apply_children(kube: Kube, owner: meta.Owner, objects: list[dict[str, Any]])
 
 
 def name_conflict_message(owner: meta.Owner, exc: NotOwnedError) -> str:
-    """What status says when generated names are taken: which objects, who holds them, what to do."""
+    """What the owner's status says when generated names are taken: which objects, who holds them,
+    what to do (its own field, so no ``Kind/name``)."""
     return (
-        f"{owner.kind}/{owner.name}: metadata.name: {exc}: Vigil never takes over an object it does not own, "
-        f"so nothing was applied; rename this {owner.kind}, or delete or rename the existing object"
+        f"metadata.name: {exc}: Vigil never takes over an object it does not own, so nothing was applied; "
+        f"rename this {owner.kind}, or delete or rename the existing object"
     )

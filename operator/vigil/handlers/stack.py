@@ -103,9 +103,8 @@ def pod_label_conflict(kube: Kube, stack: MonitoringStack) -> Issue | None:
         return None
     return Issue(
         "PodLabelConflict",
-        f"MonitoringStack/{stack.metadata.name}: spec.collector.podLabels: with these labels the collector's pods "
-        f"would receive the traffic of Service {', '.join(found)}, which selects them: nothing was applied; "
-        "remove or rename the labels",
+        f"spec.collector.podLabels: with these labels the collector's pods would receive the traffic of "
+        f"Service {', '.join(found)}, which selects them: nothing was applied; remove or rename the labels",
     )
 
 
