@@ -30,6 +30,8 @@ PROMETHEUS_FUNCTIONS = frozenset(
 ALERT_VARIABLES = ("$", "$labels", "$externalLabels", "$externalURL", "$value")
 """What Prometheus defines before an alert's template (rules/alerting.go)."""
 
+MAX_DEPTH = 100
+"""Nested parentheses at most (Go allows 10000; the parser here recurses once per level)."""
 _OPERANDS = ("bool", "char", "number", "dot", "field", "ident", "string", "var", "lparen")
 _KEYWORDS = {"block", "break", "continue", "define", "else", "end", "if", "range", "nil", "template", "with"}
 _SPACE = " \t\r\n"
@@ -154,6 +156,8 @@ class _Lexer:
                 self._word("ident", 0)
             elif char == "(":
                 depth += 1
+                if depth > MAX_DEPTH:
+                    raise self.fail(f"max expression depth exceeded: at most {MAX_DEPTH} nested parentheses")
                 self._emit("lparen", 1)
             elif char == ")":
                 depth -= 1
@@ -294,7 +298,7 @@ class _Parser:
 
     def action(self, left: _Token) -> None:
         token = self.peek()
-        if token.kind != "keyword":
+        if token.kind != "keyword" or token.value == "nil":
             self.pipeline("command", "right")
             return
         self.next()
@@ -368,7 +372,8 @@ class _Parser:
             if not starts:
                 raise self.unexpected(self.next(), context)
             kind = self.command()
-            if commands and kind in ("bool", "dot", "nil", "number", "string"):
+            # Go parses a character constant as a number.
+            if commands and kind in ("bool", "dot", "nil", "number", "string", "char"):
                 raise self.fail(token, f"non executable command in pipeline stage {commands + 1}")
             commands += 1
 

@@ -832,6 +832,7 @@ TEMPLATES_ACCEPTED = [
     '{{ define "x" }}{{ . }}{{ end }}{{ template "x" $labels }}',
     '{{ (index $labels "job") | toUpper | printf "%s" }}',
     "{{ 'a' }} {{ 0x1F }} {{ 1e3 }} {{ -2 }} {{ true }} {{ $value.X.Y }}",
+    "{{ nil -2 | printf }}",
 ]
 """Go templates as Prometheus parses them (tests/tools/test_templates_promtool.py asks promtool too)."""
 
@@ -861,6 +862,7 @@ TEMPLATES_REJECTED = [
     ("{{ if .X }}a{{ else }}b{{ else }}c{{ end }}", "unexpected {{else}}"),
     ("{{ break }}", "{{break}} outside {{range}}"),
     ("{{ $value | 1 }}", "non executable command in pipeline stage 2"),
+    ("{{ $value | 'c' }}", "non executable command in pipeline stage 2"),
     ("{{ $value | }} {{ | $value }}", 'unexpected "|" in command'),
     ("{{ 1.x }}", 'bad number syntax: "1.x"'),
     ("{{ $value# }}", "bad character U+0023"),
