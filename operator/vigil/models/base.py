@@ -150,6 +150,9 @@ _QUANTITY_SUFFIX: dict[str, Decimal] = {
 }
 
 
+MAX_QUANTITY_EXPONENT = 30
+
+
 def quantity_value(text: str) -> Decimal | None:
     """The value of a Kubernetes quantity (``1Gi``, ``500m``, ``1e3``), or None when it is not one."""
     found = re.fullmatch(r"([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+))(.*)", text.strip())
@@ -159,7 +162,11 @@ def quantity_value(text: str) -> Decimal | None:
     if suffix in _QUANTITY_SUFFIX:
         return number * _QUANTITY_SUFFIX[suffix]
     exponent = re.fullmatch(r"[eE]([+-]?[0-9]+)", suffix)
-    return number * Decimal(10) ** int(exponent.group(1)) if exponent else None
+    # Kubernetes keeps quantities within int64 (about 9.2e18): a huge exponent is no quantity, and
+    # must not overflow the arithmetic here.
+    if exponent is None or abs(int(exponent.group(1))) > MAX_QUANTITY_EXPONENT:
+        return None
+    return number * Decimal(10) ** int(exponent.group(1))
 
 
 # Kubernetes label and annotation keys (qualified names): an optional DNS-1123 subdomain prefix of at

@@ -77,3 +77,10 @@ def test_quoted_values_cannot_close_their_quotes() -> None:
 def test_quantities_are_read_as_kubernetes_reads_them(text: str, value: object) -> None:
     found = quantity_value(text)
     assert found == (None if value is None else Decimal(str(value)))
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "1e-999999999", "9" * 60 + "e99"])
+def test_a_huge_exponent_is_no_quantity_and_no_crash(text: str) -> None:
+    assert quantity_value(text) is None
+    doc = stack(sinks=NAMES, collector={"resources": {"requests": {"memory": text}, "limits": {"memory": "1e99999"}}})
+    parse_document(doc)  # decimal.Overflow escaped model validation before
