@@ -27,6 +27,7 @@ from tests.helpers import sink, stack
 from vigil.k8s import TYPES, Kube, ResourceType
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
+from vigil.render.collector_config import build_collector_config
 from vigil.render.context import RenderContext
 from vigil.render.stack import render_stack
 
@@ -123,9 +124,9 @@ def latency(cp: ControlPlane, kube: Kube, rounds: int) -> tuple[float, float]:
         through.append(time.monotonic() - started)
         for d in docs:
             d["metadata"]["namespace"] = f"raw-{r}"
-        objects = render_stack(
-            MonitoringStack.model_validate(docs[1]), [TelemetrySink.model_validate(docs[0])], RenderContext()
-        ).objects
+        stack_model = MonitoringStack.model_validate(docs[1])
+        config = build_collector_config(stack_model, [TelemetrySink.model_validate(docs[0])])
+        objects = render_stack(stack_model, config, RenderContext()).objects
         started = time.monotonic()
         for obj in objects:
             ssa(kube, obj)

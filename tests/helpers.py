@@ -12,12 +12,14 @@ import yaml
 
 from vigil.cli import read_documents
 from vigil.offline import Result, process
+from vigil.parse import Source
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 INVALID = EXAMPLES / "invalid"
 GOLDEN = ROOT / "tests" / "golden"
 VENDORED_CRDS = ROOT / "third_party" / "crds"
+HOSTILE = ROOT / "tests" / "data" / "hostile"
 
 
 def render_examples(namespace: str = "default") -> Result:
@@ -62,6 +64,58 @@ def invalid_cases() -> list[InvalidCase]:
     for path in sorted(INVALID.glob("*.yaml")):
         header = dict(re.findall(r"^# (judged-by|expect-path|expect-message): (.*)$", path.read_text(), re.M))
         cases.append(InvalidCase(path, header["judged-by"], header["expect-path"], header["expect-message"]))
+    return cases
+
+
+@dataclass(frozen=True)
+class HostileCase:
+    """One file of tests/data/hostile/ (see its README): an attack and who refuses it, in which words."""
+
+    path: Path
+    header: dict[str, str]
+
+    @property
+    def id(self) -> str:
+        return self.path.stem
+
+    @property
+    def judged_by(self) -> str:
+        return self.header["judged-by"]
+
+    @property
+    def expect_path(self) -> str:
+        return self.header.get("expect-path", "")
+
+    @property
+    def expect_message(self) -> str:
+        return self.header.get("expect-message", "")
+
+    @property
+    def apiserver_message(self) -> str:
+        return self.header.get("apiserver-message", self.expect_message)
+
+    @property
+    def offline(self) -> bool:
+        """Whether `vigil validate` sees the problem (operator cases that need the cluster do not)."""
+        return self.header.get("offline", "yes") != "no"
+
+    @property
+    def namespace(self) -> str:
+        return self.header.get("namespace", "default")
+
+    def documents(self) -> list[dict[str, Any]]:
+        return [d for d in yaml.safe_load_all(self.path.read_text()) if d]
+
+    def sources(self) -> list[tuple[Source, Any]]:
+        return [(Source(str(self.path), i), d) for i, d in enumerate(self.documents(), start=1)]
+
+
+def hostile_cases() -> list[HostileCase]:
+    """Every case of tests/data/hostile/, with its header."""
+    cases = []
+    for path in sorted(HOSTILE.glob("*.yaml")):
+        header = dict(re.findall(r"^# ([a-z-]+): (.*)$", path.read_text(), re.M))
+        cases.append(HostileCase(path, header))
     return cases
 
 

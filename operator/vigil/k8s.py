@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,6 +21,7 @@ from kubernetes.client import ApiClient
 
 from vigil import api
 from vigil.metrics import API_REQUESTS
+from vigil.models.base import quantity_value
 
 FIELD_MANAGER = "vigil"
 DISCOVERY_TTL_S = 30.0
@@ -66,6 +66,7 @@ TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
 VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KINDS}
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
+SERVICE = TYPES[("v1", "Service")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
 
 
@@ -176,6 +177,16 @@ class Kube:
         # Items of a list carry no apiVersion/kind for built-in types; restore them.
         return [{**item, "apiVersion": rt.api_version, "kind": rt.kind} for item in (result or {}).get("items", [])]
 
+    def services_selecting(self, namespace: str, labels: dict[str, str], extra: set[str]) -> tuple[str, ...]:
+        """Names of the Services in ``namespace`` whose selector matches pods with ``labels`` only
+        thanks to a key in ``extra`` (the labels a spec adds to Vigil's own), sorted."""
+        found = []
+        for service in self.list(SERVICE, namespace, {}):
+            selector = (service.get("spec") or {}).get("selector") or {}
+            if selector and set(selector) & extra and all(labels.get(k) == v for k, v in selector.items()):
+                found.append(str(service["metadata"]["name"]))
+        return tuple(sorted(found))
+
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""
         paths = [rt.path(ns) for ns in namespaces] or [rt.path(None)]
@@ -276,29 +287,100 @@ class Kube:
     ) -> ApplyReport:
         """Make the owner's children exactly ``desired``: apply what differs, delete the rest.
 
-        Kinds the server does not serve (no prometheus-operator CRDs) are skipped and reported.
+        The owner is the controller in the desired objects' ownerReferences. An object of a
+        desired name that another owner (or none) holds is never taken over: NotOwnedError is raised
+        before anything is written. Only objects the owner controls are deleted. Kinds the server
+        does not serve (no prometheus-operator CRDs) are skipped and reported.
         """
         report = ApplyReport()
         wanted = {(o["apiVersion"], o["kind"], o["metadata"]["name"]): o for o in desired}
+        owner = _controller(desired[0]) if desired else None
+        plan: list[tuple[ResourceType, dict[str, dict[str, Any] | None], list[str]]] = []
+        conflicts: list[Conflict] = []
         for rt in types:
             if not self.served(rt):
                 if any((a, k) == (rt.api_version, rt.kind) for a, k, _ in wanted):
                     report.unserved.append(rt)
                 continue
             live = {o["metadata"]["name"]: o for o in self.list(rt, namespace, owner_selector)}
-            for (api_version, kind, name), obj in wanted.items():
-                if (api_version, kind) != (rt.api_version, rt.kind):
-                    continue
-                current = live.pop(name, None)
-                if current is not None and contains(current, obj):
+            current: dict[str, dict[str, Any] | None] = {}
+            for api_version, kind, name in wanted:
+                if (api_version, kind) == (rt.api_version, rt.kind):
+                    found = live.pop(name, None) or self.get(rt, namespace, name)
+                    conflict = _conflict(rt, name, found, owner)
+                    conflicts += [conflict] if conflict else []
+                    current[name] = found
+            plan.append((rt, current, sorted(n for n, o in live.items() if _owned(o, owner))))
+        if conflicts:
+            raise NotOwnedError(conflicts)
+        for rt, current, unwanted in plan:
+            for name, found in current.items():
+                obj = wanted[(rt.api_version, rt.kind, name)]
+                if found is not None and contains(found, obj):
                     report.unchanged.append(obj)
                 else:
                     self.apply(obj)
                     report.applied.append(obj)
-            for name in sorted(live):
+            for name in unwanted:
                 self.delete(rt, namespace, name)
                 report.deleted.append(f"{rt.kind}/{name}")
         return report
+
+
+def _controller(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The ownerReference of ``obj`` that says controller: true, if any."""
+    refs = obj.get("metadata", {}).get("ownerReferences") or []
+    return next((r for r in refs if r.get("controller")), None)
+
+
+def _owned(obj: dict[str, Any], owner: dict[str, Any] | None) -> bool:
+    """Whether ``owner`` controls ``obj``; offline (no owner to point at) nothing is owned."""
+    held = _controller(obj)
+    return owner is not None and held is not None and held.get("uid") == owner.get("uid")
+
+
+def _conflict(
+    rt: ResourceType, name: str, live: dict[str, Any] | None, owner: dict[str, Any] | None
+) -> Conflict | None:
+    """Why the object ``name`` that exists as ``live`` is not the owner's to write, or None."""
+    if live is None or _owned(live, owner):
+        return None
+    held = _controller(live)
+    if held is None:
+        return Conflict(rt.kind, name, "it has no Vigil owner")
+    holder = f"{held.get('kind')}/{held.get('name')}"
+    earlier = owner is not None and all(held.get(k) == owner.get(k) for k in ("apiVersion", "kind", "name"))
+    if earlier:
+        return Conflict(rt.kind, name, f"an earlier {holder} that was deleted holds it", stale=True)
+    return Conflict(rt.kind, name, f"{holder} holds it")
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A desired child whose name an object of someone else already has."""
+
+    kind: str
+    name: str
+    holder: str
+    """Who holds it, in words: ``MonitoringStack/team-a holds it``."""
+    stale: bool = False
+    """Held by a deleted object of the owner's kind and name: garbage collection removes it soon."""
+
+    def __str__(self) -> str:
+        return f'{self.kind} "{self.name}" exists and {self.holder}'
+
+
+class NotOwnedError(Exception):
+    """Desired children whose names are taken by objects the owner does not control; nothing was written."""
+
+    def __init__(self, conflicts: Sequence[Conflict]) -> None:
+        self.conflicts = tuple(conflicts)
+        super().__init__("; ".join(str(c) for c in self.conflicts))
+
+    @property
+    def temporary(self) -> bool:
+        """True when every conflict is a deleted predecessor's object, which the garbage collector removes."""
+        return all(c.stale for c in self.conflicts)
 
 
 @dataclass
@@ -313,37 +395,6 @@ class ApplyReport:
     @property
     def writes(self) -> int:
         return len(self.applied) + len(self.deleted)
-
-
-_SUFFIX: dict[str, int | Decimal] = {
-    "": 1,
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-    "m": Decimal("0.001"),
-    "u": Decimal("0.000001"),
-    "n": Decimal("0.000000001"),
-    "Ki": 2**10,
-    "Mi": 2**20,
-    "Gi": 2**30,
-    "Ti": 2**40,
-    "Pi": 2**50,
-    "Ei": 2**60,
-}
-
-
-def _quantity(value: str) -> Decimal | None:
-    number = value.rstrip("kMGTPEmunKi")
-    suffix = value[len(number) :]
-    if suffix not in _SUFFIX:
-        return None
-    try:
-        return Decimal(number) * Decimal(_SUFFIX[suffix])
-    except InvalidOperation:
-        return None
 
 
 def contains(live: Any, desired: Any) -> bool:
@@ -363,6 +414,6 @@ def contains(live: Any, desired: Any) -> bool:
     if desired == live:
         return True
     if isinstance(desired, str) and isinstance(live, str | int):
-        a, b = _quantity(desired), _quantity(str(live))
+        a, b = quantity_value(desired), quantity_value(str(live))
         return a is not None and a == b
     return False

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vigil.models.base import quoted
+from vigil.models.common import namespace_problem
 from vigil.models.policy import AlertPolicy
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
@@ -42,6 +44,11 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
     every valid policy (alone)."""
     ctx = ctx or RenderContext()
     result = Result()
+    problem = namespace_problem(namespace)
+    if problem is not None:
+        # Every object naming none would land in it: nothing is read further.
+        result.problems.append(Problem(None, "vigil", "--namespace", f"Invalid value: {quoted(namespace)}: {problem}"))
+        return result
     parsed: list[Parsed[BaseModel]] = []
     for source, doc in documents:
         outcome = parse_document(_with_namespace(doc, namespace), source)
@@ -58,19 +65,59 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
             result.rows.append((str(source), obj[0], obj[-1], len(outcome)))
     result.models = [p.model for p in parsed]
     sinks = [p.model for p in parsed if isinstance(p.model, TelemetrySink)]
+    names = _Names()
     for item in parsed:
         stack = item.model
         if not isinstance(stack, MonitoringStack):
             continue
-        found = _render(stack, sinks, item.source, ctx, result)
+        found = _render(stack, sinks, item.source, ctx, result, names=names)
         if found:
-            idx = next(i for i, r in enumerate(result.rows) if r[0] == str(item.source))
-            row = result.rows[idx]
-            result.rows[idx] = (row[0], row[1], row[2], row[3] + found)
+            _count(result, item.source, found)
     for item in parsed:
         if isinstance(item.model, AlertPolicy):
-            result.objects += render_policy(item.model, ctx)
+            objects = render_policy(item.model, ctx)
+            conflict = names.claim(item.model, item.source, objects)
+            if conflict is None:
+                result.objects += objects
+            else:
+                result.problems.append(conflict)
+                _count(result, item.source, 1)
     return result
+
+
+def _count(result: Result, source: Source | None, found: int) -> None:
+    idx = next(i for i, r in enumerate(result.rows) if r[0] == str(source))
+    row = result.rows[idx]
+    result.rows[idx] = (row[0], row[1], row[2], row[3] + found)
+
+
+@dataclass
+class _Names:
+    """Which owner generates each (namespace, kind, name): two owners must never share one."""
+
+    owners: dict[tuple[str, str, str], str] = field(default_factory=dict)
+
+    def claim(
+        self, model: MonitoringStack | AlertPolicy, source: Source | None, objects: list[dict[str, Any]]
+    ) -> Problem | None:
+        """Record ``model``'s objects; the problem when another owner already generates one of them.
+
+        The operator would refuse to take that object over (NameConflict): offline it is an error.
+        """
+        owner = f"{model.kind}/{model.metadata.name}"
+        keys = [(o["metadata"]["namespace"], o["kind"], o["metadata"]["name"]) for o in objects]
+        for key in keys:
+            other = self.owners.get(key)
+            if other is not None and other != owner:
+                return Problem(
+                    source,
+                    owner,
+                    "metadata.name",
+                    f'generates {key[1]} "{key[2]}", which {other} generates too: rename one of them',
+                )
+        for key in keys:
+            self.owners[key] = owner
+        return None
 
 
 def _render(
@@ -79,6 +126,8 @@ def _render(
     source: Source | None,
     ctx: RenderContext,
     result: Result,
+    *,
+    names: _Names,
 ) -> int:
     build = build_stack(stack, sinks)
     # Offline the versions of referenced Secrets/ConfigMaps are unknown, and assumed present.
@@ -87,6 +136,10 @@ def _render(
     errors: list[RenderError] = [w for w in build.warnings if isinstance(w, RenderError)]
     errors += [plan.error] if plan.error is not None else []
     errors += plan.left_out
-    result.objects += plan.objects
     result.problems += [Problem(source, e.object, e.field, e.message) for e in errors]
+    conflict = names.claim(stack, source, plan.objects)
+    if conflict is not None:
+        result.problems.append(conflict)
+        return len(errors) + 1
+    result.objects += plan.objects
     return len(errors)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from types import UnionType
+from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from vigil import api
 from vigil.crd import KINDS
+from vigil.models.base import CREDENTIAL, printable, quoted
 
 MODELS: dict[str, type[BaseModel]] = {k.kind: k.model for k in KINDS}
 
@@ -37,7 +39,7 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.source}: " if self.source else ""
-        return f"{where}{self.object}: {self.path}: {self.message}"
+        return printable(f"{where}{self.object}: {self.path}: {self.message}")
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -60,30 +62,48 @@ def path_of(loc: Sequence[int | str]) -> str:
 
 
 def _quote(values: Iterable[Any]) -> str:
-    return ", ".join(f'"{v}"' for v in values)
+    return ", ".join(quoted(v) for v in values)
 
 
 def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
-def explain(error: ErrorDetails) -> str:
-    """A pydantic error in the API server's words, with what to do about it."""
+HIDDEN = "(not shown: the field may hold a credential)"
+"""What a message says instead of the value of a credential-bearing field."""
+
+
+def _shown(value: Any, hidden: bool) -> str:
+    """An invalid value as a message shows it: quoted and escaped, or not at all for credentials."""
+    if hidden:
+        return HIDDEN
+    if isinstance(value, str):
+        return quoted(_shorten(value))
+    return printable(_shorten(repr(value) if isinstance(value, dict | list) else str(value)))
+
+
+def explain(error: ErrorDetails, hidden: bool = False) -> str:
+    """A pydantic error in the API server's words, with what to do about it.
+
+    With ``hidden`` (a credential-bearing field) the value is never repeated: messages reach
+    status, Events and logs.
+    """
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     field = str(error["loc"][-1]) if error["loc"] else "value"
+    shown = _shown(value, hidden)
     if kind == "missing":
         return f"Required value: set {field}"
     if kind in ("promql", "template") and isinstance(value, str):
         # Only the operator parses PromQL and templates: quote the value like the API server.
-        return f'Invalid value: "{_shorten(value)}": {error["msg"]}'
+        return f"Invalid value: {shown}: {printable(error['msg'])}"
     if kind == "extra_forbidden":
-        return f'unknown field "{path_of(error["loc"])}": remove it or check its spelling'
+        return f'unknown field "{printable(path_of(error["loc"]))}": remove it or check its spelling'
     if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
         allowed = [p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",") if p.strip()]
-        return f'Unsupported value: "{value}": supported values: {_quote(allowed)}'
+        return f"Unsupported value: {shown}: supported values: {_quote(allowed)}"
     if kind == "string_pattern_mismatch":
-        return f"Invalid value: \"{value}\": should match '{ctx.get('pattern')}'"
+        return f"Invalid value: {shown}: should match '{ctx.get('pattern')}'"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         words = {
             "greater_than_equal": "greater than or equal to",
@@ -92,7 +112,7 @@ def explain(error: ErrorDetails) -> str:
             "less_than": "less than",
         }[kind]
         bound = next(iter(ctx.values()), "")
-        return f"Invalid value: {value}: should be {words} {bound}"
+        return f"Invalid value: {shown}: should be {words} {bound}"
     if kind == "too_short":
         return f"Invalid value: should have at least {ctx.get('min_length')} items"
     if kind == "too_long":
@@ -100,10 +120,44 @@ def explain(error: ErrorDetails) -> str:
     if kind == "string_too_long":
         return f"Too long: may not be more than {ctx.get('max_length')} bytes"
     if kind == "string_too_short":
-        return f'Invalid value: "{value}": must be at least {ctx.get("min_length")} characters'
+        return f"Invalid value: {shown}: must be at least {ctx.get('min_length')} characters"
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"Invalid value: {value!r}: {error['msg'].lower()}"
-    return str(error["msg"]).removeprefix("Value error, ")
+        return f"Invalid value: {shown}: {error['msg'].lower()}"
+    return printable(str(error["msg"]).removeprefix("Value error, "))
+
+
+def _is_hidden(annotation: Any) -> bool:
+    """Whether a field's type carries the :data:`~vigil.models.base.CREDENTIAL` mark."""
+    if get_origin(annotation) is Annotated:
+        base, *extra = get_args(annotation)
+        return any(e is CREDENTIAL for e in extra) or _is_hidden(base)
+    if get_origin(annotation) in (Union, UnionType):
+        return any(_is_hidden(a) for a in get_args(annotation))
+    return False
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes a field's type holds (through Optional, list, dict and Annotated)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for a in get_args(annotation) for m in _models_in(a)]
+
+
+def hidden_at(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
+    """Whether the field at ``loc`` (a pydantic error location) in ``model`` may hold a credential."""
+    current: list[type[BaseModel]] = [model]
+    annotation: Any = None
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = [f for m in current for name, f in m.model_fields.items() if part in (name, f.alias)]
+        if not fields:
+            return False
+        annotation = fields[0].annotation
+        if _is_hidden(annotation) or any(e is CREDENTIAL for e in fields[0].metadata):
+            return True
+        current = _models_in(annotation)
+    return False
 
 
 def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
@@ -115,7 +169,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None
     name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
-    label = f"{kind}/{name}"
+    label = printable(f"{kind}/{name}")
     if api_version != api.API_VERSION:
         return [
             Problem(
@@ -132,7 +186,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     try:
         return Parsed(source, model.model_validate(doc))
     except ValidationError as exc:
-        return [Problem(source, label, path_of(e["loc"]), explain(e)) for e in exc.errors()]
+        return [Problem(source, label, path_of(e["loc"]), explain(e, hidden_at(model, e["loc"]))) for e in exc.errors()]
 
 
 def parse_as(doc: Any, model: type[M], source: Source | None = None) -> Parsed[M] | list[Problem]:

@@ -14,6 +14,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from vigil.models.base import printable
+
 READY = "Ready"
 DEGRADED = "Degraded"
 STALLED = "Stalled"
@@ -21,10 +23,16 @@ STALLED = "Stalled"
 
 @dataclass(frozen=True)
 class Issue:
-    """Something a user should know: a CamelCase reason and a message naming the field."""
+    """Something a user should know: a CamelCase reason and a message naming the field.
+
+    Control characters in the message are escaped: it reaches status, Events and logs.
+    """
 
     reason: str
     message: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "message", printable(self.message))
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import kubernetes
 import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
 from tests.helpers import stack
-from vigil.k8s import CONFIG_MAP, VIGIL, Kube, KubeError
+from vigil.k8s import CONFIG_MAP, VIGIL, Kube, KubeError, NotOwnedError
 
 MONITORING_STACK = VIGIL["MonitoringStack"]
 
@@ -47,3 +49,118 @@ def test_deleting_what_is_gone_is_fine_but_a_rejected_patch_is_raised(
     with pytest.raises(KubeError) as err:
         kube.annotate(MONITORING_STACK, namespace, "shop", {"not a valid key!": "x"})
     assert err.value.status == 422
+
+
+# --- never adopt: a desired name held by another owner, or by none, is a conflict ---------------
+# Owners are real MonitoringStacks: the garbage collector deletes what points at a missing one.
+
+SELECTOR = {"app.kubernetes.io/managed-by": "vigil", "app.kubernetes.io/instance": "shop"}
+KEEP = "test.vigil.dev/keep"
+
+
+def owner_uid(control_plane: ControlPlane, namespace: str, name: str) -> str:
+    """Create MonitoringStack ``name`` (if needed); its uid."""
+    doc = stack(name, sinks={"names": ["gw"]})
+    doc["metadata"]["namespace"] = namespace
+    control_plane.kubectl("apply", "--server-side", "-f", "-", input=yaml.safe_dump(doc))
+    return control_plane.kubectl("get", "mstack", name, "-n", namespace, "-o", "jsonpath={.metadata.uid}").stdout
+
+
+def owned_config_map(namespace: str, name: str, uid: str, owner: str = "shop") -> dict[str, Any]:
+    """A ConfigMap as Vigil renders it for MonitoringStack ``owner`` with ``uid``."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "vigil", "app.kubernetes.io/instance": owner},
+            "ownerReferences": [
+                {
+                    "apiVersion": "vigil.dev/v1alpha1",
+                    "kind": "MonitoringStack",
+                    "name": owner,
+                    "uid": uid,
+                    "controller": True,
+                }
+            ],
+        },
+        "data": {"k": "vigil"},
+    }
+
+
+def put(control_plane: ControlPlane, obj: dict[str, Any]) -> None:
+    control_plane.kubectl("apply", "--server-side", "--field-manager=someone", "-f", "-", input=yaml.safe_dump(obj))
+
+
+def test_an_object_without_an_owner_is_never_taken_over(
+    kube: Kube, control_plane: ControlPlane, namespace: str
+) -> None:
+    uid = owner_uid(control_plane, namespace, "shop")
+    theirs = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": namespace}}
+    put(control_plane, {**theirs, "data": {"k": "theirs"}})
+    desired = [owned_config_map(namespace, "a", uid), owned_config_map(namespace, "b", uid)]
+    with pytest.raises(NotOwnedError) as err:
+        kube.reconcile_children(namespace, SELECTOR, desired, types=[CONFIG_MAP])
+    assert str(err.value) == 'ConfigMap "b" exists and it has no Vigil owner'
+    assert not err.value.temporary
+    live = kube.get(CONFIG_MAP, namespace, "b") or {}
+    assert live["data"] == {"k": "theirs"}
+    assert "ownerReferences" not in live["metadata"]
+    assert kube.get(CONFIG_MAP, namespace, "a") is None, "nothing may be written when one name is taken"
+
+
+def test_an_object_of_another_owner_is_never_taken_over_even_with_our_labels(
+    kube: Kube, control_plane: ControlPlane, namespace: str
+) -> None:
+    uid = owner_uid(control_plane, namespace, "shop")
+    put(control_plane, owned_config_map(namespace, "a", owner_uid(control_plane, namespace, "other"), owner="other"))
+    # Labelled as ours (a tenant may label anything), controlled by another owner.
+    disguised = owned_config_map(namespace, "b", owner_uid(control_plane, namespace, "third"), owner="third")
+    disguised["metadata"]["labels"] = dict(SELECTOR)
+    put(control_plane, disguised)
+    with pytest.raises(NotOwnedError) as err:
+        kube.reconcile_children(namespace, SELECTOR, [owned_config_map(namespace, "a", uid)], types=[CONFIG_MAP])
+    assert str(err.value) == 'ConfigMap "a" exists and MonitoringStack/other holds it'
+    # With no conflict, what carries our labels but is not ours is not deleted either.
+    kube.reconcile_children(namespace, SELECTOR, [owned_config_map(namespace, "c", uid)], types=[CONFIG_MAP])
+    assert kube.get(CONFIG_MAP, namespace, "b") is not None
+    assert (kube.get(CONFIG_MAP, namespace, "c") or {})["data"] == {"k": "vigil"}
+
+
+def test_a_deleted_predecessor_of_the_same_name_is_waited_for(
+    kube: Kube, control_plane: ControlPlane, namespace: str
+) -> None:
+    old = owned_config_map(namespace, "a", owner_uid(control_plane, namespace, "shop"))
+    old["metadata"]["finalizers"] = [KEEP]  # the garbage collector must not finish before the check
+    put(control_plane, old)
+    control_plane.kubectl("delete", "mstack", "shop", "-n", namespace)
+    uid = owner_uid(control_plane, namespace, "shop")
+    try:
+        with pytest.raises(NotOwnedError) as err:
+            kube.reconcile_children(namespace, SELECTOR, [owned_config_map(namespace, "a", uid)], types=[CONFIG_MAP])
+        assert err.value.temporary
+        assert "an earlier MonitoringStack/shop that was deleted holds it" in str(err.value)
+    finally:
+        control_plane.kubectl(
+            "patch",
+            "configmap",
+            "a",
+            "-n",
+            namespace,
+            "--type=json",
+            "-p",
+            '[{"op":"remove","path":"/metadata/finalizers"}]',
+        )
+
+
+def test_own_children_are_updated_and_pruned(kube: Kube, control_plane: ControlPlane, namespace: str) -> None:
+    uid = owner_uid(control_plane, namespace, "shop")
+    both = [owned_config_map(namespace, "a", uid), owned_config_map(namespace, "b", uid)]
+    kube.reconcile_children(namespace, SELECTOR, both, types=[CONFIG_MAP])
+    changed = owned_config_map(namespace, "a", uid)
+    changed["data"] = {"k": "new"}
+    report = kube.reconcile_children(namespace, SELECTOR, [changed], types=[CONFIG_MAP])
+    assert [o["metadata"]["name"] for o in report.applied] == ["a"]
+    assert report.deleted == ["ConfigMap/b"]
+    assert (kube.get(CONFIG_MAP, namespace, "a") or {})["data"] == {"k": "new"}

@@ -10,7 +10,8 @@ import yaml
 
 from tests.harness import collector
 from tests.harness.tools import require
-from tests.helpers import ROOT, example_documents, render_examples
+from tests.helpers import ROOT, example_documents, hostile_cases, render_examples
+from vigil.offline import process
 from vigil.render import components
 from vigil.render.components import COLLECTOR_VERSION
 
@@ -94,3 +95,55 @@ def test_the_binary_is_built_from_exactly_the_manifests_modules(otelcol: None) -
     for kind in components.ALL_TYPES:
         built = {c["module"] for c in listed.get(kind) or []}
         assert built == {entry["gomod"] for entry in manifest.get(kind) or []}, kind
+
+
+# --- hostile strings reach the real collector as text ------------------------------------------
+
+SAFE = [c for c in hostile_cases() if c.judged_by == "safe"]
+
+
+def hostile_configs() -> list[tuple[str, str, dict[str, str]]]:
+    """(id, config, environment as Kubernetes would set it) of every collector the safe corpus renders."""
+    out = []
+    for case in SAFE:
+        secrets = {
+            (d["metadata"]["name"], k): v
+            for d in case.documents()
+            if d["kind"] == "Secret"
+            for k, v in d.get("stringData", {}).items()
+        }
+        objects = process(case.sources(), case.namespace).objects
+        for deployment in (o for o in objects if o["kind"] == "Deployment"):
+            owner = deployment["metadata"]["labels"]["app.kubernetes.io/instance"]
+            config = next(
+                o["data"]["collector.yaml"]
+                for o in objects
+                if o["kind"] == "ConfigMap"
+                and "collector.yaml" in o.get("data", {})
+                and o["metadata"]["labels"]["app.kubernetes.io/instance"] == owner
+            )
+            env: dict[str, str] = {}
+            for item in deployment["spec"]["template"]["spec"]["containers"][0].get("env", []):
+                if "value" in item:
+                    env[item["name"]] = item["value"].replace("$$", "$")  # Kubernetes' own unescaping
+                else:
+                    ref = item["valueFrom"]["secretKeyRef"]
+                    env[item["name"]] = secrets[(ref["name"], ref["key"])]
+            out.append((f"{case.id}-{owner[:20]}", config, env))
+    return out
+
+
+@pytest.mark.parametrize(("config", "env"), [c[1:] for c in hostile_configs()], ids=[c[0] for c in hostile_configs()])
+def test_hostile_strings_are_text_to_the_collector(otelcol: None, config: str, env: dict[str, str]) -> None:
+    # otelcol-vigil refuses unset variables and a ${file:} of a missing file: had any ${env:AWS_...}
+    # or ${file:/var/run/...} of the specs been expanded, validate would fail.
+    result = collector.validate(config, env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_expansion_of_a_hostile_string_would_fail_validate(otelcol: None) -> None:
+    _, config, env = next(c for c in hostile_configs() if c[0].startswith("env-expansion"))
+    assert "$${env:HOME}" in config
+    result = collector.validate(config.replace("$${env:HOME}", "${env:HOME}"), env)
+    assert result.returncode != 0
+    assert '"HOME"' in result.stdout + result.stderr

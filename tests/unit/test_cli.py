@@ -145,3 +145,15 @@ def test_cluster_scope_needs_the_namespace_allowed(capsys: pytest.CaptureFixture
     (rule,) = [d for d in docs if d["kind"] == "PrometheusRule"]
     down = next(r for g in rule["spec"]["groups"] for r in g["rules"] if r.get("alert") == "ServiceDown")
     assert down["expr"] == 'up{job=~".*orchestrator.*", job!~".*collector.*"} == 0'
+
+
+def test_problems_print_without_control_characters(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        'apiVersion: vigil.dev/v1alpha1\nkind: TelemetrySink\nmetadata: {name: "x\\e[2Jy"}\n'
+        "spec: {signals: [logs], debug: {}}\n"
+    )
+    assert main(["validate", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "TelemetrySink/x\\x1b[2Jy: metadata.name" in out

@@ -82,3 +82,9 @@ def test_changed_reports_only_what_differs() -> None:
     assert status.changed(old, status.status(old, Outcome(1), T1)) == {}
     recovered = status.changed(status.status(None, Outcome(1, error=BAD_REF), T0), status.status(None, Outcome(2), T1))
     assert set(recovered) == {"observedGeneration", "conditions"}
+
+
+def test_control_characters_never_reach_a_condition() -> None:
+    error = Issue("InvalidSpec", 'spec.x: Invalid value: "a\nb\x1b[2J\u202e": bad')
+    ready = status.conditions([], Outcome(1, error), "2026-01-01T00:00:00Z")[0]
+    assert ready["message"] == 'spec.x: Invalid value: "a\\nb\\x1b[2J\\u202e": bad'

@@ -119,7 +119,7 @@ collectors on rotation); it never lists or watches them. */}}
 - apiGroups: [grafana.integreatly.org]
   resources: [grafanadashboards]
   verbs: [get, list, create, patch, delete]
-- apiGroups: ["", events.k8s.io]
+- apiGroups: [""]
   resources: [events]
-  verbs: [create, patch]
+  verbs: [create]
 {{- end }}

@@ -17,8 +17,8 @@ from vigil.destinations.base import (
     sending_queue,
     tls,
 )
-from vigil.destinations.otlp import URL, Endpoint
-from vigil.models.base import CelRule, GoDuration, VigilModel, matches
+from vigil.destinations.otlp import HEADER_FIX, URL, Endpoint
+from vigil.models.base import CelRule, GoDuration, VigilModel, matches, without_userinfo
 from vigil.models.common import TLS, Header
 
 TENANT_HEADER = "X-Scope-OrgID"
@@ -34,6 +34,7 @@ class LokiDestination(VigilModel):
             message="endpoint must be an http:// or https:// URL, e.g. http://loki-gateway.loki:3100/otlp",
             check=lambda m: matches(URL, m.endpoint),
         ),
+        without_userinfo("endpoint", HEADER_FIX),
         CelRule(
             rule="!has(self.tenant) || !has(self.headers) || "
             f"!self.headers.exists(h, h.name.lowerAscii() == '{TENANT_HEADER.lower()}')",

@@ -16,13 +16,15 @@ from vigil.destinations.base import (
     sending_queue,
     tls,
 )
-from vigil.models.base import CelRule, GoDuration, VigilModel, matches
+from vigil.models.base import CREDENTIAL, CelRule, GoDuration, VigilModel, matches, without_userinfo
 from vigil.models.common import TLS, Header
 
 URL = r"^https?://[^\s/]+(/[^\s]*)?$"
 GRPC_ENDPOINT = r"^((https?|dns)://)?/?[^\s/]+:[0-9]{1,5}$"
 
-Endpoint = Annotated[str, StringConstraints(min_length=1, max_length=2048)]
+Endpoint = Annotated[str, StringConstraints(min_length=1, max_length=2048), CREDENTIAL]
+"""A URL or host:port; never echoed in messages, as a mistyped one may hold a credential."""
+HEADER_FIX = "send credentials as a header from a Secret (headers[].valueFrom.secretKeyRef)"
 
 
 class OTLPDestination(VigilModel):
@@ -36,6 +38,7 @@ class OTLPDestination(VigilModel):
             "and an http:// or https:// URL for protocol http",
             check=lambda m: matches(URL if m.protocol == "http" else GRPC_ENDPOINT, m.endpoint),
         ),
+        without_userinfo("endpoint", HEADER_FIX),
     )
 
     endpoint: Endpoint = Field(

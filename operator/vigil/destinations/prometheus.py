@@ -8,7 +8,7 @@ from pydantic import Field, StringConstraints
 
 from vigil.destinations.base import ConfigValue, Destination, Exporter, ExporterContext, Scrape, SinkOptions
 from vigil.destinations.remote_write import LabelKey
-from vigil.models.base import LABEL_NAME, GoDuration, UnprivilegedPort, VigilModel
+from vigil.models.base import LABEL_NAME, PROMETHEUS_LABELS_RULE, GoDuration, UnprivilegedPort, VigilModel
 
 
 class PrometheusDestination(VigilModel):
@@ -18,9 +18,9 @@ class PrometheusDestination(VigilModel):
     namespace: Annotated[str, StringConstraints(pattern=LABEL_NAME, max_length=64)] | None = Field(
         default=None, description="Prefix of every metric name, e.g. aureus."
     )
-    const_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=32, description="Labels added to every metric."
-    )
+    const_labels: Annotated[
+        dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]], PROMETHEUS_LABELS_RULE
+    ] = Field(default_factory=dict, max_length=32, description="Labels added to every metric.")
     metric_expiration: GoDuration = Field(default="5m", description="How long a metric not updated stays exposed.")
     resource_to_telemetry_conversion: bool = Field(
         default=False, description="Turn resource attributes into metric labels."

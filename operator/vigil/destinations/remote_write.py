@@ -18,7 +18,16 @@ from vigil.destinations.base import (
     tls,
 )
 from vigil.destinations.otlp import URL, Endpoint
-from vigil.models.base import LABEL_NAME, CelRule, GoDuration, VigilModel, is_set, matches
+from vigil.models.base import (
+    LABEL_NAME,
+    PROMETHEUS_LABELS_RULE,
+    CelRule,
+    GoDuration,
+    VigilModel,
+    is_set,
+    matches,
+    without_userinfo,
+)
 from vigil.models.common import TLS, Header, SecretValue
 
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_NAME, max_length=128)]
@@ -57,15 +66,16 @@ class PrometheusRemoteWriteDestination(VigilModel):
             message="url must be an http:// or https:// URL, e.g. http://mimir-distributor:8080/api/v1/push",
             check=lambda m: matches(URL, m.url),
         ),
+        without_userinfo("url", "use auth.basic or auth.bearerToken with valueFrom.secretKeyRef"),
     )
 
     url: Endpoint = Field(description="Remote-write URL, e.g. http://prometheus:9090/api/v1/write.")
     headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
     tls: TLS | None = Field(default=None, description="TLS settings.")
     auth: RemoteWriteAuth | None = Field(default=None, description="Authentication.")
-    external_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=32, description="Labels added to every series sent."
-    )
+    external_labels: Annotated[
+        dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]], PROMETHEUS_LABELS_RULE
+    ] = Field(default_factory=dict, max_length=32, description="Labels added to every series sent.")
     timeout: GoDuration = Field(default="10s", description="Timeout of one write request.")
     resource_to_telemetry_conversion: bool = Field(
         default=False, description="Turn resource attributes into metric labels."

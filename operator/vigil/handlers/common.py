@@ -12,7 +12,7 @@ from typing import Any
 import kopf
 
 from vigil import api, status
-from vigil.k8s import Kube, KubeError
+from vigil.k8s import Kube, KubeError, NotOwnedError
 from vigil.metrics import HANDLERS_READY, INDEX_EVENTS, MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.pipeline import Finding
 from vigil.render import meta
@@ -179,7 +179,9 @@ def apply_children(kube: Kube, owner: meta.Owner, objects: list[dict[str, Any]])
     """Apply ``objects`` as the owner's only children: (why that failed, what was skipped).
 
     Kinds whose CRDs are missing are skipped with a warning; an object the API server refuses
-    (a webhook, a quota, missing RBAC) is an error for status. Retryable errors propagate.
+    (a webhook, a quota, missing RBAC) is an error for status, and so is a name another owner
+    holds (NameConflict: nothing is written). Retryable errors propagate, including names still
+    held by a deleted predecessor of the same name, which the garbage collector is removing.
     """
     try:
         report = kube.reconcile_children(owner.namespace, owner.owner_selector(), objects)
@@ -187,6 +189,10 @@ def apply_children(kube: Kube, owner: meta.Owner, objects: list[dict[str, Any]])
         if exc.temporary:
             raise
         return Issue("ApplyFailed", f"the API server refused a generated object: {exc}"), []
+    except NotOwnedError as exc:
+        if exc.temporary:
+            raise kopf.TemporaryError(f"waiting for garbage collection: {exc}", delay=RETRY_DELAY_S) from exc
+        return Issue("NameConflict", name_conflict_message(owner, exc)), []
     warnings = [
         Issue(
             f"{''.join(p.title() for p in rt.provider.split('-'))}Missing",
@@ -195,3 +201,12 @@ def apply_children(kube: Kube, owner: meta.Owner, objects: list[dict[str, Any]])
         for rt in report.unserved
     ]
     return None, warnings
+
+
+def name_conflict_message(owner: meta.Owner, exc: NotOwnedError) -> str:
+    """What the owner's status says when generated names are taken: which objects, who holds them,
+    what to do (its own field, so no ``Kind/name``)."""
+    return (
+        f"metadata.name: {exc}: Vigil never takes over an object it does not own, so nothing was applied; "
+        f"rename this {owner.kind}, or delete or rename the existing object"
+    )

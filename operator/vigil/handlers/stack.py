@@ -18,8 +18,10 @@ from vigil.handlers.common import (
 )
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
+from vigil.models.stack import MonitoringStack
 from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
+from vigil.render.collector import COMPONENT
 from vigil.settings import Settings
 from vigil.status import Issue
 
@@ -51,6 +53,7 @@ def reconcile(
     plan = plan_stack(build, versions, settings.render_context(uid))
     own = f"{KIND}/{name}"
     error = issue(plan.error, own) if plan.error else collector_check.issue(settings.collector_binary, build.config)
+    error = error or pod_label_conflict(kube, build.stack)
     warnings = [issue(w, own) for w in plan.warnings]
     if error is None:
         error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
@@ -83,6 +86,24 @@ def forget_stack(
         (selected_sinks(body), []),
         stacks=list(stacks_by_namespace.get(namespace, [])),
         sinks=list(sinks_by_namespace.get(namespace, [])),
+    )
+
+
+def pod_label_conflict(kube: Kube, stack: MonitoringStack) -> Issue | None:
+    """PodLabelConflict when spec.collector.podLabels would make a Service of the namespace send its
+    traffic to the collector (``app: payments-api``); None otherwise."""
+    extra = stack.spec.collector.pod_labels
+    if not extra:
+        return None
+    owner = meta.owner_of(stack, None)
+    labels = {**extra, **owner.labels(COMPONENT), **owner.selector_labels(COMPONENT)}
+    found = kube.services_selecting(owner.namespace, labels, set(extra))
+    if not found:
+        return None
+    return Issue(
+        "PodLabelConflict",
+        f"spec.collector.podLabels: with these labels the collector's pods would receive the traffic of "
+        f"Service {', '.join(found)}, which selects them: nothing was applied; remove or rename the labels",
     )
 
 

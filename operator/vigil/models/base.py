@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, ClassVar
 
 from pydantic import (
@@ -12,6 +13,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
     WithJsonSchema,
@@ -19,7 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
-from pydantic_core import CoreSchema, PydanticCustomError
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,17 @@ class VigilModel(BaseModel):
         if cls.cel_rules:
             target["x-kubernetes-validations"] = [{"rule": c.rule, "message": c.message} for c in cls.cel_rules]
         return schema
+
+
+class Credential:
+    """The mark of a field that may hold a credential (``Annotated[str, CREDENTIAL]``): no message
+    (status, Events, logs, `vigil validate`) ever repeats its value."""
+
+    def __repr__(self) -> str:
+        return "CREDENTIAL"
+
+
+CREDENTIAL = Credential()
 
 
 def object_default(model: type[BaseModel]) -> dict[str, Any]:
@@ -107,7 +120,11 @@ def _quantity_to_str(value: object) -> object:
     return value
 
 
-QUANTITY = r"^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$"
+# A Kubernetes resource.Quantity (k8s.io/apimachinery), without a sign: resources are never negative.
+QUANTITY = (
+    r"^[+]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))"
+    r"(([KMGTPE]i)|[numkMGTPE]|([eE][+-]?(([0-9]+([.][0-9]*)?)|([.][0-9]+))))?$"
+)
 
 Quantity = Annotated[
     str,
@@ -117,16 +134,188 @@ Quantity = Annotated[
         {
             "anyOf": [{"type": "integer"}, {"type": "string"}],
             "pattern": QUANTITY,
+            "maxLength": 64,
             "x-kubernetes-int-or-string": True,
         }
     ),
 ]
 
-StringMap = dict[
-    Annotated[str, StringConstraints(min_length=1, max_length=317)],
-    Annotated[str, StringConstraints(max_length=63)],
+_QUANTITY_SUFFIX: dict[str, Decimal] = {
+    "": Decimal(1),
+    **{s: Decimal(10) ** (3 * i) for i, s in enumerate("kMGTPE", start=1)},
+    **{s: Decimal(2) ** (10 * i) for i, s in enumerate(["Ki", "Mi", "Gi", "Ti", "Pi", "Ei"], start=1)},
+    "m": Decimal("1e-3"),
+    "u": Decimal("1e-6"),
+    "n": Decimal("1e-9"),
+}
+
+
+MAX_QUANTITY_EXPONENT = 30
+
+
+def quantity_value(text: str) -> Decimal | None:
+    """The value of a Kubernetes quantity (``1Gi``, ``500m``, ``1e3``), or None when it is not one."""
+    found = re.fullmatch(r"([+-]?(?:[0-9]+(?:[.][0-9]*)?|[.][0-9]+))(.*)", text.strip())
+    if found is None:
+        return None
+    number, suffix = Decimal(found.group(1)), found.group(2)
+    if suffix in _QUANTITY_SUFFIX:
+        return number * _QUANTITY_SUFFIX[suffix]
+    exponent = re.fullmatch(r"[eE]([+-]?[0-9]+)", suffix)
+    # Kubernetes keeps quantities within int64 (about 9.2e18): a huge exponent is no quantity, and
+    # must not overflow the arithmetic here.
+    if exponent is None or abs(int(exponent.group(1))) > MAX_QUANTITY_EXPONENT:
+        return None
+    return number * Decimal(10) ** int(exponent.group(1))
+
+
+# Kubernetes label and annotation keys (qualified names): an optional DNS-1123 subdomain prefix of at
+# most 253 characters and '/', then a name of at most 63. Two patterns: structure, then lengths.
+LABEL_KEY = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?([.][a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$"
+)
+LABEL_KEY_LENGTHS = r"^([^/]{1,253}/)?[^/]{1,63}$"
+LABEL_VALUE = r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$"
+LABEL_KEY_WORDS = (
+    "an optional DNS subdomain prefix of at most 253 characters and '/', then a name of at most 63 "
+    "characters: alphanumerics, '-', '_' or '.', starting and ending with an alphanumeric (e.g. "
+    "app.kubernetes.io/name or team)"
+)
+
+
+def is_label_key(key: str) -> bool:
+    """Whether ``key`` is a Kubernetes qualified name (a label or annotation key)."""
+    return matches(LABEL_KEY, key) and matches(LABEL_KEY_LENGTHS, key)
+
+
+def _label_key_cel(var: str) -> str:
+    return f"{var}.matches(r'{LABEL_KEY}') && {var}.matches(r'{LABEL_KEY_LENGTHS}')"
+
+
+@dataclass(frozen=True)
+class TypeRule:
+    """A CEL rule on a field's type (a map or a string) with its Python twin, like :class:`CelRule`.
+
+    Used in ``Annotated[...]``: the CRD schema of the field carries the rule, and validation
+    runs ``check`` on the value, reporting ``message`` at the field's path as the API server does.
+    """
+
+    rule: str
+    message: str
+    check: Callable[[Any], bool]
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        def run(value: Any) -> Any:
+            if not self.check(value):
+                raise PydanticCustomError("cel_rule", self.message)
+            return value
+
+        return core_schema.no_info_after_validator_function(run, handler(source))
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        out = handler(schema)
+        target = handler.resolve_ref_schema(out)
+        target.setdefault("x-kubernetes-validations", []).append({"rule": self.rule, "message": self.message})
+        return out
+
+
+TYPE_RULES: list[TypeRule] = []
+"""Every TypeRule the models use (each has a test that trips it: tests/unit/models/test_cel_twins.py)."""
+
+
+def type_rule(rule: str, message: str, check: Callable[[Any], bool]) -> TypeRule:
+    """A :class:`TypeRule`, registered in :data:`TYPE_RULES`."""
+    found = TypeRule(rule, message, check)
+    TYPE_RULES.append(found)
+    return found
+
+
+MAX_MAP_ENTRIES = 64
+
+# A URL (or host:port) with credentials in it: user:password@host.
+USERINFO = r"^([a-zA-Z][-a-zA-Z0-9+.]*://)?[^/?#]*@"
+
+
+def without_userinfo(field: str, fix: str) -> CelRule:
+    """A rule refusing ``user:password@`` in the URL field ``field`` (snake_case; unset is fine):
+    the URL would be stored in plain text, in a ConfigMap or a rule, and repeated in messages."""
+    wire = to_camel(field)
+    return CelRule(
+        rule=f"!has(self.{wire}) || !self.{wire}.matches(r'{USERINFO}')",
+        message=f"{wire} must not contain credentials (user:password@): {fix}",
+        check=lambda m: getattr(m, field) is None or not matches(USERINFO, getattr(m, field)),
+    )
+
+
+NO_CONTROL = r"[\x00-\x08\x0a-\x1f\x7f]"
+"""Control characters other than tab: a header value or mail address holding CR or LF would inject lines."""
+
+PROMETHEUS_LABELS_RULE = type_rule(
+    "self.all(k, !k.startsWith('__'))",
+    "label names must not start with __: Prometheus reserves them (__name__ is the metric name)",
+    lambda m: not any(k.startswith("__") for k in m),
+)
+"""On maps of Prometheus labels a spec adds to series or alerts."""
+
+LABEL_KEYS_RULE = type_rule(
+    f"self.all(k, {_label_key_cel('k')})",
+    f"each key must be a label key: {LABEL_KEY_WORDS}",
+    lambda m: all(is_label_key(k) for k in m),
+)
+ANNOTATION_KEYS_RULE = type_rule(
+    f"self.all(k, {_label_key_cel('k')})",
+    f"each key must be an annotation key: {LABEL_KEY_WORDS}",
+    lambda m: all(is_label_key(k) for k in m),
+)
+LabelValue = Annotated[str, StringConstraints(pattern=LABEL_VALUE, max_length=63)]
+
+LabelMap = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=317)], LabelValue],
+    Field(max_length=MAX_MAP_ENTRIES),
+    LABEL_KEYS_RULE,
 ]
-"""Kubernetes label maps (keys up to prefix/name, values up to 63 chars)."""
+"""Kubernetes labels: keys are qualified names, values label values (at most 63 characters)."""
+
+AnnotationMap = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=317)], Annotated[str, StringConstraints(max_length=4096)]],
+    Field(max_length=MAX_MAP_ENTRIES),
+    ANNOTATION_KEYS_RULE,
+]
+"""Kubernetes annotations: keys are qualified names, values free text (here at most 4096 characters)."""
+
+LabelKey = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=317),
+    type_rule(
+        _label_key_cel("self"),
+        f"must be a label key: {LABEL_KEY_WORDS}",
+        is_label_key,
+    ),
+]
+
+# Control characters (C0, DEL, C1) and the invisible marks that reorder or hide text on a terminal.
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]")
+_NAMED_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def printable(text: str) -> str:
+    """``text`` with control and invisible formatting characters escaped (``\\n``, ``\\x1b``,
+    ``\\u202e``): safe in status, Events, logs and terminals, and visible to whoever reads it."""
+
+    def escape(found: re.Match[str]) -> str:
+        char = found.group()
+        if char in _NAMED_ESCAPES:
+            return _NAMED_ESCAPES[char]
+        return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+    return _UNPRINTABLE.sub(escape, text)
+
+
+def quoted(value: object) -> str:
+    """``value`` in double quotes as the API server quotes invalid values, escaped by :func:`printable`."""
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{printable(text)}"'
 
 
 def matches(pattern: str, value: str) -> bool:

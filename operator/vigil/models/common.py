@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Mapping
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from vigil.models.base import (
+    CREDENTIAL,
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
     HEADER_NAME,
+    NO_CONTROL,
     CelRule,
     ConfigKey,
+    LabelKey,
+    LabelMap,
+    LabelValue,
     ObjectName,
-    StringMap,
     VigilModel,
     is_set,
+    matches,
+    quoted,
 )
 
 
@@ -44,7 +53,7 @@ class ValueFrom(VigilModel):
 class SecretValue(VigilModel):
     """A value given inline or, for anything sensitive, by reference to a Secret key."""
 
-    cel_rules = (
+    cel_rules: ClassVar[tuple[CelRule, ...]] = (
         CelRule(
             rule="has(self.value) != has(self.valueFrom)",
             message="set exactly one of value or valueFrom.secretKeyRef",
@@ -52,7 +61,7 @@ class SecretValue(VigilModel):
         ),
     )
 
-    value: Annotated[str, StringConstraints(max_length=4096)] | None = Field(
+    value: Annotated[str, StringConstraints(max_length=4096), CREDENTIAL] | None = Field(
         default=None,
         description="Inline value. Rendered into the collector's environment, never into its "
         "ConfigMap; prefer valueFrom for credentials.",
@@ -62,6 +71,15 @@ class SecretValue(VigilModel):
 
 class Header(SecretValue):
     """One HTTP/gRPC header sent with every export request."""
+
+    cel_rules = (
+        *SecretValue.cel_rules,
+        CelRule(
+            rule=f"!has(self.value) || !self.value.matches(r'{NO_CONTROL}')",
+            message="value must not contain control characters such as CR or LF: a header value is one line",
+            check=lambda m: m.value is None or not matches(NO_CONTROL, m.value),
+        ),
+    )
 
     name: Annotated[str, StringConstraints(pattern=HEADER_NAME, min_length=1, max_length=256)] = Field(
         description="Header name, e.g. Authorization or X-Scope-OrgID."
@@ -119,13 +137,11 @@ class TLS(VigilModel):
 class LabelSelectorRequirement(VigilModel):
     """One expression of a Kubernetes label selector."""
 
-    key: Annotated[str, StringConstraints(min_length=1, max_length=317)] = Field(
-        description="Label key the expression applies to."
-    )
+    key: LabelKey = Field(description="Label key the expression applies to.")
     operator: Literal["In", "NotIn", "Exists", "DoesNotExist"] = Field(
         description="How the key's value is compared with values."
     )
-    values: list[Annotated[str, StringConstraints(max_length=63)]] = Field(
+    values: list[LabelValue] = Field(
         default_factory=list,
         max_length=64,
         description="Values for In/NotIn; must be empty for Exists/DoesNotExist.",
@@ -143,7 +159,7 @@ class LabelSelectorRequirement(VigilModel):
 class LabelSelector(VigilModel):
     """A Kubernetes label selector (matchLabels and matchExpressions are ANDed)."""
 
-    match_labels: StringMap = Field(
+    match_labels: LabelMap = Field(
         default_factory=dict, description="Labels that must all be present with these values."
     )
     match_expressions: list[LabelSelectorRequirement] = Field(
@@ -197,13 +213,49 @@ class ObjectReference(VigilModel):
     name: str = Field(description="Name of the generated object (same namespace).")
 
 
+DNS_SUBDOMAIN_MESSAGE = (
+    "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', "
+    "and must start and end with an alphanumeric character (e.g. 'example.com'), at most 253 characters"
+)
+DNS_LABEL_MESSAGE = (
+    "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must "
+    "start and end with an alphanumeric character (e.g. 'my-name' or '123-abc'), at most 63 characters"
+)
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` is not an object name the API server accepts (a DNS-1123 subdomain), or None."""
+    return None if len(name) <= 253 and matches(DNS_SUBDOMAIN, name) else DNS_SUBDOMAIN_MESSAGE
+
+
+def namespace_problem(namespace: str) -> str | None:
+    """Why ``namespace`` is not a namespace name (a DNS-1123 label), or None."""
+    return None if len(namespace) <= 63 and matches(DNS_LABEL, namespace) else DNS_LABEL_MESSAGE
+
+
+def _checked(problem: Callable[[str], str | None]) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        found = problem(value)
+        if found is not None:
+            raise PydanticCustomError(
+                "object_name", "Invalid value: {value}: {problem}", {"value": quoted(value), "problem": found}
+            )
+        return value
+
+    return check
+
+
 class ObjectMeta(BaseModel):
-    """The parts of metadata Vigil reads; everything else passes through untouched."""
+    """The parts of metadata Vigil reads; everything else passes through untouched.
+
+    Names and namespaces are checked as the API server checks them: offline they are free text
+    that would otherwise reach object names, labels, the collector config and PromQL.
+    """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
-    namespace: str | None = None
+    name: Annotated[str, AfterValidator(_checked(name_problem))]
+    namespace: Annotated[str, AfterValidator(_checked(namespace_problem))] | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None

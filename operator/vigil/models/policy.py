@@ -10,14 +10,19 @@ from pydantic import AfterValidator, Field, StringConstraints, field_validator, 
 from pydantic_core import PydanticCustomError
 
 from vigil.models.base import (
+    CREDENTIAL,
     DNS_LABEL,
     LABEL_NAME,
+    PROMETHEUS_LABELS_RULE,
     CelRule,
+    LabelMap,
     VigilModel,
     is_set,
     object_default,
+    without_userinfo,
 )
 from vigil.models.common import Condition, ObjectMeta, ObjectReference, SecretKeyRef
+from vigil.models.gotemplate import template_problem
 from vigil.render import meta
 
 Severity = Literal["critical", "warning", "info"]
@@ -42,8 +47,10 @@ RULE_DURATION = r"^(0|[0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 RANGE_DURATION = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 SLO_WINDOW = r"^([1-9]|[1-8][0-9]|90)d$"
 URL = r"^https?://[^\s/]+(/\S*)?$"
-HOST_PORT = r"^[^\s/:]+:[0-9]{1,5}$"
-EMAIL = r"^[^\s@<>,]+@[^\s@<>,]+$"
+# No whitespace nor other control characters: an address or host holding CR or LF would inject mail headers.
+HOST_PORT = r"^[^\s\x00-\x1f\x7f/:]+:[0-9]{1,5}$"
+EMAIL = r"^[^\s\x00-\x1f\x7f@<>,]+@[^\s\x00-\x1f\x7f@<>,]+$"
+ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 
 _RESERVED_LABELS = (
     meta.ALERTNAME_LABEL,
@@ -143,63 +150,6 @@ def _check_promql(query: str) -> str:
     if problem is not None:
         raise _promql_error(problem)
     return query
-
-
-def template_problem(text: str) -> str | None:
-    """Why ``text`` is not a valid Go template (as far as braces and quotes go), or None."""
-    pos = 0
-    while True:
-        opening, closing = text.find("{{", pos), text.find("}}", pos)
-        if closing != -1 and (opening == -1 or closing < opening):
-            return f'unexpected "}}}}" at offset {closing}: no "{{{{" opens it'
-        if opening == -1:
-            return None
-        end = _action_end(text, opening + 2)
-        if isinstance(end, str):
-            return f"action at offset {opening}: {end}"
-        body = _without_trim_markers(text[opening + 2 : end])
-        if not body:
-            return f'empty action "{{{{ }}}}" at offset {opening}'
-        code = _STRINGS.sub("", body)
-        if code.count("(") != code.count(")"):
-            return f'unbalanced parentheses in "{{{{{text[opening + 2 : end]}}}}}"'
-        pos = end + 2
-
-
-_STRINGS = re.compile(r'"(\\.|[^"\\])*"|`[^`]*`|\'(\\.|[^\'\\])*\'')
-
-
-def _without_trim_markers(body: str) -> str:
-    """An action's text without Go's ``{{- `` and `` -}}`` whitespace trimming markers."""
-    core = body.strip()
-    if core.startswith("-") and (len(core) == 1 or core[1].isspace()):
-        core = core[1:].strip()
-    if core.endswith("-") and (len(core) == 1 or core[-2].isspace()):
-        core = core[:-1].strip()
-    return core
-
-
-def _action_end(text: str, pos: int) -> int | str:
-    """Index of the ``}}`` closing the action starting at ``pos``, or what is wrong with it."""
-    quote: str | None = None
-    while pos < len(text):
-        char = text[pos]
-        if quote is not None:
-            if char == "\\" and quote != "`":
-                pos += 2
-                continue
-            if char == quote:
-                quote = None
-        elif char in "\"'`":
-            quote = char
-        elif text.startswith("}}", pos):
-            return pos
-        elif text.startswith("{{", pos):
-            return '"{{" inside an action: close the previous one with "}}" first'
-        pos += 1
-    if quote is not None:
-        return f"unterminated {quote}-quoted string"
-    return 'no "}}" closes it'
 
 
 def _check_template(text: str) -> str:
@@ -323,6 +273,8 @@ class Ratio(VigilModel):
 class Annotations(VigilModel):
     """Text of the notification; summary and description are Prometheus templates."""
 
+    cel_rules = (without_userinfo("runbook_url", "the link is shown to everyone the alert reaches; remove them"),)
+
     summary: Template | None = Field(
         default=None,
         description="One line, e.g. 'Task failure rate {{ $value | humanizePercentage }}'.",
@@ -364,7 +316,7 @@ class SLOAlert(VigilModel):
         default=False,
         description="Do not generate this alert (its recording rules stay), e.g. no tickets for a batch job.",
     )
-    labels: dict[LabelName, Template] = Field(
+    labels: Annotated[dict[LabelName, Template], PROMETHEUS_LABELS_RULE] = Field(
         default_factory=dict,
         max_length=32,
         description="Labels of this alert only, on top of spec.labels, e.g. routing_key: payments-oncall.",
@@ -500,7 +452,7 @@ class Escalation(VigilModel):
 class SlackReceiver(VigilModel):
     """Post to a Slack channel through an incoming webhook."""
 
-    channel: Annotated[str, StringConstraints(pattern=r"^[#@]?[^\s]+$", max_length=80)] = Field(
+    channel: Annotated[str, StringConstraints(pattern=r"^[#@]?[^\s\x00-\x1f\x7f]+$", max_length=80)] = Field(
         description="Channel (#alerts) or user (@someone)."
     )
     api_url: SecretKeyRef = Field(
@@ -535,7 +487,7 @@ class EmailReceiver(VigilModel):
     smarthost: Annotated[str, StringConstraints(pattern=HOST_PORT, max_length=256)] = Field(
         description="SMTP server as host:port, e.g. smtp.company.com:587."
     )
-    auth_username: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = Field(
+    auth_username: Annotated[str, StringConstraints(pattern=ONE_LINE, min_length=1, max_length=256)] | None = Field(
         default=None, description="SMTP user name."
     )
     auth_password: SecretKeyRef | None = Field(default=None, description="Secret key holding the SMTP password.")
@@ -551,9 +503,10 @@ class WebhookReceiver(VigilModel):
             message="set exactly one of url or urlSecret",
             check=lambda m: is_set(m.url) != is_set(m.url_secret),
         ),
+        without_userinfo("url", "put the URL in a Secret and set urlSecret instead"),
     )
 
-    url: Annotated[str, StringConstraints(pattern=URL, max_length=2048)] | None = Field(
+    url: Annotated[str, StringConstraints(pattern=URL, max_length=2048), CREDENTIAL] | None = Field(
         default=None, description="Where to POST, when the URL holds no credential."
     )
     url_secret: SecretKeyRef | None = Field(
@@ -766,7 +719,7 @@ class AlertPolicySpec(VigilModel):
         default=None,
         description="Keep firing this long after the condition clears (avoids flapping).",
     )
-    labels: dict[LabelName, Template] = Field(
+    labels: Annotated[dict[LabelName, Template], PROMETHEUS_LABELS_RULE] = Field(
         default_factory=dict,
         max_length=32,
         description="Extra labels on every alert, e.g. team: payments.",
@@ -790,7 +743,7 @@ class AlertPolicySpec(VigilModel):
         default=None,
         description="Grouping, wait, cooldown (repeatInterval) and inhibition; defaults apply when unset.",
     )
-    prometheus_labels: dict[str, Annotated[str, StringConstraints(max_length=63)]] | None = Field(
+    prometheus_labels: LabelMap | None = Field(
         default=None,
         description="Labels your Prometheus and Alertmanager select PrometheusRules and "
         "AlertmanagerConfigs by, e.g. release: kube-prometheus-stack. Unset: the operator's "

@@ -4,55 +4,269 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
 from vigil.models.base import (
+    DNS_SUBDOMAIN,
+    AnnotationMap,
     CelRule,
+    LabelKey,
+    LabelMap,
+    LabelValue,
     LabelValueName,
     ObjectName,
     Port,
     Quantity,
-    StringMap,
     VigilModel,
+    matches,
     object_default,
+    quantity_value,
 )
 from vigil.models.bundles import BundleAlerting, RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 from vigil.models.dashboards import DashboardSelection
 from vigil.models.health import HealthCheck
+from vigil.render import meta
 
 ScrapeDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$", max_length=32)]
+
+
+RESOURCE_NAMES = ("cpu", "memory", "ephemeral-storage")
+ResourceName = Literal["cpu", "memory", "ephemeral-storage"]
+
+
+def _not_above_limits(m: ResourceRequirements) -> bool:
+    for name, limit in m.limits.items():
+        request = m.requests.get(name)
+        if request is not None and (quantity_value(request) or 0) > (quantity_value(limit) or 0):
+            return False
+    return True
 
 
 class ResourceRequirements(VigilModel):
     """CPU and memory for the collector container."""
 
-    requests: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(
-        default_factory=lambda: {"cpu": "100m", "memory": "256Mi"},  # type: ignore[arg-type]
-        description="Guaranteed resources.",
+    cel_rules = (
+        CelRule(
+            rule="!has(self.requests) || !has(self.limits) || self.limits.all(r, !(r in self.requests) || "
+            "quantity(string(self.requests[r])).compareTo(quantity(string(self.limits[r]))) <= 0)",
+            message="requests must not be more than limits (the API server refuses such a pod)",
+            check=_not_above_limits,
+        ),
     )
-    limits: dict[Literal["cpu", "memory", "ephemeral-storage"], Quantity] = Field(
+
+    requests: dict[ResourceName, Quantity] = Field(
+        default_factory=lambda: {"cpu": "100m", "memory": "256Mi"},  # type: ignore[arg-type]
+        max_length=len(RESOURCE_NAMES),
+        description="Guaranteed resources, as Kubernetes quantities (e.g. 100m, 256Mi).",
+    )
+    limits: dict[ResourceName, Quantity] = Field(
         default_factory=lambda: {"memory": "512Mi"},  # type: ignore[arg-type]
+        max_length=len(RESOURCE_NAMES),
         description="Upper bounds. A memory limit is what the memory_limiter processor keys on.",
     )
 
 
-class Toleration(VigilModel):
-    """A Kubernetes toleration."""
+CONTROL_PLANE_LABELS = ("node-role.kubernetes.io/control-plane", "node-role.kubernetes.io/master")
+"""Node labels (and taint keys) of control-plane nodes: tenants' collectors never go there."""
+_CONTROL_PLANE_CEL = "[" + ", ".join(f"'{k}'" for k in CONTROL_PLANE_LABELS) + "]"
+_CONTROL_PLANE_WORDS = " or ".join(CONTROL_PLANE_LABELS)
 
-    key: str | None = Field(default=None, description="Taint key; empty matches every key.")
+
+class Toleration(VigilModel):
+    """A Kubernetes toleration (never of control-plane taints)."""
+
+    cel_rules = (
+        CelRule(
+            rule="has(self.key)",
+            message="key is required: a toleration without a key tolerates every taint, those of "
+            "control-plane nodes included",
+            check=lambda m: m.key is not None,
+        ),
+        CelRule(
+            rule=f"!has(self.key) || !(self.key in {_CONTROL_PLANE_CEL})",
+            message=f"tolerations must not tolerate control-plane taints ({_CONTROL_PLANE_WORDS})",
+            check=lambda m: m.key not in CONTROL_PLANE_LABELS,
+        ),
+        CelRule(
+            rule="self.operator != 'Exists' || !has(self.value) || self.value == ''",
+            message="value must be empty when operator is Exists",
+            check=lambda m: m.operator != "Exists" or not m.value,
+        ),
+        CelRule(
+            rule="!has(self.tolerationSeconds) || (has(self.effect) && self.effect == 'NoExecute')",
+            message="tolerationSeconds applies to effect NoExecute only",
+            check=lambda m: m.toleration_seconds is None or m.effect == "NoExecute",
+        ),
+    )
+
+    key: LabelKey | None = Field(default=None, description="Taint key, e.g. dedicated.")
     operator: Literal["Exists", "Equal"] = Field(default="Equal", description="Exists or Equal.")
-    value: str | None = Field(default=None, description="Taint value for Equal.")
+    value: LabelValue | None = Field(default=None, description="Taint value for Equal.")
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = Field(
         default=None, description="Taint effect; empty matches every effect."
     )
-    toleration_seconds: int | None = Field(default=None, description="For NoExecute: how long the pod stays bound.")
+    toleration_seconds: int | None = Field(
+        default=None, ge=0, le=31536000, description="For NoExecute: how long the pod stays bound."
+    )
+
+
+class NodeSelectorRequirement(VigilModel):
+    """One expression on node labels (nodeAffinity)."""
+
+    cel_rules = (
+        CelRule(
+            rule="(self.operator in ['In', 'NotIn']) == (size(self.values) > 0) || self.operator in ['Gt', 'Lt']",
+            message="values must be non-empty for In/NotIn and empty for Exists/DoesNotExist",
+            check=lambda m: m.operator in ("Gt", "Lt") or (m.operator in ("In", "NotIn")) == (len(m.values) > 0),
+        ),
+        CelRule(
+            rule="!(self.operator in ['Gt', 'Lt']) || (size(self.values) == 1 && self.values[0].matches('^[0-9]+$'))",
+            message="Gt and Lt take exactly one value, an integer",
+            check=lambda m: m.operator not in ("Gt", "Lt") or (len(m.values) == 1 and m.values[0].isdigit()),
+        ),
+        CelRule(
+            rule=f"!(self.key in {_CONTROL_PLANE_CEL}) || self.operator == 'DoesNotExist'",
+            message=f"node affinity may only keep off control-plane nodes ({_CONTROL_PLANE_WORDS}): "
+            "use operator DoesNotExist",
+            check=lambda m: m.key not in CONTROL_PLANE_LABELS or m.operator == "DoesNotExist",
+        ),
+    )
+
+    key: LabelKey = Field(description="Node label key.")
+    operator: Literal["In", "NotIn", "Exists", "DoesNotExist", "Gt", "Lt"] = Field(
+        description="How the label's value is compared with values."
+    )
+    values: list[LabelValue] = Field(
+        default_factory=list, max_length=64, description="Values for In/NotIn; one integer for Gt/Lt."
+    )
+
+
+class NodeFieldRequirement(VigilModel):
+    """One expression on node fields: metadata.name only."""
+
+    key: Literal["metadata.name"] = Field(description="The node field: metadata.name.")
+    operator: Literal["In", "NotIn"] = Field(description="In or NotIn.")
+    values: list[Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, max_length=253)]] = Field(
+        min_length=1, max_length=1, description="Exactly one node name."
+    )
+
+
+class NodeSelectorTerm(VigilModel):
+    """Node requirements that must all hold."""
+
+    match_expressions: list[NodeSelectorRequirement] = Field(
+        default_factory=list, max_length=16, description="Requirements on node labels."
+    )
+    match_fields: list[NodeFieldRequirement] = Field(
+        default_factory=list, max_length=4, description="Requirements on node fields."
+    )
+
+
+class NodeSelector(VigilModel):
+    """Terms of which at least one must hold."""
+
+    node_selector_terms: list[NodeSelectorTerm] = Field(
+        min_length=1, max_length=16, description="Alternatives: a node matching any term qualifies."
+    )
+
+
+class PreferredSchedulingTerm(VigilModel):
+    """A node term the scheduler prefers, with a weight."""
+
+    weight: int = Field(ge=1, le=100, description="Weight, 1-100.")
+    preference: NodeSelectorTerm = Field(description="The preferred nodes.")
+
+
+class NodeAffinity(VigilModel):
+    """Which nodes the collector runs on."""
+
+    required_during_scheduling_ignored_during_execution: NodeSelector | None = Field(
+        default=None, description="Nodes the pods must run on."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[PreferredSchedulingTerm] = Field(
+        default_factory=list, max_length=16, description="Nodes the pods prefer."
+    )
+
+
+class PodAffinityTerm(VigilModel):
+    """Pods of the stack's own namespace to run near (or away from); other namespaces are not named."""
+
+    label_selector: LabelSelector | None = Field(default=None, description="The pods, by label.")
+    topology_key: LabelKey = Field(description="Node label that defines 'near', e.g. kubernetes.io/hostname.")
+    match_label_keys: list[LabelKey] = Field(default_factory=list, max_length=16, description="See Kubernetes.")
+    mismatch_label_keys: list[LabelKey] = Field(default_factory=list, max_length=16, description="See Kubernetes.")
+
+
+class WeightedPodAffinityTerm(VigilModel):
+    """A pod affinity term the scheduler prefers, with a weight."""
+
+    weight: int = Field(ge=1, le=100, description="Weight, 1-100.")
+    pod_affinity_term: PodAffinityTerm = Field(description="The term.")
+
+
+class PodAffinity(VigilModel):
+    """Pods to run near (podAffinity) or away from (podAntiAffinity)."""
+
+    required_during_scheduling_ignored_during_execution: list[PodAffinityTerm] = Field(
+        default_factory=list, max_length=16, description="Terms that must hold."
+    )
+    preferred_during_scheduling_ignored_during_execution: list[WeightedPodAffinityTerm] = Field(
+        default_factory=list, max_length=16, description="Terms the scheduler prefers."
+    )
+
+
+class Affinity(VigilModel):
+    """Kubernetes affinity of the collector pods (the pod's own namespace only)."""
+
+    node_affinity: NodeAffinity | None = Field(default=None, description="Node affinity.")
+    pod_affinity: PodAffinity | None = Field(default=None, description="Pod affinity.")
+    pod_anti_affinity: PodAffinity | None = Field(default=None, description="Pod anti-affinity.")
+
+
+RESERVED_POD_LABELS = (meta.MANAGED_BY, meta.PART_OF, meta.INSTANCE, meta.COMPONENT, meta.NAME)
+"""Labels Vigil sets on collector pods and selects them by."""
+# Key prefixes Vigil or Kubernetes own: Vigil's, Kubernetes' reserved ones, and the AppArmor and
+# seccomp annotations that would undo the pod's restricted security profile.
+RESERVED_PREFIX = r"^(([^/]*[.])?(vigil[.]dev|security[.](alpha|beta)[.]kubernetes[.]io)|kubernetes[.]io|k8s[.]io)/"
+_RESERVED_LABELS_CEL = "[" + ", ".join(f"'{k}'" for k in RESERVED_POD_LABELS) + "]"
+
+
+def _priority_class_ok(name: str | None) -> bool:
+    return name is None or not name.startswith("system-")
 
 
 class Collector(VigilModel):
     """The OpenTelemetry Collector Deployment."""
+
+    cel_rules = (
+        CelRule(
+            rule=f"!has(self.podLabels) || !self.podLabels.exists(k, k in {_RESERVED_LABELS_CEL} || "
+            f"k.matches(r'{RESERVED_PREFIX}'))",
+            message=f"podLabels must not set {', '.join(RESERVED_POD_LABELS)}, vigil.dev/, kubernetes.io/ or "
+            "k8s.io/ labels: Vigil selects its pods by them",
+            check=lambda m: not any(k in RESERVED_POD_LABELS or matches(RESERVED_PREFIX, k) for k in m.pod_labels),
+        ),
+        CelRule(
+            rule=f"!has(self.podAnnotations) || !self.podAnnotations.exists(k, k.matches(r'{RESERVED_PREFIX}'))",
+            message="podAnnotations must not set vigil.dev/, AppArmor or seccomp (*.security.beta.kubernetes.io/, "
+            "*.security.alpha.kubernetes.io/), kubernetes.io/ or k8s.io/ annotations: the pod's security profile "
+            "and rollout hash are Vigil's",
+            check=lambda m: not any(matches(RESERVED_PREFIX, k) for k in m.pod_annotations),
+        ),
+        CelRule(
+            rule=f"!has(self.nodeSelector) || !self.nodeSelector.exists(k, k in {_CONTROL_PLANE_CEL})",
+            message=f"nodeSelector must not select control-plane nodes ({_CONTROL_PLANE_WORDS})",
+            check=lambda m: not set(m.node_selector) & set(CONTROL_PLANE_LABELS),
+        ),
+        CelRule(
+            rule="!has(self.priorityClassName) || !self.priorityClassName.startsWith('system-')",
+            message="priorityClassName must not be a system- class: those are for Kubernetes' own critical pods",
+            check=lambda m: _priority_class_ok(m.priority_class_name),
+        ),
+    )
 
     replicas: int = Field(
         default=1,
@@ -70,18 +284,25 @@ class Collector(VigilModel):
         default="IfNotPresent", description="Kubernetes image pull policy."
     )
     resources: ResourceRequirements = Field(default_factory=ResourceRequirements, description="Container resources.")
-    node_selector: StringMap = Field(default_factory=dict, description="Node labels to run on.")
-    tolerations: list[Toleration] = Field(default_factory=list, max_length=32, description="Taints the pods tolerate.")
-    affinity: dict[str, Any] | None = Field(
-        default=None,
-        description="Kubernetes affinity, passed through unchanged.",
-        json_schema_extra={"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+    node_selector: LabelMap = Field(
+        default_factory=dict, description="Node labels to run on (never those of control-plane nodes)."
     )
-    priority_class_name: Annotated[str, StringConstraints(max_length=253)] | None = Field(
-        default=None, description="PriorityClass of the pods."
+    tolerations: list[Toleration] = Field(
+        default_factory=list, max_length=32, description="Taints the pods tolerate (never control-plane taints)."
     )
-    pod_labels: StringMap = Field(default_factory=dict, description="Extra labels on the pods.")
-    pod_annotations: StringMap = Field(default_factory=dict, description="Extra annotations on the pods.")
+    affinity: Affinity | None = Field(default=None, description="Kubernetes affinity of the pods.")
+    priority_class_name: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, max_length=253)] | None = Field(
+        default=None, description="PriorityClass of the pods (not a system- class)."
+    )
+    pod_labels: LabelMap = Field(
+        default_factory=dict,
+        description="Extra labels on the pods; not Vigil's own. The operator refuses labels that would make "
+        "a Service Vigil does not own select the collector.",
+    )
+    pod_annotations: AnnotationMap = Field(
+        default_factory=dict,
+        description="Extra annotations on the pods; not vigil.dev/, kubernetes.io/, k8s.io/, AppArmor or seccomp.",
+    )
 
 
 class OTLPGrpc(VigilModel):
@@ -254,7 +475,7 @@ class MonitoringStackSpec(VigilModel):
         description="Built-in Grafana dashboards to install and how Grafana finds them.",
         json_schema_extra=object_default(DashboardSelection),
     )
-    prometheus_labels: StringMap | None = Field(
+    prometheus_labels: LabelMap | None = Field(
         default=None,
         description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by, e.g. "
         "release: kube-prometheus-stack. Unset: the operator's default (Helm value).",

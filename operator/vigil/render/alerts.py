@@ -9,6 +9,7 @@ AlertmanagerConfig's route, so routing matches its owner's alerts and no other.
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -129,9 +130,14 @@ def prometheus_labels(policy: AlertPolicy, ctx: RenderContext) -> dict[str, str]
     return dict(chosen if chosen is not None else ctx.prometheus_labels)
 
 
+def promql_string(value: str) -> str:
+    """``value`` as a PromQL string literal: double-quoted, with Go's escapes, so no value becomes syntax."""
+    return json.dumps(value, ensure_ascii=False)
+
+
 def policy_selector(policy: AlertPolicy) -> str:
     """PromQL label matcher of this policy's recording rules, e.g. ``{vigil_policy="ns/x"}``."""
-    return f'{{{meta.POLICY_LABEL}="{policy.policy_id}"}}'
+    return f"{{{meta.POLICY_LABEL}={promql_string(policy.policy_id)}}}"
 
 
 def alert_labels(policy: AlertPolicy, severity: str, own: dict[str, str] | None = None) -> dict[str, str]:

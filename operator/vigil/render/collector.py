@@ -125,8 +125,8 @@ def _pod_spec(stack: MonitoringStack, config: CollectorConfig, ctx: RenderContex
         pod["nodeSelector"] = dict(col.node_selector)
     if col.tolerations:
         pod["tolerations"] = [t.model_dump(by_alias=True, exclude_none=True) for t in col.tolerations]
-    if col.affinity:
-        pod["affinity"] = col.affinity
+    if col.affinity is not None:
+        pod["affinity"] = col.affinity.model_dump(by_alias=True, exclude_defaults=True)
     if col.priority_class_name:
         pod["priorityClassName"] = col.priority_class_name
     return pod

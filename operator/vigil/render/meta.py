@@ -22,6 +22,9 @@ CONFIG_HASH = f"{GROUP}/config-hash"
 MONITORING_LABEL = "monitoring"
 
 MAX_NAME = 63
+NAME_PREFIX = "vigil-"
+"""Starts a derived name whose owner's name starts with a digit (Service names start with a letter)."""
+DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
 
 
 def short_hash(text: str, length: int = 8) -> str:
@@ -30,12 +33,20 @@ def short_hash(text: str, length: int = 8) -> str:
 
 
 def object_name(*parts: str) -> str:
-    """A DNS-1123 label from ``parts``: joined by '-', at most 63 chars, hashed when cut."""
-    name = "-".join(p for p in parts if p)
-    name = re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")
-    if len(name) <= MAX_NAME:
-        return name
-    return f"{name[: MAX_NAME - 9].rstrip('-')}-{short_hash(name)}"
+    """A DNS-1035 label from ``parts`` (at most 63 chars, starting with a letter): valid for every kind.
+
+    ``parts`` joined by '-' when that already is such a label. Otherwise (dots, a leading digit,
+    too long) the nearest label plus a hash of the joined text: owners ``team.a`` and ``team-a``
+    never share a child name.
+    """
+    raw = "-".join(p for p in parts if p)
+    if len(raw) <= MAX_NAME and DNS_1035.fullmatch(raw):
+        return raw
+    name = re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", raw.lower())).strip("-")
+    if not name[:1].isalpha():
+        name = NAME_PREFIX + name
+    suffix = short_hash(raw)
+    return f"{name[: MAX_NAME - len(suffix) - 1].rstrip('-')}-{suffix}"
 
 
 def label_value(value: str) -> str:

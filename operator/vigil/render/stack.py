@@ -34,7 +34,8 @@ def render_stack(
 ) -> StackRender:
     """Every object for ``stack`` running ``config``, in apply order.
 
-    Raises RenderError when a rule bundle or threshold is unknown.
+    Raises RenderError when a rule bundle or threshold is unknown, or when two objects would get
+    one name (sinks or scrape entries whose names differ only where names are cut or hashed).
     """
     owner = meta.owner_of(stack, ctx.uid)
     bundles = tuple(b.name for b in stack.spec.rule_bundles)
@@ -49,4 +50,19 @@ def render_stack(
         *render_stack_alertmanager_config(owner, stack.spec.alerting, alert_severities(bundles), labels),
         *dashboards.objects,
     ]
+    _check_unique(stack, objects)
     return StackRender(objects, dashboards.warnings, dashboards.errors, dashboards.selected, bundles)
+
+
+def _check_unique(stack: MonitoringStack, objects: list[dict[str, Any]]) -> None:
+    seen: set[tuple[str, str]] = set()
+    for obj in objects:
+        key = (obj["kind"], obj["metadata"]["name"])
+        if key in seen:
+            raise RenderError(
+                f"MonitoringStack/{stack.metadata.name}: metadata.name",
+                f'{key[0]} "{key[1]}" would be generated twice for this stack; rename the sink or '
+                "scrape entry it is named after",
+                reason="NameConflict",
+            )
+        seen.add(key)

@@ -33,6 +33,11 @@ INVALID = {
         "spec.loki",
         "tenant sets the X-Scope-OrgID header",
     ),
+    "loki-endpoint-with-credentials": (
+        {"signals": ["logs"], "loki": {"endpoint": "http://team:pw@loki:3100/otlp"}},
+        "spec.loki",
+        "endpoint must not contain credentials (user:password@): send credentials as a header from a Secret",
+    ),
     "loki-tenant-syntax": (
         {"signals": ["logs"], "loki": {"endpoint": "http://loki:3100/otlp", "tenant": "a/b"}},
         "spec.loki.tenant",

@@ -12,7 +12,7 @@ from tests.unit.models import test_health, test_policy, test_sink, test_stack
 from vigil.crd import build_crds
 from vigil.destinations import DESTINATIONS
 from vigil.models import bundles, common, dashboards, delivery, health, policy, sink, stack
-from vigil.models.base import VigilModel
+from vigil.models.base import TYPE_RULES, VigilModel
 
 
 def _models() -> list[type[VigilModel]]:
@@ -38,6 +38,7 @@ def _crd_rules(node: object) -> list[dict[str, str]]:
 
 def test_every_crd_rule_has_a_python_twin() -> None:
     twins = {(c.rule, c.message) for m in _models() for c in m.cel_rules}
+    twins |= {(t.rule, t.message) for t in TYPE_RULES}
     in_crds = {(r["rule"], r["message"]) for r in _crd_rules(build_crds())}
     assert in_crds, "the CRDs carry no CEL rules"
     assert in_crds == twins
@@ -65,4 +66,5 @@ def test_every_cel_rule_is_tripped_by_a_test_case() -> None:
     untested = [
         f"{m.__name__}: {c.message}" for m in _models() for c in m.cel_rules if not any(t in c.message for t in tested)
     ]
+    untested += [f"type rule: {r.message}" for r in TYPE_RULES if not any(t in r.message for t in tested)]
     assert untested == []

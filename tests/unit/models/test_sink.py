@@ -92,6 +92,37 @@ def test_models_are_frozen() -> None:
 
 # (spec, path, message fragment). Paths and messages are what `vigil validate` prints.
 INVALID = {
+    "header-value-with-crlf": (
+        {
+            "signals": ["traces"],
+            "otlp": {"endpoint": "c:4317", "headers": [{"name": "X-Tenant", "value": "a\r\nX-Injected: 1"}]},
+        },
+        "spec.otlp.headers[0]",
+        "value must not contain control characters such as CR or LF",
+    ),
+    "otlp-grpc-endpoint-with-credentials": (
+        {"signals": ["traces"], "otlp": {"endpoint": "user:pw@c:4317"}},
+        "spec.otlp",
+        "endpoint must not contain credentials (user:password@)",
+    ),
+    "otlp-http-endpoint-with-credentials": (
+        {"signals": ["traces"], "otlp": {"endpoint": "https://user:pw@c:4318", "protocol": "http"}},
+        "spec.otlp",
+        "endpoint must not contain credentials (user:password@)",
+    ),
+    "remote-write-url-with-credentials": (
+        {"signals": ["metrics"], "prometheusRemoteWrite": {"url": "https://user:pw@mimir/api/v1/push"}},
+        "spec.prometheusRemoteWrite",
+        "url must not contain credentials (user:password@): use auth.basic or auth.bearerToken",
+    ),
+    "remote-write-reserved-label": (
+        {
+            "signals": ["metrics"],
+            "prometheusRemoteWrite": {"url": "http://m/push", "externalLabels": {"__name__": "x"}},
+        },
+        "spec.prometheusRemoteWrite.externalLabels",
+        "label names must not start with __",
+    ),
     "no-destination": ({"signals": ["logs"]}, "spec", "set exactly one destination"),
     "two-destinations": (
         {"signals": ["logs"], "debug": {}, "file": {"path": "/var/lib/vigil/b"}},

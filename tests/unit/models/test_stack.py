@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from tests.helpers import stack
@@ -9,6 +11,19 @@ from vigil.models.stack import MonitoringStack
 from vigil.parse import Parsed, parse_document
 
 NAMES = {"names": ["console"]}
+REQUIRED = "requiredDuringSchedulingIgnoredDuringExecution"
+NODE_TERM = f"spec.collector.affinity.nodeAffinity.{REQUIRED}.nodeSelectorTerms[0]"
+
+
+def required_nodes(*expressions: dict[str, Any]) -> dict[str, Any]:
+    """spec.collector with required node affinity on ``expressions``."""
+    terms = [{"matchExpressions": list(expressions)}]
+    return {"affinity": {"nodeAffinity": {REQUIRED: {"nodeSelectorTerms": terms}}}}
+
+
+def pod_terms(kind: str, *terms: dict[str, Any]) -> dict[str, Any]:
+    """spec.collector with required pod (anti-)affinity ``terms``."""
+    return {"affinity": {kind: {REQUIRED: list(terms)}}}
 
 
 def test_defaults() -> None:
@@ -141,6 +156,143 @@ INVALID = {
         {"sinks": {"selector": {"matchExpressions": [{"key": "team", "operator": "Exists", "values": ["a"]}]}}},
         "spec.sinks.selector.matchExpressions[0]",
         "values must be non-empty for In/NotIn and empty for Exists/DoesNotExist",
+    ),
+    # --- pod fields: the Kubernetes schemas, and nothing that undoes the restricted pod ---------
+    "quantity-not-a-quantity": (
+        {"sinks": NAMES, "collector": {"resources": {"limits": {"memory": "1.2.3Gi"}}}},
+        "spec.collector.resources.limits.memory",
+        "should match",
+    ),
+    "quantity-bad-suffix": (
+        {"sinks": NAMES, "collector": {"resources": {"requests": {"cpu": "1Kim"}}}},
+        "spec.collector.resources.requests.cpu",
+        "should match",
+    ),
+    "quantity-negative": (
+        {"sinks": NAMES, "collector": {"resources": {"requests": {"cpu": "-1"}}}},
+        "spec.collector.resources.requests.cpu",
+        "should match",
+    ),
+    "requests-above-limits": (
+        {"sinks": NAMES, "collector": {"resources": {"requests": {"memory": "1Gi"}, "limits": {"memory": "512Mi"}}}},
+        "spec.collector.resources",
+        "requests must not be more than limits",
+    ),
+    "pod-label-key-with-space": (
+        {"sinks": NAMES, "collector": {"podLabels": {"team name": "a"}}},
+        "spec.collector.podLabels",
+        "each key must be a label key",
+    ),
+    "pod-label-name-too-long": (
+        {"sinks": NAMES, "collector": {"podLabels": {"example.com/" + "n" * 64: "a"}}},
+        "spec.collector.podLabels",
+        "each key must be a label key",
+    ),
+    "pod-label-value-invalid": (
+        {"sinks": NAMES, "collector": {"podLabels": {"team": "a b"}}},
+        "spec.collector.podLabels.team",
+        "should match",
+    ),
+    "pod-label-vigil-selects-by": (
+        {"sinks": NAMES, "collector": {"podLabels": {"app.kubernetes.io/instance": "payments"}}},
+        "spec.collector",
+        "podLabels must not set app.kubernetes.io/managed-by",
+    ),
+    "pod-annotation-key-invalid": (
+        {"sinks": NAMES, "collector": {"podAnnotations": {"/x": "y"}}},
+        "spec.collector.podAnnotations",
+        "each key must be an annotation key",
+    ),
+    "pod-annotation-apparmor-unconfined": (
+        {
+            "sinks": NAMES,
+            "collector": {
+                "podAnnotations": {"container.apparmor.security.beta.kubernetes.io/otel-collector": "unconfined"}
+            },
+        },
+        "spec.collector",
+        "podAnnotations must not set vigil.dev/, AppArmor or seccomp",
+    ),
+    "pod-annotation-config-hash": (
+        {"sinks": NAMES, "collector": {"podAnnotations": {"vigil.dev/config-hash": "0"}}},
+        "spec.collector",
+        "podAnnotations must not set vigil.dev/",
+    ),
+    "node-selector-control-plane": (
+        {"sinks": NAMES, "collector": {"nodeSelector": {"node-role.kubernetes.io/control-plane": ""}}},
+        "spec.collector",
+        "nodeSelector must not select control-plane nodes",
+    ),
+    "priority-class-system": (
+        {"sinks": NAMES, "collector": {"priorityClassName": "system-node-critical"}},
+        "spec.collector",
+        "priorityClassName must not be a system- class",
+    ),
+    "toleration-of-everything": (
+        {"sinks": NAMES, "collector": {"tolerations": [{"operator": "Exists"}]}},
+        "spec.collector.tolerations[0]",
+        "key is required: a toleration without a key tolerates every taint",
+    ),
+    "toleration-of-control-plane": (
+        {
+            "sinks": NAMES,
+            "collector": {"tolerations": [{"key": "node-role.kubernetes.io/master", "operator": "Exists"}]},
+        },
+        "spec.collector.tolerations[0]",
+        "tolerations must not tolerate control-plane taints",
+    ),
+    "toleration-exists-with-value": (
+        {"sinks": NAMES, "collector": {"tolerations": [{"key": "dedicated", "operator": "Exists", "value": "x"}]}},
+        "spec.collector.tolerations[0]",
+        "value must be empty when operator is Exists",
+    ),
+    "toleration-seconds-without-noexecute": (
+        {"sinks": NAMES, "collector": {"tolerations": [{"key": "a", "effect": "NoSchedule", "tolerationSeconds": 5}]}},
+        "spec.collector.tolerations[0]",
+        "tolerationSeconds applies to effect NoExecute only",
+    ),
+    "toleration-key-invalid": (
+        {"sinks": NAMES, "collector": {"tolerations": [{"key": "a b", "operator": "Exists"}]}},
+        "spec.collector.tolerations[0].key",
+        "must be a label key",
+    ),
+    "affinity-unknown-operator": (
+        {"sinks": NAMES, "collector": required_nodes({"key": "zone", "operator": "Near", "values": ["a"]})},
+        f"{NODE_TERM}.matchExpressions[0].operator",
+        "Unsupported value",
+    ),
+    "affinity-in-without-values": (
+        {"sinks": NAMES, "collector": required_nodes({"key": "zone", "operator": "In"})},
+        f"{NODE_TERM}.matchExpressions[0]",
+        "values must be non-empty for In/NotIn",
+    ),
+    "affinity-gt-not-an-integer": (
+        {"sinks": NAMES, "collector": required_nodes({"key": "cores", "operator": "Gt", "values": ["x"]})},
+        f"{NODE_TERM}.matchExpressions[0]",
+        "Gt and Lt take exactly one value, an integer",
+    ),
+    "affinity-control-plane": (
+        {
+            "sinks": NAMES,
+            "collector": required_nodes({"key": "node-role.kubernetes.io/control-plane", "operator": "Exists"}),
+        },
+        f"{NODE_TERM}.matchExpressions[0]",
+        "node affinity may only keep off control-plane nodes",
+    ),
+    "affinity-without-topology-key": (
+        {"sinks": NAMES, "collector": pod_terms("podAntiAffinity", {"labelSelector": {"matchLabels": {"app": "x"}}})},
+        "spec.collector.affinity.podAntiAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].topologyKey",
+        "Required value",
+    ),
+    "affinity-other-namespaces": (
+        {
+            "sinks": NAMES,
+            "collector": pod_terms(
+                "podAffinity", {"topologyKey": "kubernetes.io/hostname", "namespaces": ["payments"]}
+            ),
+        },
+        "spec.collector.affinity.podAffinity.requiredDuringSchedulingIgnoredDuringExecution[0].namespaces",
+        "unknown field",
     ),
     "unknown-field": (
         {"sinks": NAMES, "colector": {}},

@@ -5,11 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import promql_parser
 import pytest
 import yaml
 
 from tests.unit.models.test_policy import RATIO, SLO, WEBHOOK, policy
 from vigil.cli import main
+from vigil.models.common import ObjectMeta
 from vigil.models.policy import AlertPolicy, seconds
 from vigil.render.alerts import (
     NO_RECEIVER,
@@ -712,3 +714,21 @@ def test_cli_prints_alertmanager_yaml(tmp_path: Any, capsys: pytest.CaptureFixtu
     assert "#   alerts\n" in out
     config = yaml.safe_load(out)
     assert config == render_alertmanager_yaml([_policy("p", **ROUTED)])
+
+
+# --- label values in PromQL are string literals, never syntax -------------------------------------
+
+
+@pytest.mark.parametrize("hostile", ['x"} or vector(1) #', "a\\", 'a\n"b', "ns\u202e"])
+def test_label_values_in_promql_stay_string_literals(hostile: str) -> None:
+    # Namespaces are validated before rendering; the renderer escapes regardless.
+    valid = _policy(ratio=RATIO)
+    unchecked = ObjectMeta.model_construct(name="p", namespace=hostile, labels={}, annotations={})
+    rules = render_rule_groups(valid.model_copy(update={"metadata": unchecked}))[0]["rules"]
+    alert = next(r for r in rules if "alert" in r)
+    parsed = promql_parser.parse(alert["expr"])
+    assert isinstance(parsed, promql_parser.BinaryExpr)
+    assert isinstance(parsed.lhs, promql_parser.VectorSelector)
+    matchers = {m.name: m.value for m in parsed.lhs.matchers.matchers}
+    assert parsed.lhs.name == "vigil:policy_errors:ratio_rate5m"
+    assert matchers == {"vigil_policy": f"{hostile}/p"}

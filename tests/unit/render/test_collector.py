@@ -121,6 +121,42 @@ def test_scheduling_fields_pass_through() -> None:
     assert pod["metadata"]["labels"]["team"] == "sre"
 
 
+AFFINITY = {
+    "nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [
+                {
+                    "matchExpressions": [
+                        {"key": "node-role.kubernetes.io/control-plane", "operator": "DoesNotExist"},
+                        {"key": "cores", "operator": "Gt", "values": ["3"]},
+                    ],
+                    "matchFields": [{"key": "metadata.name", "operator": "NotIn", "values": ["node-0"]}],
+                }
+            ]
+        },
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {"weight": 10, "preference": {"matchExpressions": [{"key": "zone", "operator": "In", "values": ["a"]}]}}
+        ],
+    },
+    "podAntiAffinity": {
+        "preferredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "weight": 100,
+                "podAffinityTerm": {
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/instance": "st"}},
+                    "topologyKey": "kubernetes.io/hostname",
+                },
+            }
+        ]
+    },
+}
+
+
+def test_affinity_is_rendered_exactly_as_written() -> None:
+    pod = _pod(_render({"collector": {"affinity": AFFINITY}}))
+    assert pod["spec"]["affinity"] == AFFINITY
+
+
 def _hash(objs: dict[str, dict]) -> str:
     return _pod(objs)["metadata"]["annotations"][meta.CONFIG_HASH]
 
