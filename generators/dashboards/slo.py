@@ -27,8 +27,8 @@ from generators.dashboards.core import (
     table_panel,
     timeseries_panel,
 )
+from vigil.api import POLICY_LABEL
 from vigil.render.alerts import SLO_BUDGET_REMAINING, slo_record_name
-from vigil.render.meta import POLICY_LABEL
 
 NAME = "slo-overview"
 

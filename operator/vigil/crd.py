@@ -12,7 +12,6 @@ from vigil import api
 from vigil.models.policy import AlertPolicy, AlertPolicySpec, AlertPolicyStatus
 from vigil.models.sink import TelemetrySink, TelemetrySinkSpec, TelemetrySinkStatus
 from vigil.models.stack import MonitoringStack, MonitoringStackSpec, MonitoringStackStatus
-from vigil.render import meta
 
 _READY = '.status.conditions[?(@.type=="Ready")].status'
 
@@ -178,7 +177,7 @@ def build_crd(kind: Kind) -> dict[str, Any]:
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": kind.crd_name,
-            "labels": {meta.PART_OF: "vigil"},
+            "labels": {api.PART_OF: "vigil"},
         },
         "spec": {
             "group": api.GROUP,

@@ -340,8 +340,8 @@ def _alert(
     elif disabled:
         out["disabled"] = True
     labels = reader.labels(alert.get("labels"), f"{path}.labels")
-    severity = _severity(labels.pop(meta.SEVERITY_LABEL, None), f"{path}.labels.severity", role, options, reader)
-    for reserved in (meta.ALERTNAME_LABEL, meta.NAMESPACE_LABEL, meta.POLICY_LABEL):
+    severity = _severity(labels.pop(api.SEVERITY_LABEL, None), f"{path}.labels.severity", role, options, reader)
+    for reserved in (api.ALERTNAME_LABEL, api.NAMESPACE_LABEL, api.POLICY_LABEL):
         if reserved in labels:
             reader.error(
                 f"{path}.labels.{reserved}",

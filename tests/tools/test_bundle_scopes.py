@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.tools.test_rules import RULES, promtool
+from vigil import api
 from vigil.models.bundles import RuleBundleSelection
 from vigil.render import meta
 from vigil.render.bundles import bundle_groups, bundle_index, recorded_metrics, render_rule_bundles
@@ -88,7 +89,7 @@ def scoped_expectations(tests: dict[str, Any], bundle: str, namespace: str, rule
         assert isinstance(tree, promql_parser.VectorSelector)
         if not own({m.name: m.value for m in tree.matchers.matchers}):
             return None
-        extra = [(meta.STACK_LABEL, stack_id)] if tree.name in recorded else []
+        extra = [(api.STACK_LABEL, stack_id)] if tree.name in recorded else []
         return Printer(lambda _: extra).expr(tree)
 
     for case in out["tests"]:
@@ -99,7 +100,7 @@ def scoped_expectations(tests: dict[str, Any], bundle: str, namespace: str, rule
         case["alert_rule_test"] = [a for a in case.get("alert_rule_test", []) if a["alertname"] not in skip]
         for check in case["alert_rule_test"]:
             check["exp_alerts"] = [
-                {**a, "exp_labels": {**a["exp_labels"], meta.STACK_LABEL: stack_id}}
+                {**a, "exp_labels": {**a["exp_labels"], api.STACK_LABEL: stack_id}}
                 for a in check.get("exp_alerts", [])
                 if own(a["exp_labels"])
             ]

@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from tests.helpers import EXAMPLES, sink, stack
+from vigil import api
 from vigil.cli import main
 from vigil.offline import Result, process
 from vigil.parse import Source
-from vigil.render import meta
 
 
 def policy(name: str) -> dict[str, Any]:
@@ -54,7 +54,7 @@ def test_two_owners_of_one_name_are_reported_and_the_second_renders_nothing() ->
     assert 'generates ServiceMonitor "a-scrape-x-collector-self", which MonitoringStack/a generates too' in (
         result.problems[0].message
     )
-    owners = {o["metadata"]["labels"][meta.INSTANCE] for o in result.objects}
+    owners = {o["metadata"]["labels"][api.INSTANCE] for o in result.objects}
     assert owners == {"a"}
     assert [r[3] for r in result.rows] == [0, 0, 1]
 

@@ -9,6 +9,7 @@ import promql_parser
 from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+from vigil import api
 from vigil.models.base import (
     CREDENTIAL,
     DNS_LABEL,
@@ -23,7 +24,6 @@ from vigil.models.base import (
 )
 from vigil.models.common import Condition, ObjectMeta, ObjectReference, SecretKeyRef
 from vigil.models.gotemplate import template_problem
-from vigil.render import meta
 
 Severity = Literal["critical", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "critical": 2}
@@ -53,11 +53,11 @@ EMAIL = r"^[^\s\x00-\x1f\x7f@<>,]+@[^\s\x00-\x1f\x7f@<>,]+$"
 ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 
 _RESERVED_LABELS = (
-    meta.ALERTNAME_LABEL,
-    meta.SEVERITY_LABEL,
-    meta.NAMESPACE_LABEL,
-    meta.POLICY_LABEL,
-    meta.STACK_LABEL,
+    api.ALERTNAME_LABEL,
+    api.SEVERITY_LABEL,
+    api.NAMESPACE_LABEL,
+    api.POLICY_LABEL,
+    api.STACK_LABEL,
 )
 _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
 
@@ -581,10 +581,10 @@ class Routing(VigilModel):
     )
 
     group_by: list[LabelName] = Field(
-        default_factory=lambda: [meta.ALERTNAME_LABEL],
+        default_factory=lambda: [api.ALERTNAME_LABEL],
         max_length=16,
         description="Labels that split notifications into groups; alerts with the same values arrive together.",
-        json_schema_extra={"x-kubernetes-list-type": "set", "default": [meta.ALERTNAME_LABEL]},
+        json_schema_extra={"x-kubernetes-list-type": "set", "default": [api.ALERTNAME_LABEL]},
     )
     group_wait: RuleDuration = Field(default="30s", description="Wait this long to gather a new group's first alerts.")
     group_interval: RuleDuration = Field(

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
+from vigil import api
 from vigil.models.base import (
     DNS_SUBDOMAIN,
     AnnotationMap,
@@ -28,7 +29,6 @@ from vigil.models.bundles import BundleAlerting, RuleBundleSelection
 from vigil.models.common import Condition, LabelSelector, ObjectMeta, ObjectReference
 from vigil.models.dashboards import DashboardSelection
 from vigil.models.health import HealthCheck
-from vigil.render import meta
 
 ScrapeDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$", max_length=32)]
 
@@ -226,7 +226,7 @@ class Affinity(VigilModel):
     pod_anti_affinity: PodAffinity | None = Field(default=None, description="Pod anti-affinity.")
 
 
-RESERVED_POD_LABELS = (meta.MANAGED_BY, meta.PART_OF, meta.INSTANCE, meta.COMPONENT, meta.NAME)
+RESERVED_POD_LABELS = (api.MANAGED_BY, api.PART_OF, api.INSTANCE, api.COMPONENT, api.NAME)
 """Labels Vigil sets on collector pods and selects them by."""
 # Key prefixes Vigil or Kubernetes own: Vigil's, Kubernetes' reserved ones, and the AppArmor and
 # seccomp annotations that would undo the pod's restricted security profile.

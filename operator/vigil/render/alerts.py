@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from vigil import api
 from vigil.models.bundles import BundleAlerting
 from vigil.models.common import SecretKeyRef
 from vigil.models.policy import (
@@ -137,7 +138,7 @@ def promql_string(value: str) -> str:
 
 def policy_selector(policy: AlertPolicy) -> str:
     """PromQL label matcher of this policy's recording rules, e.g. ``{vigil_policy="ns/x"}``."""
-    return f"{{{meta.POLICY_LABEL}={promql_string(policy.policy_id)}}}"
+    return f"{{{api.POLICY_LABEL}={promql_string(policy.policy_id)}}}"
 
 
 def alert_labels(policy: AlertPolicy, severity: str, own: dict[str, str] | None = None) -> dict[str, str]:
@@ -145,9 +146,9 @@ def alert_labels(policy: AlertPolicy, severity: str, own: dict[str, str] | None 
     return {
         **policy.spec.labels,
         **(own or {}),
-        meta.SEVERITY_LABEL: severity,
-        meta.NAMESPACE_LABEL: policy.metadata.namespace or "default",
-        meta.POLICY_LABEL: policy.policy_id,
+        api.SEVERITY_LABEL: severity,
+        api.NAMESPACE_LABEL: policy.metadata.namespace or "default",
+        api.POLICY_LABEL: policy.policy_id,
     }
 
 
@@ -187,7 +188,7 @@ def _alert(
 
 
 def _record(policy: AlertPolicy, name: str, expr: str) -> dict[str, Any]:
-    return {"record": name, "expr": expr, "labels": {meta.POLICY_LABEL: policy.policy_id}}
+    return {"record": name, "expr": expr, "labels": {api.POLICY_LABEL: policy.policy_id}}
 
 
 def ratio_record_name(window: str) -> str:
@@ -420,8 +421,8 @@ def inhibitions(policy: AlertPolicy) -> list[Inhibition]:
     if not spec.receivers or not spec.effective_routing.inhibit or len(raised) < 2:
         return []
     by = list(spec.ratio.by) if spec.ratio is not None else []
-    equal = [meta.ALERTNAME_LABEL, meta.POLICY_LABEL, *by, *spec.effective_routing.group_by]
-    equal = [e for e in dict.fromkeys(equal) if e != meta.SEVERITY_LABEL]
+    equal = [api.ALERTNAME_LABEL, api.POLICY_LABEL, *by, *spec.effective_routing.group_by]
+    equal = [e for e in dict.fromkeys(equal) if e != api.SEVERITY_LABEL]
     return [Inhibition(high, low, tuple(equal)) for high, low in itertools.pairwise(raised)]
 
 
@@ -486,7 +487,7 @@ def _config_spec(
         child: dict[str, Any] = {"receiver": receiver.name}
         severities = routed_severities(raised, receiver)
         if severities is not None:
-            child["matchers"] = [_matcher(meta.SEVERITY_LABEL, _severity_pattern(severities), "=~")]
+            child["matchers"] = [_matcher(api.SEVERITY_LABEL, _severity_pattern(severities), "=~")]
         child["continue"] = True
         children.append(child)
     return {
@@ -509,17 +510,17 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
     if not spec.receivers:
         return None
     config = _config_spec(
-        _matcher(meta.POLICY_LABEL, policy.policy_id), spec.receivers, spec.effective_routing, spec.severities()
+        _matcher(api.POLICY_LABEL, policy.policy_id), spec.receivers, spec.effective_routing, spec.severities()
     )
     rules = [
         {
             "sourceMatch": [
-                _matcher(meta.POLICY_LABEL, policy.policy_id),
-                _matcher(meta.SEVERITY_LABEL, i.source),
+                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.SEVERITY_LABEL, i.source),
             ],
             "targetMatch": [
-                _matcher(meta.POLICY_LABEL, policy.policy_id),
-                _matcher(meta.SEVERITY_LABEL, i.target),
+                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.SEVERITY_LABEL, i.target),
             ],
             "equal": list(i.equal),
         }
@@ -553,7 +554,7 @@ def render_stack_alertmanager_config(
         return []
     ordered = sorted(set(raised), key=lambda s: -SEVERITY_RANK[s])
     stack_id = f"{owner.namespace}/{owner.name}"
-    spec = _config_spec(_matcher(meta.STACK_LABEL, stack_id), alerting.receivers, alerting.effective_routing, ordered)
+    spec = _config_spec(_matcher(api.STACK_LABEL, stack_id), alerting.receivers, alerting.effective_routing, ordered)
     return [
         {
             "apiVersion": CONFIG_API_VERSION,
@@ -647,14 +648,14 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
             child: dict[str, Any] = {"receiver": name}
             severities = receiver_severities(policy, receiver)
             if severities is not None:
-                child["matchers"] = [_quoted(meta.SEVERITY_LABEL, "=~", _severity_pattern(severities))]
+                child["matchers"] = [_quoted(api.SEVERITY_LABEL, "=~", _severity_pattern(severities))]
             child["continue"] = True
             children.append(child)
             receivers.append(_file_receiver(name, receiver, secrets_dir))
         routes.append(
             {
                 "receiver": NO_RECEIVER,
-                "matchers": [_quoted(meta.POLICY_LABEL, "=", policy.policy_id)],
+                "matchers": [_quoted(api.POLICY_LABEL, "=", policy.policy_id)],
                 "group_by": list(routing.group_by),
                 "group_wait": routing.group_wait,
                 "group_interval": routing.group_interval,
@@ -665,12 +666,12 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
         inhibit += [
             {
                 "source_matchers": [
-                    _quoted(meta.POLICY_LABEL, "=", policy.policy_id),
-                    _quoted(meta.SEVERITY_LABEL, "=", i.source),
+                    _quoted(api.POLICY_LABEL, "=", policy.policy_id),
+                    _quoted(api.SEVERITY_LABEL, "=", i.source),
                 ],
                 "target_matchers": [
-                    _quoted(meta.POLICY_LABEL, "=", policy.policy_id),
-                    _quoted(meta.SEVERITY_LABEL, "=", i.target),
+                    _quoted(api.POLICY_LABEL, "=", policy.policy_id),
+                    _quoted(api.SEVERITY_LABEL, "=", i.target),
                 ],
                 "equal": list(i.equal),
             }

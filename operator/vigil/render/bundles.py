@@ -26,6 +26,7 @@ from typing import Any
 import promql_parser
 import yaml
 
+from vigil import api
 from vigil.assets import rules_dir
 from vigil.models.bundles import RuleBundleSelection
 from vigil.render import meta
@@ -92,7 +93,7 @@ def recorded_metrics(names: Collection[str]) -> frozenset[str]:
 def alert_severities(names: Collection[str]) -> frozenset[str]:
     """The severities the alerts of bundles ``names`` carry."""
     return frozenset(
-        str(r["labels"][meta.SEVERITY_LABEL])
+        str(r["labels"][api.SEVERITY_LABEL])
         for n in names
         for g in _groups(bundle_index()[n].file)
         for r in g["rules"]
@@ -125,9 +126,9 @@ class Scope:
 
     def matchers(self, metric: str | None) -> list[tuple[str, str]]:
         """Equality matchers a selector of ``metric`` gets."""
-        out = [(meta.NAMESPACE_LABEL, self.namespace)] if self.namespace is not None else []
+        out = [(api.NAMESPACE_LABEL, self.namespace)] if self.namespace is not None else []
         if metric in self.recorded:
-            out.append((meta.STACK_LABEL, self.stack_id))
+            out.append((api.STACK_LABEL, self.stack_id))
         return out
 
     def rewrite(self, expr: str, threshold: tuple[float, float] | None = None) -> str:
@@ -157,12 +158,12 @@ def override_threshold(expr: str, default: float, value: float) -> str:
 def _alert_labels(rule: dict[str, Any], scope: Scope, namespace: str) -> dict[str, str]:
     labels = {
         **rule.get("labels", {}),
-        meta.NAMESPACE_LABEL: namespace,
-        meta.STACK_LABEL: scope.stack_id,
+        api.NAMESPACE_LABEL: namespace,
+        api.STACK_LABEL: scope.stack_id,
     }
     if scope.namespace is None:
         # The stack's namespace routes the alert; the series' own namespace stays visible.
-        labels[meta.EXPORTED_NAMESPACE_LABEL] = "{{ $labels.namespace }}"
+        labels[api.EXPORTED_NAMESPACE_LABEL] = "{{ $labels.namespace }}"
     return labels
 
 
@@ -177,7 +178,7 @@ def _scoped_groups(bundle: Bundle, scope: Scope, namespace: str, overrides: dict
             if "alert" in rule:
                 rule["labels"] = _alert_labels(rule, scope, namespace)
             else:
-                rule["labels"] = {**rule.get("labels", {}), meta.STACK_LABEL: scope.stack_id}
+                rule["labels"] = {**rule.get("labels", {}), api.STACK_LABEL: scope.stack_id}
     return groups
 
 

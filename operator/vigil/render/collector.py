@@ -6,6 +6,7 @@ import hashlib
 import json
 from typing import Any
 
+from vigil import api
 from vigil.models.stack import MonitoringStack
 from vigil.render import components as c
 from vigil.render import meta
@@ -145,7 +146,7 @@ def render_collector(stack: MonitoringStack, config: CollectorConfig, ctx: Rende
         return meta.metadata(owner, meta.ObjectMetaSpec(obj_name, COMPONENT, extra_labels=selector, **kw))
 
     pod_labels = {**col.pod_labels, **owner.labels(COMPONENT), **selector}
-    pod_annotations = {**col.pod_annotations, meta.CONFIG_HASH: config_hash(config, ctx)}
+    pod_annotations = {**col.pod_annotations, api.CONFIG_HASH: config_hash(config, ctx)}
     objects: list[dict[str, Any]] = [
         {
             "apiVersion": "v1",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, Literal
 
+from vigil import api
 from vigil.assets import dashboards_dir
 from vigil.models.dashboards import DASHBOARD_BUNDLES, DashboardSelection
 from vigil.render import meta
@@ -128,7 +129,7 @@ def _config_map(owner: meta.Owner, name: str, text: str, selection: DashboardSel
             meta.ObjectMetaSpec(
                 dashboard_object_name(owner.name, name),
                 COMPONENT,
-                extra_labels={label.key: label.value, meta.DASHBOARD_LABEL: name},
+                extra_labels={label.key: label.value, api.DASHBOARD_LABEL: name},
                 annotations={selection.folder.annotation: selection.folder.name},
             ),
         ),
@@ -155,7 +156,7 @@ def _grafana_dashboard(owner: meta.Owner, name: str, text: str, selection: Dashb
             meta.ObjectMetaSpec(
                 grafana_dashboard_name(owner.name, name, selection),
                 COMPONENT,
-                extra_labels={meta.DASHBOARD_LABEL: name},
+                extra_labels={api.DASHBOARD_LABEL: name},
             ),
         ),
         "spec": spec,

@@ -7,19 +7,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
-from vigil.api import API_VERSION, GROUP
+from vigil.api import API_VERSION, COMPONENT, INSTANCE, MANAGED_BY, NAME, OWNER_KIND, PART_OF
 
 if TYPE_CHECKING:
     from vigil.models.common import ObjectMeta
 
-MANAGED_BY = "app.kubernetes.io/managed-by"
-PART_OF = "app.kubernetes.io/part-of"
-INSTANCE = "app.kubernetes.io/instance"
-NAME = "app.kubernetes.io/name"
-COMPONENT = "app.kubernetes.io/component"
-OWNER_KIND = f"{GROUP}/owner-kind"
-CONFIG_HASH = f"{GROUP}/config-hash"
-MONITORING_LABEL = "monitoring"
 
 MAX_NAME = 63
 NAME_PREFIX = "vigil-"
@@ -175,13 +167,7 @@ def scrape_monitor_name(stack: str, entry: str) -> str:
 
 
 # Prometheus labels on the alerts of an AlertPolicy; Alertmanager routes and inhibits by them.
-ALERTNAME_LABEL = "alertname"
-SEVERITY_LABEL = "severity"
-NAMESPACE_LABEL = "namespace"
-POLICY_LABEL = "vigil_policy"
-STACK_LABEL = "vigil_stack"
 """On every alert and recording of a MonitoringStack's rule bundles: ``<namespace>/<stack>``."""
-EXPORTED_NAMESPACE_LABEL = "exported_namespace"
 """A cluster-scope bundle alert's own namespace (its ``namespace`` label names the stack's)."""
 
 
@@ -198,7 +184,3 @@ def stack_rules_name(stack: str) -> str:
 def stack_alerting_name(stack: str) -> str:
     """AlertmanagerConfig routing the alerts of a MonitoringStack's rule bundles."""
     return object_name(stack, "alerting")
-
-
-DASHBOARD_LABEL = f"{GROUP}/dashboard"
-"""Which built-in dashboard a generated ConfigMap or GrafanaDashboard carries."""

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from tests.helpers import sink, stack
+from vigil import api
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.render import meta
 from vigil.render.collector import render_collector
 from vigil.render.collector_config import build_collector_config
 from vigil.render.context import RenderContext
@@ -158,7 +158,7 @@ def test_affinity_is_rendered_exactly_as_written() -> None:
 
 
 def _hash(objs: dict[str, dict]) -> str:
-    return _pod(objs)["metadata"]["annotations"][meta.CONFIG_HASH]
+    return _pod(objs)["metadata"]["annotations"][api.CONFIG_HASH]
 
 
 def test_hash_changes_with_config_and_only_then() -> None:
@@ -226,10 +226,10 @@ def test_labels_and_owner_references() -> None:
     objs = _render(ctx=RenderContext(uid="1234"))
     for obj in objs.values():
         labels = obj["metadata"]["labels"]
-        assert labels[meta.MANAGED_BY] == "vigil"
-        assert labels[meta.PART_OF] == "vigil"
-        assert labels[meta.INSTANCE] == "shop"
-        assert labels[meta.OWNER_KIND] == "MonitoringStack"
+        assert labels[api.MANAGED_BY] == "vigil"
+        assert labels[api.PART_OF] == "vigil"
+        assert labels[api.INSTANCE] == "shop"
+        assert labels[api.OWNER_KIND] == "MonitoringStack"
         assert obj["metadata"]["namespace"] == "team-a"
         assert obj["metadata"]["ownerReferences"] == [
             {

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from vigil import api
 from vigil.models.dashboards import DASHBOARD_NAMES, DashboardSelection
 from vigil.render import dashboards as render
 from vigil.render import meta
@@ -61,9 +62,9 @@ def test_configmap_carries_the_committed_dashboard_and_the_sidecar_conventions()
     md = cm["metadata"]
     assert md["namespace"] == "team-a"
     assert md["labels"]["grafana_dashboard"] == "1"
-    assert md["labels"][meta.DASHBOARD_LABEL] == "aureus-overview"
-    assert md["labels"][meta.INSTANCE] == "shop"
-    assert md["labels"][meta.MANAGED_BY] == "vigil"
+    assert md["labels"][api.DASHBOARD_LABEL] == "aureus-overview"
+    assert md["labels"][api.INSTANCE] == "shop"
+    assert md["labels"][api.MANAGED_BY] == "vigil"
     assert md["annotations"] == {"grafana_folder": "Vigil"}
     assert md["ownerReferences"][0]["uid"] == OWNER.uid
     assert json.loads(cm["data"]["aureus-overview.json"]) == render.load_dashboard("aureus-overview")
@@ -94,7 +95,7 @@ def test_grafana_operator_mode() -> None:
     assert first["apiVersion"] == "grafana.integreatly.org/v1beta1"
     assert first["kind"] == "GrafanaDashboard"
     assert first["metadata"]["name"].startswith("shop-aureus-overview-")
-    assert first["metadata"]["labels"][meta.DASHBOARD_LABEL] == "aureus-overview"
+    assert first["metadata"]["labels"][api.DASHBOARD_LABEL] == "aureus-overview"
     assert "grafana_dashboard" not in first["metadata"]["labels"]
     assert first["spec"]["instanceSelector"] == {"matchLabels": {"dashboards": "grafana"}}
     assert first["spec"]["folder"] == "Shop"
@@ -144,7 +145,7 @@ def test_an_oversized_configmap_is_refused_as_data_and_the_rest_still_renders() 
     big = padded(render.CONFIGMAP_LIMIT + 1000)
     sel = selection(names=["collector-health", "aureus-overview", "vigil-operator"])
     out = render_dashboards(OWNER, sel, source=source_with(big))
-    assert [o["metadata"]["labels"][meta.DASHBOARD_LABEL] for o in out.objects] == [
+    assert [o["metadata"]["labels"][api.DASHBOARD_LABEL] for o in out.objects] == [
         "collector-health",
         "vigil-operator",
     ]

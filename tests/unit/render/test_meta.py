@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from vigil import api
 from vigil.render import meta
 
 DNS_1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")
@@ -65,6 +66,6 @@ def test_env_name() -> None:
 
 def test_long_owner_names_become_valid_label_values() -> None:
     owner = meta.Owner("MonitoringStack", LONGEST_OWNER, "ns")
-    value = owner.labels("collector")[meta.INSTANCE]
+    value = owner.labels("collector")[api.INSTANCE]
     assert len(value) <= 63
-    assert value != meta.Owner("MonitoringStack", LONGEST_OWNER[:-1] + "c", "ns").labels("collector")[meta.INSTANCE]
+    assert value != meta.Owner("MonitoringStack", LONGEST_OWNER[:-1] + "c", "ns").labels("collector")[api.INSTANCE]
