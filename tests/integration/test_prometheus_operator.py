@@ -453,6 +453,8 @@ def test_prometheus_scrapes_the_collectors_vigil_created(world: World) -> None:
                 (f"serviceMonitor/{ns}/aureus-sink-aureus-prometheus/0", ns, "aureus-collector", "prom-9464"),
                 (f"serviceMonitor/{ns}/aureus-scrape-apps/0", ns, "aureus-kernel", "metrics"),
                 (f"serviceMonitor/{ns}/orchestrator-collector-self/0", ns, "orchestrator-collector", "metrics"),
+                (f"serviceMonitor/{ns}/health-collector-self/0", ns, "health-collector", "metrics"),
+                (f"serviceMonitor/{ns}/health-sink-health-metrics/0", ns, "health-collector", "prom-9465"),
             }
         for ns in DELIVERY:
             expected.add((f"serviceMonitor/{ns}/shop-collector-self/0", ns, "shop-collector", "metrics"))
