@@ -124,6 +124,8 @@ def run(settings: Settings) -> int:
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
     # One connection per handler thread, and a few for timers' reads.
     kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
+    # Children's metadata from watches: a reconcile reads only what changed, and lists nothing.
+    children = kube.watch_children(settings.namespaces)
     ready = Readiness(kube, settings)
     server = _serve(settings.metrics_port, ready)
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
@@ -145,5 +147,6 @@ def run(settings: Settings) -> int:
             ready_flag=ready.kopf,
         )
     finally:
+        children.stop()
         server.shutdown()
     return 0
