@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -50,6 +52,32 @@ def resource(kind: api.KindInfo, registry: kopf.OperatorRegistry) -> dict[str, A
 def issue(finding: Finding) -> Issue:
     """A render problem as status reports it: its reason, and ``Kind/name: field: message``."""
     return Issue(finding.reason, f"{finding.path}: {finding.message}")
+
+
+def spread(interval: float) -> Callable[..., float]:
+    """A timer's first delay: between half and all of ``interval``, at a point fixed by the object's uid.
+
+    Objects created (or resumed) together would otherwise tick together, every interval, all at once.
+    """
+
+    def delay(*, uid: str | None = None, **_: Any) -> float:
+        fraction = int(hashlib.sha256(str(uid).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return interval * (0.5 + fraction / 2)
+
+    return delay
+
+
+def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., None]) -> None:
+    """Call ``fn`` every ``interval`` seconds per object, the first time after :func:`spread`.
+
+    kopf puts a finalizer on every object with a timer, and runs no other handler of a new object
+    until that patch has come back: a round trip more for each new object, and objects that cannot
+    be deleted while the operator is down. A timer of Vigil's needs none: on deletion kopf stops it,
+    and a tick that races the deletion only re-applies children the garbage collector removes.
+    """
+    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(fn)
+    registered = on["registry"]._spawning._handlers
+    registered[-1] = dataclasses.replace(registered[-1], requires_finalizer=False)
 
 
 def generation(body: kopf.Body) -> int:

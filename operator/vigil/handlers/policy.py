@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from vigil import api, status
-from vigil.handlers.common import apply_children, count_events, generation, indexed, observed, report, resource
+from vigil.handlers.common import apply_children, count_events, generation, indexed, observed, report, resource, timer
 from vigil.k8s import Kube
 from vigil.models.common import ObjectReference
 from vigil.models.policy import AlertPolicy, AlertPolicyStatus
@@ -63,4 +63,4 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     kopf.on.event(**on, id="count_event")(count_events(KIND, "policies"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
+    timer(on, "drift", settings.drift_interval, reconcile)

@@ -8,7 +8,7 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import api, status
-from vigil.handlers.common import count_events, generation, indexed, observed, report, resource, retried
+from vigil.handlers.common import count_events, generation, indexed, observed, report, resource, retried, timer
 from vigil.k8s import VIGIL, Kube
 from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
@@ -128,4 +128,4 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     for event in (kopf.on.create, kopf.on.update):
         event(**on, id="wake-stacks")(wake_stacks)
     kopf.on.delete(**on, id="wake-stacks", optional=True)(wake_stacks)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
+    timer(on, "drift", settings.drift_interval, reconcile)

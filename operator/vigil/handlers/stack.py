@@ -17,6 +17,7 @@ from vigil.handlers.common import (
     report,
     resource,
     retried,
+    timer,
 )
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
@@ -121,7 +122,5 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
     kopf.on.delete(**on, id="forget", optional=True)(forget_stack)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
-    kopf.timer(
-        **on, id="secrets", interval=settings.secret_check_interval, initial_delay=settings.secret_check_interval
-    )(check_secrets)
+    timer(on, "drift", settings.drift_interval, reconcile)
+    timer(on, "secrets", settings.secret_check_interval, check_secrets)
