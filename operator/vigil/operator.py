@@ -145,6 +145,9 @@ def run(settings: Settings) -> int:
             priority=priority,
             memo=memo,
             ready_flag=ready.kopf,
+            # Every handler of an event in one cycle, then one patch: kopf's default runs one
+            # handler per cycle, a patch and a round trip each (a new sink has two).
+            lifecycle=kopf.lifecycles.all_at_once,
         )
     finally:
         children.stop()

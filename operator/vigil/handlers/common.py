@@ -67,7 +67,7 @@ def spread(interval: float) -> Callable[..., float]:
     return delay
 
 
-def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., None]) -> None:
+def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., object]) -> None:
     """Call ``fn`` every ``interval`` seconds per object, the first time after :func:`spread`.
 
     kopf puts a finalizer on every object with a timer, and runs no other handler of a new object

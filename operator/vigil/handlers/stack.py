@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -93,9 +94,18 @@ def selected_sinks(body: kopf.Body) -> list[str]:
     return list((body.get("status") or {}).get("selectedSinks") or [])
 
 
+async def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile when a Secret or ConfigMap the collector reads changed since the last rollout.
+
+    On the event loop: most stacks reference none, and their tick then takes no handler thread.
+    """
+    if memo.secret_versions.get((namespace, name)):
+        await asyncio.to_thread(rotated, namespace=namespace, name=name, memo=memo, **kwargs)
+
+
 @retried
-def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile when a Secret or ConfigMap the collector reads changed since the last rollout."""
+def rotated(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile if a referenced Secret's or ConfigMap's version is not the one last rolled out."""
     known = memo.secret_versions.get((namespace, name))
     if known and memo.kube.resource_versions(namespace, known) != known:
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
