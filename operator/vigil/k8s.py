@@ -16,6 +16,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -36,6 +37,8 @@ NO_ANSWER = 0
 """KubeError.status when the API server could not be reached at all."""
 PARTIAL_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
 PARTIAL = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
+APPLY_CONCURRENCY = 3
+"""Applies of one reconcile in flight at once (the API client's pool keeps this many per handler thread)."""
 WATCH_TIMEOUT_S = 300
 WATCH_RETRY_S = 1.0
 
@@ -79,6 +82,7 @@ SECRET = ResourceType("v1", "Secret", "secrets")
 VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KINDS}
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
+ROLLED_LAST = (TYPES[("apps/v1", "Deployment")],)
 
 
 def resource_type(api_version: str, kind: str) -> ResourceType:
@@ -330,6 +334,7 @@ class Kube:
         """
         report = ApplyReport()
         wanted = {(o["apiVersion"], o["kind"], o["metadata"]["name"]): o for o in desired}
+        pending: list[tuple[ResourceType, dict[str, Any]]] = []
         for rt in types:
             if not self.served(rt):
                 if any((a, k) == (rt.api_version, rt.kind) for a, k, _ in wanted):
@@ -345,12 +350,27 @@ class Kube:
                     report.unchanged.append(obj)
                     self._verified(rt, obj, current)
                 else:
-                    self._verified(rt, obj, self.apply(obj))
-                    report.applied.append(obj)
+                    pending.append((rt, obj))
             for name in sorted(live):
                 self.delete(rt, namespace, name)
                 report.deleted.append(f"{rt.kind}/{name}")
+        self._apply_in_waves(pending)
+        report.applied += [obj for _, obj in pending]
         return report
+
+    def _apply_in_waves(self, pending: Sequence[tuple[ResourceType, dict[str, Any]]]) -> None:
+        """Apply ``pending`` a few at a time, Deployments last: what pods read exists (and is
+        current) before the pods that read it roll. Raises the first error once its wave is done."""
+        waves = [[p for p in pending if p[0] not in ROLLED_LAST], [p for p in pending if p[0] in ROLLED_LAST]]
+        for wave in waves:
+            if len(wave) <= 1:
+                for rt, obj in wave:
+                    self._verified(rt, obj, self.apply(obj))
+                continue
+            with ThreadPoolExecutor(min(len(wave), APPLY_CONCURRENCY)) as pool:
+                results = [pool.submit(self.apply, obj) for _, obj in wave]
+            for (rt, obj), result in zip(wave, results, strict=True):
+                self._verified(rt, obj, result.result())
 
     def _live_children(
         self, rt: ResourceType, namespace: str, selector: dict[str, str], desired: Sequence[dict[str, Any]]

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from vigil import api
 from vigil.handlers import build_registry
 from vigil.handlers.common import INDEXED, handlers_run
-from vigil.k8s import VIGIL, Kube, KubeError
+from vigil.k8s import APPLY_CONCURRENCY, VIGIL, Kube, KubeError
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil")
@@ -122,8 +122,10 @@ def run(settings: Settings) -> int:
     registry = build_registry(settings)
     register_kopf_settings(registry, settings)
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
-    # One connection per handler thread, and a few for timers' reads.
-    kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
+    # Connections for every apply a handler thread has in flight, and a few for timers' reads.
+    kube = Kube.from_environment(
+        discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit * APPLY_CONCURRENCY + 4
+    )
     # Children's metadata from watches: a reconcile reads only what changed, and lists nothing.
     children = kube.watch_children(settings.namespaces)
     ready = Readiness(kube, settings)
