@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import http.server
 import logging
 import secrets
@@ -104,6 +106,24 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
     kopf.on.login(registry=registry)(kopf.login_via_client)
 
 
+M_ARENA_MAX = -8
+"""mallopt(3) parameter: the most malloc arenas glibc may create."""
+
+
+def limit_malloc_arenas() -> None:
+    """At most two malloc arenas (glibc only; call before threads start).
+
+    glibc gives each thread that allocates its own arena; with the handler threads, the watch
+    threads and the API client's, memory freed after a burst (1,000 stacks at once) stays spread
+    over a dozen arenas: 156 MiB against 134 MiB after 300 stacks in the benchmark.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        return  # not glibc: nothing to tune
+
+
 def peering_priority(settings: Settings) -> int:
     """The priority to peer with: the configured one, else a random one (replicas must not tie)."""
     if settings.priority is not None:
@@ -119,6 +139,7 @@ def run(settings: Settings) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     disable_created_metrics()
+    limit_malloc_arenas()  # before any thread starts
     registry = build_registry(settings)
     register_kopf_settings(registry, settings)
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
