@@ -50,12 +50,15 @@ def tell_sinks(
     """
     before, after = selected
     labels = {s["metadata"]["name"]: dict(s["metadata"].get("labels") or {}) for s in sinks}
+    shown = {s["metadata"]["name"]: (s.get("status") or {}).get("usedBy") for s in sinks}
     others = [e for e in stacks if e["name"] != stack]
     for sink in sorted((set(before) ^ set(after)) & set(labels)):
         used = {e["name"] for e in others if selects(e, sink, labels[sink])}
         if sink in after:
             used.add(stack)
-        kube.patch_status(VIGIL[KIND], namespace, sink, {"usedBy": sorted(used)})
+        # The stack's status may not show its last rollout yet; the sink may already say so.
+        if shown[sink] != sorted(used):
+            kube.patch_status(VIGIL[KIND], namespace, sink, {"usedBy": sorted(used)})
 
 
 @observed(KIND)
@@ -102,7 +105,8 @@ def wake_stacks(
 
 
 def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
-    """Sinks by namespace, as documents (stacks select only inside their namespace)."""
+    """Sinks by namespace, as documents (stacks select only inside their namespace), with the
+    stacks their status says use them."""
     meta = body.get("metadata", {})
     return {
         namespace: {
@@ -114,6 +118,7 @@ def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | N
                 "labels": dict(meta.get("labels") or {}),
             },
             "spec": dict(body.get("spec") or {}),
+            "status": {"usedBy": list((body.get("status") or {}).get("usedBy") or [])},
         }
     }
 
