@@ -40,9 +40,9 @@ LOADS = (
     ("spans_10k", "10k spans/s", "traces", ["--workers", "10", "--rate", "1000"]),
     ("points_10k", "10k metric points/s", "metrics", ["--workers", "10", "--rate", "1000"]),
 )
-WARMUP_S = 3.0
-WINDOW_S = 12.0
-REPEATS = 3
+WARMUP_S = 2.0
+WINDOW_S = 10.0
+REPEATS = 2
 
 
 @dataclass
@@ -203,8 +203,23 @@ def measure(
         proc.stop()
 
 
-def run(work: Path | None = None) -> list[Figure]:
-    """The CPU and RSS ratios generated / minimal at each load."""
+def _drop_memory_limiter(config: str) -> str:
+    doc = yaml.safe_load(config)
+    del doc["processors"]["memory_limiter"]
+    for pipeline in doc["service"]["pipelines"].values():
+        pipeline["processors"] = [p for p in pipeline["processors"] if p != "memory_limiter"]
+    return str(yaml.safe_dump(doc, sort_keys=False))
+
+
+VARIANTS = {
+    "without memory_limiter": _drop_memory_limiter,
+    "without self metrics": lambda c: c.replace("level: normal", "level: none"),
+}
+"""Generated configs less one part, measured with --variants at the first load: what each part costs."""
+
+
+def run(work: Path | None = None, variants: bool = False) -> list[Figure]:
+    """The CPU and RSS ratios generated / minimal at each load (and of each variant at the first)."""
     work = work or Path(tempfile.mkdtemp(prefix="vigil-bench-collector-"))
     work.mkdir(parents=True, exist_ok=True)
     backend_grpc, backend_metrics = free_port(), free_port()
@@ -218,19 +233,30 @@ def run(work: Path | None = None) -> list[Figure]:
         env={"PATH": "/usr/bin:/bin"},
     )
     result = Result()
+
+    def configs(load_index: int) -> dict[str, Any]:
+        out: dict[str, Any] = {"generated": lambda c: c, "minimal": None}
+        if variants and load_index == 0:
+            out.update(VARIANTS)
+        return out
+
     try:
         wait_until(lambda: listening(backend_grpc), 30, "the backend collector", backend)
-        for load in LOADS:
-            per = result.samples.setdefault(load[0], {"generated": [], "minimal": []})
+        for index, load in enumerate(LOADS):
+            names = configs(index)
+            per = result.samples.setdefault(load[0], {name: [] for name in names})
             for rep in range(REPEATS):
-                order = ("generated", "minimal") if rep % 2 == 0 else ("minimal", "generated")
+                order = list(names) if rep % 2 == 0 else list(reversed(names))
                 for name in order:
-                    if name == "generated":
-                        generated, ports = relocate_ports(generated_config(backend_grpc))
-                        sample = measure(name, generated, ports[4317], load, work, backend_metrics)
-                    else:
+                    change = names[name]
+                    if change is None:
                         port = free_port()
-                        sample = measure(name, minimal_config(port, backend_grpc), port, load, work, backend_metrics)
+                        sample = measure(
+                            "minimal", minimal_config(port, backend_grpc), port, load, work, backend_metrics
+                        )
+                    else:
+                        text, ports = relocate_ports(change(generated_config(backend_grpc)))
+                        sample = measure("generated", text, ports[4317], load, work, backend_metrics)
                     per[name].append(sample)
     finally:
         backend.stop()
@@ -277,4 +303,16 @@ def figures(result: Result) -> list[Figure]:
                 note=f"{gen_rss:.0f} MiB vs {min_rss:.0f} MiB",
             ),
         ]
+        for name in per:
+            if name in VARIANTS:
+                cpu = statistics.median(s.cpu_s for s in per[name])
+                out.append(
+                    Figure(
+                        f"collector_cpu_{key}_{name.replace(' ', '_')}",
+                        f"collector CPU, generated {name} / minimal, {label}",
+                        cpu / min_cpu if min_cpu else None,
+                        "x",
+                        note=f"{100 * cpu / WINDOW_S:.2f} % of a core",
+                    )
+                )
     return out

@@ -52,6 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--drift-interval", type=float, default=30.0, help="the operator's drift interval (s)")
     parser.add_argument("--policies", type=int, default=1000, help="SLO policies for the Sloth comparison")
     parser.add_argument("--profile", action="store_true", help="py-spy the operator while the stacks are created")
+    parser.add_argument(
+        "--variants", action="store_true", help="also the generated collector less memory_limiter, less self metrics"
+    )
     parser.add_argument("--skip", default="", help=f"comma-separated parts to leave out: {', '.join(PARTS)}")
     parser.add_argument("--output", type=Path, default=ROOT / "build" / "bench.json")
     args = parser.parse_args(argv)
@@ -77,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         figures += result.figures
         breakdown, requests = result.breakdown, result.requests_per_stack
     if "collector" not in skip:
-        figures += bench_collector.run(work / "collector")
+        figures += bench_collector.run(work / "collector", variants=args.variants)
     if "slo" not in skip:
         figures += slo_figures(args.policies, work)
     print(f"\nVigil benchmark ({time.monotonic() - started:.0f} s; work in {work})\n")
