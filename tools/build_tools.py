@@ -510,6 +510,7 @@ def all_tools() -> list[Tool]:
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
+    telemetrygen_version = go_main_version("telemetrygen", TELEMETRYGEN_MODULE)
     return [
         Tool(
             name="otelcol-vigil",
@@ -597,10 +598,10 @@ def all_tools() -> list[Tool]:
         ),
         Tool(
             name="telemetrygen",
-            version=go_main_version("telemetrygen", TELEMETRYGEN_MODULE),
+            version=telemetrygen_version,
             input_files=go_main_inputs("telemetrygen"),
             build=build_go_main,
-            version_marker=f"telemetrygen {TELEMETRYGEN_MODULE} v{go_main_version('telemetrygen', TELEMETRYGEN_MODULE)}",
+            version_marker=f"telemetrygen {TELEMETRYGEN_MODULE} v{telemetrygen_version}",
         ),
     ]
 

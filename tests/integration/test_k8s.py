@@ -83,8 +83,10 @@ def test_children_from_watches_read_only_what_changed(kube: Kube, control_plane:
         assert len(first.applied) == len(objects)
         rt = CONFIG_MAP
         names = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
+        eventually(lambda: set(children.current(rt, namespace, selector) or {}) == names, "the watch sees the children")
+        served = [t for t in CHILD_TYPES if kube.served(t)]
         eventually(
-            lambda: set(children.current(rt, namespace, selector) or {}) == names, "the watch sees the children"
+            lambda: all(children.current(t, namespace, selector) is not None for t in served), "every watch synced"
         )
         before = reads(kube)
         again = kube.reconcile_children(namespace, selector, objects)
