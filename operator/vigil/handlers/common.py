@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime
 import functools
@@ -78,6 +79,21 @@ def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., object
     kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(fn)
     registered = on["registry"]._spawning._handlers
     registered[-1] = dataclasses.replace(registered[-1], requires_finalizer=False)
+
+
+def when_deleted(fn: Callable[..., None]) -> Callable[..., Awaitable[None]]:
+    """An event handler that runs ``fn`` (in a thread) once the object is gone.
+
+    Objects carry no finalizer (see :func:`timer`), so kopf's on.delete handlers would never run:
+    the watch's DELETED event is where a deletion is seen. A failure is not retried; the next
+    drift tick (or a resume) of the objects concerned repairs what it should have done.
+    """
+
+    async def gone(*, type: str, **kwargs: Any) -> None:
+        if type == "DELETED":
+            await asyncio.to_thread(fn, **kwargs)
+
+    return gone
 
 
 def generation(body: kopf.Body) -> int:

@@ -8,7 +8,17 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import api, status
-from vigil.handlers.common import count_events, generation, indexed, observed, report, resource, retried, timer
+from vigil.handlers.common import (
+    count_events,
+    generation,
+    indexed,
+    observed,
+    report,
+    resource,
+    retried,
+    timer,
+    when_deleted,
+)
 from vigil.k8s import VIGIL, Kube
 from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
@@ -132,5 +142,5 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
         event(**on, id="reconcile")(reconcile)
     for event in (kopf.on.create, kopf.on.update):
         event(**on, id="wake-stacks")(wake_stacks)
-    kopf.on.delete(**on, id="wake-stacks", optional=True)(wake_stacks)
+    kopf.on.event(**on, id="wake-stacks-when-deleted")(when_deleted(wake_stacks))
     timer(on, "drift", settings.drift_interval, reconcile)

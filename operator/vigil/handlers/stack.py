@@ -19,6 +19,7 @@ from vigil.handlers.common import (
     resource,
     retried,
     timer,
+    when_deleted,
 )
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
@@ -131,6 +132,6 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     kopf.on.event(**on, id="count_event")(count_events(KIND, "stacks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
-    kopf.on.delete(**on, id="forget", optional=True)(forget_stack)
+    kopf.on.event(**on, id="forget-when-deleted")(when_deleted(forget_stack))
     timer(on, "drift", settings.drift_interval, reconcile)
     timer(on, "secrets", settings.secret_check_interval, check_secrets)
