@@ -95,6 +95,9 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         # bound belongs where the work is done: the threads that run the (sync) handlers.
         settings.queueing.worker_limit = None
         settings.execution.max_workers = vigil.worker_limit
+        # A tick that is running when its timer stops (exit, deletion) finishes in this time,
+        # instead of being left orphaned in its thread with a warning.
+        settings.background.instant_exit_timeout = 2.0
         settings.posting.level = getattr(logging, vigil.posting_level)
         # With --namespace the operator holds no cluster-wide permission (the chart's Role): kopf
         # must not list namespaces and CRDs cluster-wide, but serve the named namespaces and the
