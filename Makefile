@@ -61,8 +61,8 @@ tools-if-go:
 		echo "Go not found: tests that need make tools will skip (install Go, then make tools)"; \
 	fi
 
-bench: setup tools  ## operator benchmark on the local control plane (N=200 stacks; BENCH_ARGS=--stacks 1000)
-	PYTHONPATH=operator:. $(BIN)/python bench/bench_operator.py $(BENCH_ARGS)
+bench: setup tools  ## every performance figure and its target, one table + build/bench.json (BENCH_ARGS=--stacks 1000)
+	PYTHONPATH=operator:. $(BIN)/python -m bench.run $(BENCH_ARGS)
 
 unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

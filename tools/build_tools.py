@@ -20,6 +20,9 @@ Tools (built one after another, in this order):
   helm                     helm.sh/helm/v3, via tools/helm (the chart)
   prometheus-operator      github.com/prometheus-operator/prometheus-operator
                            cmd/operator, via tools/prometheus-operator
+  telemetrygen             github.com/open-telemetry/opentelemetry-collector-contrib
+                           cmd/telemetrygen (OTLP load for the collector
+                           benchmark), via tools/telemetrygen
 
 Each build lands OUTSIDE the checkout, in
 
@@ -92,6 +95,7 @@ HELM_MODULE = "helm.sh/helm/v3"
 # (the upstream main imports the module's internal packages, so no wrapper main can).
 PROMOP_DIR = TOOLS_DIR / "prometheus-operator"
 PROMOP_MODULE = "github.com/prometheus-operator/prometheus-operator"
+TELEMETRYGEN_MODULE = "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 
 STAMP_NAME = ".vigil-stamp.json"
 # Bump to force every machine to rebuild (e.g. after changing build flags).
@@ -506,6 +510,7 @@ def all_tools() -> list[Tool]:
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
+    telemetrygen_version = go_main_version("telemetrygen", TELEMETRYGEN_MODULE)
     return [
         Tool(
             name="otelcol-vigil",
@@ -590,6 +595,13 @@ def all_tools() -> list[Tool]:
             input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
             build=build_prometheus_operator,
             version_marker=f"prometheus-operator, version {promop_version.removeprefix('v')} ",
+        ),
+        Tool(
+            name="telemetrygen",
+            version=telemetrygen_version,
+            input_files=go_main_inputs("telemetrygen"),
+            build=build_go_main,
+            version_marker=f"telemetrygen {TELEMETRYGEN_MODULE} v{telemetrygen_version}",
         ),
     ]
 

@@ -3,7 +3,8 @@
 #   make tools                         build or reuse all of them
 #   make tools-otelcol                 just otelcol-vigil (likewise tools-etcd,
 #                                      tools-kube-apiserver, tools-kube-controller-manager,
-#                                      tools-node, tools-helm, tools-prometheus-operator)
+#                                      tools-node, tools-helm, tools-prometheus-operator,
+#                                      tools-telemetrygen)
 #   make tools-gitops                  kstatus, argocd-health and actionlint
 #   make tools-list                    versions and cache directories
 #   make tools TOOLS_FLAGS=--force     rebuild even when cached
@@ -20,7 +21,7 @@ TOOLS_BIN := $(abspath $(TOOLS_MK_DIR)/..)/.tools/bin
 TOOLS_BUILD = $(if $(GO),GO='$(GO)' )$(TOOLS_PYTHON) $(TOOLS_MK_DIR)/build_tools.py $(TOOLS_FLAGS)
 
 .PHONY: tools tools-list tools-otelcol tools-etcd tools-kube-apiserver tools-kube-controller-manager tools-node \
-	tools-gitops tools-helm tools-prometheus-operator
+	tools-gitops tools-helm tools-prometheus-operator tools-telemetrygen
 
 tools:
 	$(TOOLS_BUILD)
@@ -51,3 +52,6 @@ tools-helm:
 
 tools-prometheus-operator:
 	$(TOOLS_BUILD) prometheus-operator
+
+tools-telemetrygen:
+	$(TOOLS_BUILD) telemetrygen

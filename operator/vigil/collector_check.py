@@ -17,6 +17,7 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
+from vigil.metrics import COLLECTOR_VALIDATIONS
 from vigil.render.collector_config import CollectorConfig, foreign_expansions
 from vigil.status import Issue
 
@@ -80,8 +81,10 @@ def validate(binary: str, config: CollectorConfig) -> str | None:
     with _lock:
         if key in _cache:
             _cache.move_to_end(key)
+            COLLECTOR_VALIDATIONS.labels("cached").inc()
             return _cache[key]
     verdict = _run(binary, config)
+    COLLECTOR_VALIDATIONS.labels("valid" if verdict is None else "invalid").inc()
     if verdict is None or not verdict.startswith(("the collector did not finish", "could not run")):
         with _lock:
             _cache[key] = verdict

@@ -150,6 +150,7 @@ def sink_index_entry(doc: Mapping[str, Any]) -> dict[str, Any]:
         "kind": doc.get("kind"),
         "metadata": {"name": md.get("name"), "namespace": md.get("namespace"), "labels": dict(md.get("labels") or {})},
         "spec": dict(doc.get("spec") or {}),
+        "status": {"usedBy": list((doc.get("status") or {}).get("usedBy") or [])},
     }
 
 

@@ -2,15 +2,21 @@
 
 Server-side apply with one field manager, compare-before-write (a no-op costs no write),
 pruning of children that are no longer desired (by owner labels), metadata-only reads of
-referenced Secrets, and a count of every request by verb, resource and code.
+referenced Secrets, and a count of every request by verb, resource and code. With a
+:class:`ChildWatch`, the children's metadata comes from watches instead of a LIST per kind on
+every reconcile.
 """
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
+import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
@@ -20,7 +26,7 @@ import urllib3
 from kubernetes.client import ApiClient
 
 from vigil import api
-from vigil.metrics import API_REQUESTS
+from vigil.metrics import API_REQUESTS, CHILD_WATCH_EVENTS
 from vigil.models.base import quantity_value
 
 FIELD_MANAGER = "vigil"
@@ -28,6 +34,14 @@ DISCOVERY_TTL_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
 NO_ANSWER = 0
 """KubeError.status when the API server could not be reached at all."""
+PARTIAL_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
+PARTIAL = {"Accept": "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1"}
+APPLY_CONCURRENCY = 3
+"""Applies of one reconcile in flight at once (the API client's pool keeps this many per handler thread)."""
+WATCH_TIMEOUT_S = 300
+WATCH_RETRY_S = 1.0
+
+log = logging.getLogger("vigil.k8s")
 
 
 @dataclass(frozen=True)
@@ -68,6 +82,7 @@ VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KIND
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 SERVICE = TYPES[("v1", "Service")]
 BUILT_IN_GROUPS = ("", "apps", "policy")
+ROLLED_LAST = (TYPES[("apps/v1", "Deployment")],)
 
 
 def resource_type(api_version: str, kind: str) -> ResourceType:
@@ -112,6 +127,8 @@ class Kube:
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._discovery: dict[str, tuple[float, set[str]]] = {}
+        self.children: ChildWatch | None = None
+        """Set by :meth:`watch_children`: children's metadata from watches instead of LISTs."""
 
     @classmethod
     def from_environment(cls, discovery_ttl: float = DISCOVERY_TTL_S, pool_size: int = 10) -> Kube:
@@ -126,6 +143,15 @@ class Kube:
         configuration = kubernetes.client.Configuration.get_default_copy()
         configuration.connection_pool_maxsize = pool_size
         return cls(ApiClient(configuration), discovery_ttl)
+
+    def watch_children(self, namespaces: Sequence[str] = ()) -> ChildWatch:
+        """Keep the metadata of every object Vigil manages current with one watch per kind (in
+        ``namespaces``, or cluster-wide), so reconciles read it instead of listing each kind."""
+        configuration = copy.deepcopy(self.api.configuration)
+        # Its own connections: a watch holds one for minutes, which the handlers' pool cannot spare.
+        configuration.connection_pool_maxsize = len(CHILD_TYPES) * max(1, len(namespaces))
+        self.children = ChildWatch(Kube(ApiClient(configuration), self.discovery_ttl), tuple(namespaces))
+        return self.children
 
     def request(
         self,
@@ -169,6 +195,33 @@ class Kube:
         """One object, or None when it does not exist."""
         result = self.request("get", "GET", rt.path(namespace, name))
         return dict(result) if result is not None else None
+
+    def stream(self, path: str, query: dict[str, str], headers: dict[str, str]) -> Iterator[dict[str, Any]]:
+        """The events of a watch on ``path``, decoded, until the server ends it."""
+        full = f"{path}?{urlencode({**query, 'watch': '1'})}"
+        method, url, header_params, _, _ = self.api.param_serialize(
+            "GET", full, header_params=headers, auth_settings=["BearerToken"]
+        )
+        try:
+            resp = self.api.call_api(method, url, header_params, _request_timeout=(30, WATCH_TIMEOUT_S + 30))
+        except urllib3.exceptions.HTTPError as exc:
+            self._count("watch", path, "none")
+            raise KubeError(NO_ANSWER, "watch", path, f"no answer from the API server: {exc}") from exc
+        self._count("watch", path, str(resp.status))
+        if resp.status >= 400:
+            raise KubeError(resp.status, "watch", path, resp.read().decode(errors="replace"))
+        pending = b""
+        try:
+            for chunk in resp.response.stream(64 * 1024, decode_content=True):
+                pending += chunk
+                *lines, pending = pending.split(b"\n")
+                for line in lines:
+                    if line.strip():
+                        yield json.loads(line)
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise KubeError(NO_ANSWER, "watch", path, f"the watch broke: {exc}") from exc
+        finally:
+            resp.response.release_conn()
 
     def list(self, rt: ResourceType, namespace: str, selector: dict[str, str]) -> list[dict[str, Any]]:
         """Objects of ``rt`` in ``namespace`` carrying every label in ``selector``."""
@@ -302,29 +355,264 @@ class Kube:
                 if any((a, k) == (rt.api_version, rt.kind) for a, k, _ in wanted):
                     report.unserved.append(rt)
                 continue
-            live = {o["metadata"]["name"]: o for o in self.list(rt, namespace, owner_selector)}
+            mine = [o for (a, k, _), o in wanted.items() if (a, k) == (rt.api_version, rt.kind)]
+            live = self._live_children(rt, namespace, owner_selector, mine)
             current: dict[str, dict[str, Any] | None] = {}
-            for api_version, kind, name in wanted:
-                if (api_version, kind) == (rt.api_version, rt.kind):
-                    found = live.pop(name, None) or self.get(rt, namespace, name)
-                    conflict = _conflict(rt, name, found, owner)
-                    conflicts += [conflict] if conflict else []
-                    current[name] = found
+            for obj in mine:
+                name = obj["metadata"]["name"]
+                found = live.pop(name, None)
+                conflict = _conflict(rt, name, found, owner)
+                conflicts += [conflict] if conflict else []
+                current[name] = found
             plan.append((rt, current, sorted(n for n, o in live.items() if _owned(o, owner))))
         if conflicts:
             raise NotOwnedError(conflicts)
+        pending: list[tuple[ResourceType, dict[str, Any]]] = []
         for rt, current, unwanted in plan:
             for name, found in current.items():
                 obj = wanted[(rt.api_version, rt.kind, name)]
                 if found is not None and contains(found, obj):
                     report.unchanged.append(obj)
+                    self._verified(rt, obj, found)
                 else:
-                    self.apply(obj)
-                    report.applied.append(obj)
+                    pending.append((rt, obj))
             for name in unwanted:
                 self.delete(rt, namespace, name)
                 report.deleted.append(f"{rt.kind}/{name}")
+        self._apply_in_waves(pending)
+        report.applied += [obj for _, obj in pending]
         return report
+
+    def _apply_in_waves(self, pending: Sequence[tuple[ResourceType, dict[str, Any]]]) -> None:
+        """Apply ``pending`` a few at a time, Deployments last: what pods read exists (and is
+        current) before the pods that read it roll. Raises the first error once its wave is done."""
+        waves = [[p for p in pending if p[0] not in ROLLED_LAST], [p for p in pending if p[0] in ROLLED_LAST]]
+        for wave in waves:
+            if len(wave) <= 1:
+                for rt, obj in wave:
+                    self._verified(rt, obj, self.apply(obj))
+                continue
+            with ThreadPoolExecutor(min(len(wave), APPLY_CONCURRENCY)) as pool:
+                results = [pool.submit(self.apply, obj) for _, obj in wave]
+            for (rt, obj), result in zip(wave, results, strict=True):
+                self._verified(rt, obj, result.result())
+
+    def _live_children(
+        self, rt: ResourceType, namespace: str, selector: dict[str, str], desired: Sequence[dict[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """The owner's live children of kind ``rt`` by name, as far as comparing with ``desired`` needs.
+
+        Every desired name is either present (as the object, or as ``desired`` itself when that is
+        what it holds) or does not exist: an object of that name the owner does not hold is read
+        too, so it is never taken over. Without a synced watch: one LIST, and a GET for each
+        desired name it did not return. With one: nothing is read for a child whose resourceVersion
+        is the one it had when it was last found to contain the same desired object (it stands for
+        itself); one GET for every other desired name. Children that are neither desired nor
+        verified appear with their metadata, for pruning.
+        """
+        known = self.children.current(rt, namespace, selector) if self.children else None
+        listed = known is None or self.children is None
+        if known is None or self.children is None:
+            known = {o["metadata"]["name"]: o for o in self.list(rt, namespace, selector)}
+        live: dict[str, dict[str, Any]] = {}
+        for obj in desired:
+            name = obj["metadata"]["name"]
+            seen = known.pop(name, None)
+            if seen is not None and listed:
+                live[name] = seen
+            elif (
+                seen is not None
+                and self.children
+                and self.children.verified(rt, obj, seen["metadata"]["resourceVersion"])
+            ):
+                live[name] = obj
+            else:
+                found = self.get(rt, namespace, name)
+                if found is not None:
+                    live[name] = found
+        live.update(known)
+        return live
+
+    def _verified(self, rt: ResourceType, desired: dict[str, Any], live: dict[str, Any]) -> None:
+        """Remember that ``live`` (at its resourceVersion) contains ``desired``."""
+        version = live.get("metadata", {}).get("resourceVersion")
+        if self.children is not None and version and live is not desired and contains(live, desired):
+            self.children.remember(rt, desired, str(version))
+
+
+@dataclass(frozen=True)
+class _Seen:
+    """What a watch keeps of one child: enough to find it by owner, prune it and tell a change."""
+
+    resource_version: str
+    owner: tuple[str, str, str]
+    """(namespace, instance label, owner-kind label): the owner selector's values."""
+    controller: tuple[tuple[str, Any], ...]
+    """The controller ownerReference, as sorted items."""
+
+
+OWNER_LABELS = (api.MANAGED_BY, api.INSTANCE, api.OWNER_KIND)
+
+
+def digest(obj: dict[str, Any]) -> str:
+    """A short hash of an object as Vigil would apply it."""
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
+
+
+class ChildWatch:
+    """The metadata of every object Vigil manages, kept current by one watch per child kind.
+
+    A kind is used only while its watch is synced (listed, then followed); until then, and for
+    kinds the server does not serve or the operator may not watch, reconciles list as before.
+    Alongside, the resourceVersion at which each child was last found to contain (or was written
+    with) what was desired: a reconcile that wants the same object again, of a child still at that
+    version, needs no read, and a child changed by anyone since is read and compared again.
+    """
+
+    def __init__(self, kube: Kube, namespaces: tuple[str, ...] = ()) -> None:
+        self.kube = kube
+        self.namespaces = namespaces
+        self._lock = threading.Lock()
+        self._seen: dict[tuple[ResourceType, str, str], _Seen] = {}
+        self._by_owner: dict[tuple[ResourceType, tuple[str, str, str]], set[str]] = {}
+        self._synced: set[tuple[ResourceType, str]] = set()
+        self._started: set[ResourceType] = set()
+        self._unwatchable: set[ResourceType] = set()
+        self._verified: dict[tuple[ResourceType, str, str], tuple[str, str]] = {}
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        """End the watches (each at its next event or timeout)."""
+        self._stop.set()
+
+    # What reconciles ask ----------------------------------------------------------------
+
+    def current(self, rt: ResourceType, namespace: str, selector: dict[str, str]) -> dict[str, dict[str, Any]] | None:
+        """Metadata of the children of ``rt`` matching the owner ``selector``, by name; None when
+        the watch cannot answer (not synced yet, or not possible) and the caller must list."""
+        if set(selector) != set(OWNER_LABELS) or selector[api.MANAGED_BY] != "vigil":
+            return None
+        self._start(rt)
+        scope = namespace if self.namespaces else ""
+        owner = (namespace, selector[api.INSTANCE], selector[api.OWNER_KIND])
+        with self._lock:
+            if (rt, scope) not in self._synced:
+                return None
+            names = self._by_owner.get((rt, owner), set())
+            return {n: self._metadata(rt, namespace, n, self._seen[(rt, namespace, n)]) for n in names}
+
+    def verified(self, rt: ResourceType, desired: dict[str, Any], resource_version: str) -> bool:
+        """Whether the child at ``resource_version`` was found to contain exactly ``desired``."""
+        key = (rt, desired["metadata"]["namespace"], desired["metadata"]["name"])
+        with self._lock:
+            return self._verified.get(key) == (digest(desired), resource_version)
+
+    def remember(self, rt: ResourceType, desired: dict[str, Any], resource_version: str) -> None:
+        """The child at ``resource_version`` contains ``desired``."""
+        key = (rt, desired["metadata"]["namespace"], desired["metadata"]["name"])
+        with self._lock:
+            self._verified[key] = (digest(desired), resource_version)
+
+    def _metadata(self, rt: ResourceType, namespace: str, name: str, seen: _Seen) -> dict[str, Any]:
+        controller = dict(seen.controller)
+        return {
+            "apiVersion": rt.api_version,
+            "kind": rt.kind,
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "resourceVersion": seen.resource_version,
+                "ownerReferences": [controller] if controller else [],
+            },
+        }
+
+    # The watches ------------------------------------------------------------------------
+
+    def _start(self, rt: ResourceType) -> None:
+        with self._lock:
+            if rt in self._started or rt in self._unwatchable:
+                return
+            self._started.add(rt)
+        for scope in self.namespaces or ("",):
+            threading.Thread(target=self._follow, args=(rt, scope), daemon=True, name=f"watch-{rt.plural}").start()
+
+    def _follow(self, rt: ResourceType, scope: str) -> None:
+        """List, then follow the watch from there; start over when it ends or breaks."""
+        query = {"labelSelector": f"{api.MANAGED_BY}=vigil"}
+        while not self._stop.is_set():
+            try:
+                listed = self.kube.request("list", "GET", rt.path(scope or None), query=query, headers=PARTIAL_LIST)
+                self._replace(rt, scope, (listed or {}).get("items") or [])
+                version = str((listed or {}).get("metadata", {}).get("resourceVersion", ""))
+                watch = {**query, "resourceVersion": version, "allowWatchBookmarks": "true"}
+                for event in self.kube.stream(
+                    rt.path(scope or None), {**watch, "timeoutSeconds": str(WATCH_TIMEOUT_S)}, PARTIAL
+                ):
+                    if self._stop.is_set():
+                        return
+                    if event.get("type") == "ERROR":
+                        break  # 410 Gone (too old a resourceVersion) and the like: list again
+                    self._apply(rt, event)
+            except KubeError as exc:
+                if exc.status in (401, 403, 404, 405):
+                    log.warning("children of kind %s are listed on every reconcile: %s", rt.kind, exc.message)
+                    with self._lock:
+                        self._unwatchable.add(rt)
+                        self._synced.discard((rt, scope))
+                    return
+                log.debug("watch of %s restarts: %s", rt.plural, exc)
+            except (ValueError, KeyError, TypeError) as exc:  # a malformed event: start over from a list
+                log.debug("watch of %s restarts: %s", rt.plural, exc)
+            with self._lock:
+                self._synced.discard((rt, scope))
+            self._stop.wait(WATCH_RETRY_S)
+
+    def _replace(self, rt: ResourceType, scope: str, items: list[dict[str, Any]]) -> None:
+        with self._lock:
+            for key in [k for k in self._seen if k[0] == rt and (not scope or k[1] == scope)]:
+                self._forget(key)
+            for item in items:
+                self._put(rt, item)
+            # Children deleted while no watch ran: forget what was verified of them.
+            for key in [k for k in self._verified if k[0] == rt and (not scope or k[1] == scope)]:
+                if key not in self._seen:
+                    del self._verified[key]
+            self._synced.add((rt, scope))
+
+    def _apply(self, rt: ResourceType, event: dict[str, Any]) -> None:
+        kind, obj = event.get("type"), event.get("object") or {}
+        CHILD_WATCH_EVENTS.labels(rt.kind, str(kind)).inc()
+        if kind not in ("ADDED", "MODIFIED", "DELETED"):
+            return  # BOOKMARK: only a newer resourceVersion
+        with self._lock:
+            if kind == "DELETED":
+                self._forget((rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
+                self._verified.pop((rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]), None)
+            else:
+                self._put(rt, obj)
+
+    def _put(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        m = obj["metadata"]
+        key = (rt, m.get("namespace", ""), m["name"])
+        self._forget(key)
+        labels = m.get("labels") or {}
+        controller: dict[str, Any] = next((r for r in m.get("ownerReferences") or [] if r.get("controller")), {})
+        seen = _Seen(
+            str(m.get("resourceVersion", "")),
+            (key[1], labels.get(api.INSTANCE, ""), labels.get(api.OWNER_KIND, "")),
+            tuple(sorted(controller.items())),
+        )
+        self._seen[key] = seen
+        self._by_owner.setdefault((rt, seen.owner), set()).add(key[2])
+
+    def _forget(self, key: tuple[ResourceType, str, str]) -> None:
+        seen = self._seen.pop(key, None)
+        if seen is not None:
+            names = self._by_owner.get((key[0], seen.owner))
+            if names is not None:
+                names.discard(key[2])
+                if not names:
+                    del self._by_owner[(key[0], seen.owner)]
 
 
 def _controller(obj: dict[str, Any]) -> dict[str, Any] | None:

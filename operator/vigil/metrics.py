@@ -22,3 +22,14 @@ HANDLERS_READY = Gauge(
     "vigil_handlers_ready",
     "1 once the indexes hold every object and handlers run; 0 with index events counted is a stall.",
 )
+COLLECTOR_VALIDATIONS = Counter(
+    "vigil_collector_validations_total",
+    "Collector configs checked before rollout: result is valid or invalid for an `otelcol validate` run, "
+    "cached for a verdict reused without running the collector.",
+    ["result"],
+)
+CHILD_WATCH_EVENTS = Counter(
+    "vigil_child_watch_events_total",
+    "Events of the watches that keep the metadata of generated objects current, by kind and event type.",
+    ["kind", "type"],
+)

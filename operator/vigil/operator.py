@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import http.server
 import logging
 import secrets
@@ -15,7 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, gene
 from vigil import api
 from vigil.handlers import build_registry
 from vigil.handlers.common import INDEXED, handlers_run
-from vigil.k8s import VIGIL, Kube, KubeError
+from vigil.k8s import APPLY_CONCURRENCY, VIGIL, Kube, KubeError
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil")
@@ -95,6 +97,9 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         # bound belongs where the work is done: the threads that run the (sync) handlers.
         settings.queueing.worker_limit = None
         settings.execution.max_workers = vigil.worker_limit
+        # A tick that is running when its timer stops (exit, deletion) finishes in this time,
+        # instead of being left orphaned in its thread with a warning.
+        settings.background.instant_exit_timeout = 2.0
         settings.posting.level = getattr(logging, vigil.posting_level)
         # Watching some namespaces needs no cluster-wide permission (deploy/rbac-namespaced.yaml):
         # no namespace listing, and Vigil's kinds found once at start by discovery, not by watching CRDs.
@@ -103,6 +108,24 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
     kopf.on.startup(registry=registry)(configure_kopf)
     # A private registry does not inherit kopf's default login; use the kubernetes client's.
     kopf.on.login(registry=registry)(kopf.login_via_client)
+
+
+M_ARENA_MAX = -8
+"""mallopt(3) parameter: the most malloc arenas glibc may create."""
+
+
+def limit_malloc_arenas() -> None:
+    """At most two malloc arenas (glibc only; call before threads start).
+
+    glibc gives each thread that allocates its own arena; with the handler threads, the watch
+    threads and the API client's, memory freed after a burst (1,000 stacks at once) stays spread
+    over a dozen arenas: 156 MiB against 134 MiB after 300 stacks in the benchmark.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(M_ARENA_MAX, 2)
+    except (OSError, AttributeError):
+        return  # not glibc: nothing to tune
 
 
 def peering_priority(settings: Settings) -> int:
@@ -120,11 +143,16 @@ def run(settings: Settings) -> int:
         log_format=kopf.LogFormat.JSON if settings.log_format == "json" else kopf.LogFormat.PLAIN,
     )
     disable_created_metrics()
+    limit_malloc_arenas()  # before any thread starts
     registry = build_registry(settings)
     register_kopf_settings(registry, settings)
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
-    # One connection per handler thread, and a few for timers' reads.
-    kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
+    # Connections for every apply a handler thread has in flight, and a few for timers' reads.
+    kube = Kube.from_environment(
+        discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit * APPLY_CONCURRENCY + 4
+    )
+    # Children's metadata from watches: a reconcile reads only what changed, and lists nothing.
+    children = kube.watch_children(settings.namespaces)
     ready = Readiness(kube, settings)
     server = _serve(settings.metrics_port, ready)
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
@@ -144,7 +172,11 @@ def run(settings: Settings) -> int:
             priority=priority,
             memo=memo,
             ready_flag=ready.kopf,
+            # Every handler of an event in one cycle, then one patch: kopf's default runs one
+            # handler per cycle, a patch and a round trip each (a new sink has two).
+            lifecycle=kopf.lifecycles.all_at_once,
         )
     finally:
+        children.stop()
         server.shutdown()
     return 0

@@ -85,10 +85,16 @@ def start_operator(
         },
     )
     operator = Operator(proc, port)
-    if wait:
-        wait_until(operator.ready, READY_DEADLINE_S, "the operator's /readyz", proc)
-    else:
-        wait_until(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), READY_DEADLINE_S, "the operator's /healthz", proc)
+    try:
+        if wait:
+            wait_until(operator.ready, READY_DEADLINE_S, "the operator's /readyz", proc)
+        else:
+            wait_until(
+                lambda: _ok(f"http://127.0.0.1:{port}/healthz"), READY_DEADLINE_S, "the operator's /healthz", proc
+            )
+    except BaseException:
+        proc.stop()  # nobody else holds it: it would outlive the control plane it talks to
+        raise
     return operator
 
 

@@ -29,6 +29,7 @@ FIX = {
     "kstatus": "make tools (needs Go; about a minute)",
     "argocd-health": "make tools (needs Go)",
     "actionlint": "make tools (needs Go)",
+    "telemetrygen": "make tools (needs Go; about two minutes)",
     "shellcheck": "scripts/apt-install.sh shellcheck (run by make test)",
     "runc": "scripts/apt-install.sh runc (run by make test and make cluster)",
     "containerd": "scripts/apt-install.sh containerd (run by make test and make cluster)",

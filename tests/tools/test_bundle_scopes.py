@@ -104,7 +104,8 @@ def scoped_expectations(tests: dict[str, Any], bundle: str, namespace: str, rule
         for check in case.get("promql_expr_test", []):
             read = _selected_names(check["expr"])
             # ALERTS carries the alert's labels: the stack's, once scoped.
-            assert read and read <= recorded | {"ALERTS"}, f"{bundle}: promql_expr_test of {check['expr']} reads no recording"
+            assert read, f"{bundle}: promql_expr_test of {check['expr']} reads no series"
+            assert read <= recorded | {"ALERTS"}, f"{bundle}: promql_expr_test of {check['expr']} reads no recording"
             kept = [(s, sample(s["labels"])) for s in check.get("exp_samples", [])]
             check["exp_samples"] = [{**s, "labels": text} for s, text in kept if text is not None]
         case["alert_rule_test"] = [a for a in case.get("alert_rule_test", []) if a["alertname"] not in skip]

@@ -92,7 +92,9 @@ VIGIL_PEERING: {{ ternary (include "vigil.peeringName" .) "" (eq (include "vigil
 {{- end }}
 
 {{/* The rules on namespaced resources: what the operator reads, and writes only what it generates.
-Secrets: `get` alone, and the operator asks only for their metadata (resourceVersion, to roll
+Generated kinds: `watch` too, for their metadata (labelled managed-by=vigil): a reconcile reads
+only the children that changed. Secrets: `get` alone, and the operator asks only for their
+metadata (resourceVersion, to roll
 collectors on rotation); it never lists or watches them. */}}
 {{- define "vigil.namespacedRules" -}}
 - apiGroups: [vigil.dev]
@@ -103,22 +105,22 @@ collectors on rotation); it never lists or watches them. */}}
   verbs: [get, patch]
 - apiGroups: [""]
   resources: [configmaps, services, serviceaccounts]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [policy]
   resources: [poddisruptionbudgets]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [monitoring.coreos.com]
   resources: [servicemonitors, prometheusrules, alertmanagerconfigs]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [grafana.integreatly.org]
   resources: [grafanadashboards]
-  verbs: [get, list, create, patch, delete]
+  verbs: [get, list, watch, create, patch, delete]
 - apiGroups: [""]
   resources: [events]
   verbs: [create]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime
 import functools
+import hashlib
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -66,7 +69,7 @@ def register_kind(
     kopf.on.event(**on, id="count_event")(count_events(kind.kind, index_id))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
-    kopf.timer(**on, id="drift", interval=settings.drift_interval, initial_delay=settings.drift_interval)(reconcile)
+    timer(on, "drift", settings.drift_interval, reconcile)
     return on
 
 
@@ -77,6 +80,47 @@ def issue(finding: Finding, own: str = "") -> Issue:
     """
     path = finding.path.removeprefix(f"{own}: ") if own else finding.path
     return Issue(finding.reason, f"{path}: {finding.message}")
+
+
+def spread(interval: float) -> Callable[..., float]:
+    """A timer's first delay: between half and all of ``interval``, at a point fixed by the object's uid.
+
+    Objects created (or resumed) together would otherwise tick together, every interval, all at once.
+    """
+
+    def delay(*, uid: str | None = None, **_: Any) -> float:
+        fraction = int(hashlib.sha256(str(uid).encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+        return interval * (0.5 + fraction / 2)
+
+    return delay
+
+
+def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., object]) -> None:
+    """Call ``fn`` every ``interval`` seconds per object, the first time after :func:`spread`.
+
+    kopf puts a finalizer on every object with a timer, and runs no other handler of a new object
+    until that patch has come back: a round trip more for each new object, and objects that cannot
+    be deleted while the operator is down. A timer of Vigil's needs none: on deletion kopf stops it,
+    and a tick that races the deletion only re-applies children the garbage collector removes.
+    """
+    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(fn)
+    registered = on["registry"]._spawning._handlers
+    registered[-1] = dataclasses.replace(registered[-1], requires_finalizer=False)
+
+
+def when_deleted(fn: Callable[..., None]) -> Callable[..., Awaitable[None]]:
+    """An event handler that runs ``fn`` (in a thread) once the object is gone.
+
+    Objects carry no finalizer (see :func:`timer`), so kopf's on.delete handlers would never run:
+    the watch's DELETED event is where a deletion is seen. A failure is not retried; the next
+    drift tick (or a resume) of the objects concerned repairs what it should have done.
+    """
+
+    async def gone(*, type: str, **kwargs: Any) -> None:
+        if type == "DELETED":
+            await asyncio.to_thread(fn, **kwargs)
+
+    return gone
 
 
 def generation(body: kopf.Body) -> int:

@@ -8,7 +8,7 @@ import kopf
 from pydantic import ValidationError
 
 from vigil import api, status
-from vigil.handlers.common import generation, observed, register_kind, report, retried
+from vigil.handlers.common import generation, observed, register_kind, report, retried, when_deleted
 from vigil.k8s import VIGIL, Kube
 from vigil.models.sink import TelemetrySink, TelemetrySinkStatus
 from vigil.models.stack import SinkSelection
@@ -50,12 +50,15 @@ def tell_sinks(
     """
     before, after = selected
     labels = {s["metadata"]["name"]: dict(s["metadata"].get("labels") or {}) for s in sinks}
+    shown = {s["metadata"]["name"]: (s.get("status") or {}).get("usedBy") for s in sinks}
     others = [e for e in stacks if e["name"] != stack]
     for sink in sorted((set(before) ^ set(after)) & set(labels)):
         used = {e["name"] for e in others if selects(e, sink, labels[sink])}
         if sink in after:
             used.add(stack)
-        kube.patch_status(VIGIL[KIND], namespace, sink, {"usedBy": sorted(used)})
+        # The stack's status may not show its last rollout yet; the sink may already say so.
+        if shown[sink] != sorted(used):
+            kube.patch_status(VIGIL[KIND], namespace, sink, {"usedBy": sorted(used)})
 
 
 @observed(KIND)
@@ -102,7 +105,8 @@ def wake_stacks(
 
 
 def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
-    """Sinks by namespace, as documents (stacks select only inside their namespace)."""
+    """Sinks by namespace, as documents (stacks select only inside their namespace), with the
+    stacks their status says use them."""
     meta = body.get("metadata", {})
     return {
         namespace: {
@@ -114,6 +118,7 @@ def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | N
                 "labels": dict(meta.get("labels") or {}),
             },
             "spec": dict(body.get("spec") or {}),
+            "status": {"usedBy": list((body.get("status") or {}).get("usedBy") or [])},
         }
     }
 
@@ -123,4 +128,4 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     on = register_kind(registry, api.TELEMETRY_SINK, settings, ("sinks_by_namespace", index_sink), reconcile)
     for event in (kopf.on.create, kopf.on.update):
         event(**on, id="wake-stacks")(wake_stacks)
-    kopf.on.delete(**on, id="wake-stacks", optional=True)(wake_stacks)
+    kopf.on.event(**on, id="wake-stacks-when-deleted")(when_deleted(wake_stacks))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import kopf
@@ -15,6 +16,8 @@ from vigil.handlers.common import (
     register_kind,
     report,
     retried,
+    timer,
+    when_deleted,
 )
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import Kube
@@ -112,9 +115,18 @@ def selected_sinks(body: kopf.Body) -> list[str]:
     return list((body.get("status") or {}).get("selectedSinks") or [])
 
 
+async def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile when a Secret or ConfigMap the collector reads changed since the last rollout.
+
+    On the event loop: most stacks reference none, and their tick then takes no handler thread.
+    """
+    if memo.secret_versions.get((namespace, name)):
+        await asyncio.to_thread(rotated, namespace=namespace, name=name, memo=memo, **kwargs)
+
+
 @retried
-def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
-    """Reconcile when a Secret or ConfigMap the collector reads changed since the last rollout."""
+def rotated(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
+    """Reconcile if a referenced Secret's or ConfigMap's version is not the one last rolled out."""
     known = memo.secret_versions.get((namespace, name))
     if known and memo.kube.resource_versions(namespace, known) != known:
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
@@ -136,7 +148,5 @@ def index_stack(
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the stack's handlers to ``registry``."""
     on = register_kind(registry, api.MONITORING_STACK, settings, ("stacks_by_namespace", index_stack), reconcile)
-    kopf.on.delete(**on, id="forget", optional=True)(forget_stack)
-    kopf.timer(
-        **on, id="secrets", interval=settings.secret_check_interval, initial_delay=settings.secret_check_interval
-    )(check_secrets)
+    kopf.on.event(**on, id="forget-when-deleted")(when_deleted(forget_stack))
+    timer(on, "secrets", settings.secret_check_interval, check_secrets)
