@@ -75,27 +75,32 @@ def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
     return server
 
 
+def configure_kopf(settings: kopf.OperatorSettings, vigil: Settings) -> None:
+    """kopf's settings from ``vigil``'s: storage, watch timeouts, retries, workers, Events."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=api.GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.watching.server_timeout = vigil.watch_server_timeout
+    settings.watching.client_timeout = vigil.watch_client_timeout
+    settings.watching.connect_timeout = 30
+    # kopf runs one worker coroutine per object; until every index holds every object, a worker
+    # only waits. Bounding the coroutines let early objects hold every slot while the rest
+    # could never be indexed: a deadlock at start with more objects than the limit. The
+    # bound belongs where the work is done: the threads that run the (sync) handlers.
+    settings.queueing.worker_limit = None
+    settings.execution.max_workers = vigil.worker_limit
+    settings.posting.level = getattr(logging, vigil.posting_level)
+
+
 def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> None:
-    """Apply ``vigil`` settings to kopf's at startup: storage, watch timeouts, workers, Events."""
+    """Apply ``vigil`` settings to kopf's at startup (:func:`configure_kopf`), and log in."""
 
-    def configure_kopf(settings: kopf.OperatorSettings, **_: object) -> None:
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=api.GROUP, key="last-handled-configuration"
-        )
-        settings.persistence.finalizer = f"{api.GROUP}/finalizer"
-        settings.watching.server_timeout = vigil.watch_server_timeout
-        settings.watching.client_timeout = vigil.watch_client_timeout
-        settings.watching.connect_timeout = 30
-        # kopf runs one worker coroutine per object; until every index holds every object, a worker
-        # only waits. Bounding the coroutines let early objects hold every slot while the rest
-        # could never be indexed: a deadlock at start with more objects than the limit. The
-        # bound belongs where the work is done: the threads that run the (sync) handlers.
-        settings.queueing.worker_limit = None
-        settings.execution.max_workers = vigil.worker_limit
-        settings.posting.level = getattr(logging, vigil.posting_level)
+    def configure(settings: kopf.OperatorSettings, **_: object) -> None:
+        configure_kopf(settings, vigil)
 
-    kopf.on.startup(registry=registry)(configure_kopf)
+    kopf.on.startup(registry=registry)(configure)
     # A private registry does not inherit kopf's default login; use the kubernetes client's.
     kopf.on.login(registry=registry)(kopf.login_via_client)
 

@@ -1,5 +1,6 @@
-"""Faults a real API server cannot produce on demand: throttling, server errors, conflicts,
-and the operator dying mid-reconcile. Each test asserts convergence and a truthful status."""
+"""Faults a real API server cannot produce on demand: throttling, server errors, conflicts, the
+operator dying mid-reconcile, and watches that go silent or expire. Each test asserts
+convergence and a truthful status."""
 
 from __future__ import annotations
 
@@ -9,8 +10,16 @@ import time
 from pathlib import Path
 
 from tests.harness.controlplane import ControlPlane
-from tests.harness.faultproxy import Fault, start_fault_proxy
-from tests.harness.operator import start_operator
+from tests.harness.faultproxy import Fault, FaultProxy, start_fault_proxy
+from tests.harness.operator import Operator, start_operator
+from tests.harness.population import (
+    apply_all,
+    cheap_stacks,
+    collector_configs,
+    converged,
+    delete_all,
+    in_namespace,
+)
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
 from tests.integration.test_operator import Cluster
@@ -76,3 +85,72 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
         } in status["generatedObjects"]
     finally:
         second.stop()
+
+
+# Only the event path: no drift tick may repair what a fault broke.
+SLOW_TIMERS = {"VIGIL_DRIFT_INTERVAL": "3600", "VIGIL_SECRET_CHECK_INTERVAL": "3600"}
+# The server ends a healthy watch after 10 s; a watch silent for 15 s is dropped by the operator.
+SHORT_WATCHES = {"VIGIL_WATCH_SERVER_TIMEOUT": "10", "VIGIL_WATCH_CLIENT_TIMEOUT": "15"}
+
+
+def _running(op: Operator) -> None:
+    assert op.process.alive(), f"the operator exited:\n{op.process.tail()}"
+
+
+def _gap_in_watch(proxy: FaultProxy, resource: str) -> None:
+    """The watch of ``resource`` goes silent: what changes now is not seen until the watch is replaced."""
+    proxy.add(Fault("GET", f"/{resource}?", silent=True))
+    proxy.cut_watches(f"/{resource}?")  # or the server ends it within SHORT_WATCHES
+    eventually(lambda: proxy.watches(f"/{resource}?", silent=True), f"a silent watch of {resource}", deadline_s=30)
+
+
+def _expire_after_gap(proxy: FaultProxy, resource: str) -> None:
+    """The watch that replaces the silent one is told its resourceVersion is gone (410): the operator lists again."""
+    proxy.add(Fault("GET", f"/{resource}?", expire=True))
+    eventually(
+        lambda: any(f"/{resource}?" in i and "410" in i for i in proxy.injected),
+        f"the silent watch of {resource} dropped and its successor expired",
+        deadline_s=60,
+    )
+
+
+def test_changes_while_a_watch_is_silent_then_expired_are_not_lost(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    proxy = start_fault_proxy(control_plane, tmp_path)
+    op = start_operator(control_plane, tmp_path, KUBECONFIG=str(proxy.kubeconfig), **SLOW_TIMERS, **SHORT_WATCHES)
+    try:
+        docs = in_namespace(cheap_stacks(4, sinks=2), namespace)
+        apply_all(control_plane, docs)
+        converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=120)
+        by_name = {d["metadata"]["name"]: d for d in docs}
+
+        _gap_in_watch(proxy, "telemetrysinks")
+        by_name["st0-log-0"]["spec"]["debug"] = {"verbosity": "detailed"}
+        added = in_namespace(
+            [sink("st2-log-2", labels={"stack": "st2"}, signals=["logs"], debug={"verbosity": "basic"})], namespace
+        )
+        apply_all(control_plane, [by_name["st0-log-0"], *added])
+        delete_all(control_plane, namespace, [by_name["st1-log-1"]])
+        _expire_after_gap(proxy, "telemetrysinks")
+        docs = [d for d in docs if d["metadata"]["name"] != "st1-log-1"] + added
+        converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=120)
+        configs = collector_configs(control_plane, namespace)
+        assert configs["st0"]["exporters"]["debug/st0-log-0"]["verbosity"] == "detailed"
+        assert sorted(configs["st1"]["exporters"]) == ["debug/st1-log-0"]
+        assert sorted(configs["st2"]["exporters"]) == ["debug/st2-log-0", "debug/st2-log-1", "debug/st2-log-2"]
+
+        _gap_in_watch(proxy, "monitoringstacks")
+        by_name["st3"]["spec"]["collector"] = {"replicas": 2}
+        apply_all(control_plane, [by_name["st3"]])
+        delete_all(control_plane, namespace, [by_name["st0"]])
+        _expire_after_gap(proxy, "monitoringstacks")
+        docs = [d for d in docs if d["metadata"]["name"] != "st0"]
+        converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=120)
+        assert (
+            control_plane.kubectl("get", "pdb", "st3-collector", "-n", namespace, "-o", "name").stdout.strip()
+            == "poddisruptionbudget.policy/st3-collector"
+        )
+    finally:
+        op.stop()
+    op.assert_log_clean()

@@ -31,6 +31,15 @@ def handlers_run() -> None:
         HANDLERS_READY.set(1)
 
 
+LIVE: dict[str, Any] = {"field": "metadata.deletionTimestamp", "value": kopf.ABSENT}
+"""kopf filter for index handlers: an object being deleted leaves the index at once.
+
+Otherwise a deleted sink stays selectable until its DELETED event arrives, which comes after
+the stacks it wakes have reconciled (and never, when a watch expires in between): they kept
+exporting to it.
+"""
+
+
 def indexed(kind: str, fn: Callable[..., dict[str | None, Any]]) -> Callable[..., dict[str | None, Any]]:
     """An index function that counts what it takes in (what waits for the indexes to complete)."""
 

@@ -7,7 +7,7 @@ from typing import Any
 import kopf
 
 from vigil import api, status
-from vigil.handlers.common import apply_children, count_events, generation, indexed, observed, report, resource
+from vigil.handlers.common import LIVE, apply_children, count_events, generation, indexed, observed, report, resource
 from vigil.k8s import Kube
 from vigil.models.common import ObjectReference
 from vigil.models.policy import AlertPolicy, AlertPolicyStatus
@@ -59,7 +59,7 @@ def index_policy(namespace: str | None, name: str, **_: Any) -> dict[str | None,
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the policy's handlers to ``registry``."""
     on = resource(api.ALERT_POLICY, registry)
-    kopf.index(**on, id="policies")(indexed(KIND, index_policy))
+    kopf.index(**on, **LIVE, id="policies")(indexed(KIND, index_policy))
     kopf.on.event(**on, id="count_event")(count_events(KIND, "policies"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)

@@ -8,6 +8,7 @@ import kopf
 
 from vigil import api, collector_check, status
 from vigil.handlers.common import (
+    LIVE,
     apply_children,
     count_events,
     generation,
@@ -116,7 +117,7 @@ def index_stack(
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the stack's handlers to ``registry``."""
     on = resource(api.MONITORING_STACK, registry)
-    kopf.index(**on, id="stacks_by_namespace")(indexed(KIND, index_stack))
+    kopf.index(**on, **LIVE, id="stacks_by_namespace")(indexed(KIND, index_stack))
     kopf.on.event(**on, id="count_event")(count_events(KIND, "stacks_by_namespace"))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
