@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import itertools
 import logging
 import secrets
 import threading
 import time
+from collections.abc import Iterator
 
 import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
@@ -19,6 +21,22 @@ from vigil.k8s import VIGIL, Kube, KubeError
 from vigil.settings import Settings
 
 log = logging.getLogger("vigil")
+
+
+class Backoffs:
+    """Seconds between the retries of an API request kopf makes: quick at first, then every ``cap``, without end.
+
+    kopf gives up after its default steps (about a minute). A status patch it gives up on is lost
+    until the object changes again, and a watch it gives up on stops every watch of the operator:
+    an API server down a little longer (a restart, an upgrade) left objects unprocessed for good.
+    A new iterator each time: every request starts with the quick steps.
+    """
+
+    def __init__(self, first: tuple[float, ...] = (1, 1, 2, 3, 5, 8), cap: float = 10) -> None:
+        self.first, self.cap = first, cap
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain(self.first, itertools.repeat(self.cap))
 
 
 class Readiness:
@@ -85,6 +103,7 @@ def configure_kopf(settings: kopf.OperatorSettings, vigil: Settings) -> None:
     settings.watching.server_timeout = vigil.watch_server_timeout
     settings.watching.client_timeout = vigil.watch_client_timeout
     settings.watching.connect_timeout = 30
+    settings.networking.error_backoffs = Backoffs()
     # kopf runs one worker coroutine per object; until every index holds every object, a worker
     # only waits. Bounding the coroutines let early objects hold every slot while the rest
     # could never be indexed: a deadlock at start with more objects than the limit. The

@@ -89,6 +89,8 @@ class FaultProxy:
     injected: list[str] = field(default_factory=list)
     watched: list[str] = field(default_factory=list)
     """Every watch request, in order."""
+    unreachable: int = 0
+    """Requests answered 502 because the API server could not be reached."""
     latency: float = 0.0
     """Seconds every request and every piece of a response spend on the way (each direction)."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -230,9 +232,13 @@ def start_fault_proxy(cp: ControlPlane, workdir: Path) -> FaultProxy:
             )
         try:
             return await forward(request, watch)
-        except (ConnectionResetError, aiohttp.ClientError) as exc:
-            # The client left, or the API server went away: a gateway would answer 502.
+        except aiohttp.ClientError as exc:
+            # The API server went away: a gateway answers 502.
+            with proxy._lock:
+                proxy.unreachable += 1
             return web.Response(status=502, text=_status(502, f"upstream: {exc!r}"), content_type="application/json")
+        except ConnectionResetError:
+            return web.Response(status=499)  # the client left; nobody reads this
 
     async def forward(request: web.Request, watch: bool) -> web.StreamResponse:
         latency = proxy.latency

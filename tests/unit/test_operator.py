@@ -1,14 +1,23 @@
-"""The operator process's own pieces: the indexes' filter, the changes kopf sees."""
+"""The operator process's own pieces: kopf's retries, the indexes' filter, the changes kopf sees."""
 
 from __future__ import annotations
+
+import itertools
 
 import kopf
 
 from vigil import api
 from vigil.handlers import build_registry
 from vigil.handlers.sink import WAKE_ANNOTATION
-from vigil.operator import configure_kopf
+from vigil.operator import Backoffs, configure_kopf
 from vigil.settings import Settings
+
+
+def test_kopf_retries_an_api_request_without_end_and_each_request_starts_quick() -> None:
+    backoffs = Backoffs(first=(1, 2), cap=10)
+    assert list(itertools.islice(backoffs, 6)) == [1, 2, 10, 10, 10, 10]
+    assert list(itertools.islice(backoffs, 3)) == [1, 2, 10]  # a new request: the quick steps again
+    assert sum(itertools.islice(Backoffs(), 100)) > 10 * 60  # far past kopf's own ~1 minute, and on
 
 
 def test_no_index_holds_an_object_being_deleted() -> None:
