@@ -8,7 +8,6 @@ import itertools
 import logging
 import secrets
 import threading
-import time
 from collections.abc import Iterator
 
 import kopf
@@ -43,7 +42,9 @@ class Readiness:
     """Ready means objects can be processed: kopf runs, and its indexes hold every object.
 
     kopf runs no handler before every index is complete, so the first handler says so. With no
-    objects at all no handler runs: then an empty listing (checked now and then) says so.
+    objects at all no handler runs: then an empty listing (checked now and then, in the
+    background) says so. /readyz answers from memory: a probe must never wait on the API
+    server, or a slow network turns into a pod marked unready (and its timeout into a broken pipe).
     """
 
     CHECK_EVERY_S = 5.0
@@ -51,17 +52,21 @@ class Readiness:
     def __init__(self, kube: Kube, settings: Settings) -> None:
         self.kopf = threading.Event()
         self._kube, self._namespaces = kube, settings.namespaces
-        self._checked = 0.0
 
-    def __call__(self) -> bool:
-        if not self.kopf.is_set():
-            return False
-        if not INDEXED.is_set() and time.monotonic() - self._checked > self.CHECK_EVERY_S:
-            self._checked = time.monotonic()
+    def start(self) -> None:
+        """Look for an empty cluster in the background until handlers run."""
+        threading.Thread(target=self._notice_nothing, name="vigil-readiness", daemon=True).start()
+
+    def _notice_nothing(self) -> None:
+        self.kopf.wait()
+        while not INDEXED.is_set():
             with contextlib.suppress(KubeError):
                 if not any(self._kube.any_exist(VIGIL[k.kind], self._namespaces) for k in api.KINDS):
                     handlers_run()
-        return INDEXED.is_set()
+            INDEXED.wait(self.CHECK_EVERY_S)
+
+    def __call__(self) -> bool:
+        return self.kopf.is_set() and INDEXED.is_set()
 
     def why_not(self) -> bytes:
         return b"starting\n" if not self.kopf.is_set() else b"waiting for the indexes to hold every object\n"
@@ -79,11 +84,13 @@ def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
                 body, kind = (b"ok\n" if code == 200 else ready.why_not()), "text/plain"
             else:
                 code, body, kind = 404, b"not found\n", "text/plain"
-            self.send_response(code)
-            self.send_header("Content-Type", kind)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            # A prober that gave up has closed the connection: nothing to tell it.
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.send_response(code)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         def log_message(self, *args: object) -> None:
             return
@@ -145,6 +152,7 @@ def run(settings: Settings) -> int:
     # One connection per handler thread, and a few for timers' reads.
     kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
     ready = Readiness(kube, settings)
+    ready.start()
     server = _serve(settings.metrics_port, ready)
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
     priority = peering_priority(settings)

@@ -1,9 +1,10 @@
 """Faults a real API server cannot produce on demand: throttling, server errors, conflicts, the
-operator dying mid-reconcile, and watches that go silent or expire. Each test asserts
-convergence and a truthful status."""
+operator dying mid-reconcile, watches that go silent or expire, and a slow network. Each test
+asserts convergence and a truthful status."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.faultproxy import Fault, FaultProxy, start_fault_proxy
-from tests.harness.operator import Operator, start_operator
+from tests.harness.operator import Operator, probing, start_operator
 from tests.harness.population import (
     apply_all,
     cheap_stacks,
@@ -19,10 +20,12 @@ from tests.harness.population import (
     converged,
     delete_all,
     in_namespace,
+    vigil_objects,
 )
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
 from tests.integration.test_operator import Cluster
+from vigil.k8s import REQUEST_TIMEOUT_S
 
 
 def _deploy(cluster: Cluster, name: str) -> None:
@@ -151,6 +154,59 @@ def test_changes_while_a_watch_is_silent_then_expired_are_not_lost(
             control_plane.kubectl("get", "pdb", "st3-collector", "-n", namespace, "-o", "name").stdout.strip()
             == "poddisruptionbudget.policy/st3-collector"
         )
+    finally:
+        op.stop()
+    op.assert_log_clean()
+
+
+LATENCY_S = 0.25
+"""Each way, on every request and every piece of every response (watch events included)."""
+STALLED = 2
+"""Deployment applies held longer than the operator's request timeout: they time out."""
+
+
+def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    proxy = start_fault_proxy(control_plane, tmp_path)
+    proxy.latency = LATENCY_S
+    proxy.add(Fault("PATCH", "/deployments/", delay=REQUEST_TIMEOUT_S + 5, count=STALLED))
+    # Alone in an empty namespace: readiness has to ask the API server whether anything exists.
+    op = start_operator(
+        control_plane,
+        tmp_path,
+        wait=False,
+        KUBECONFIG=str(proxy.kubeconfig),
+        VIGIL_NAMESPACES=namespace,
+        **SLOW_TIMERS,
+    )
+    try:
+        with probing(op) as missed:
+            eventually(op.ready, "the operator ready in its empty namespace", deadline_s=60)
+            docs = in_namespace(cheap_stacks(6), namespace)
+            apply_all(control_plane, docs)
+            converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=180)
+            sinks = [d for d in docs if d["kind"] == "TelemetrySink"]
+            for doc in sinks:
+                doc["spec"]["debug"] = {"verbosity": "detailed"}
+            apply_all(control_plane, sinks)
+            converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=180)
+            eventually(
+                lambda: all(
+                    c["exporters"][f"debug/{s}-log-0"]["verbosity"] == "detailed"
+                    for s, c in collector_configs(control_plane, namespace).items()
+                ),
+                "every collector config with the change",
+            )
+        assert missed == [], "probes the operator did not answer within 1 s"
+        assert len(proxy.injected) == STALLED, proxy.injected
+        assert op.count("vigil_api_requests_total", code="none") >= STALLED, "no request timed out"
+        events = json.loads(control_plane.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
+        warnings = [f"{e['involvedObject']['name']}: {e['reason']}" for e in events if e["type"] != "Normal"]
+        assert warnings == [], "a timeout was reported as something wrong with an object"
+        for obj in vigil_objects(control_plane, namespace):
+            conditions = {c["type"]: c["status"] for c in obj["status"]["conditions"]}
+            assert conditions == {"Ready": "True", "Degraded": "False", "Stalled": "False"}, obj["metadata"]["name"]
     finally:
         op.stop()
     op.assert_log_clean()

@@ -1,15 +1,25 @@
-"""The operator process's own pieces: kopf's retries, the indexes' filter, the changes kopf sees."""
+"""The operator process's own pieces: kopf's retries, the indexes' filter, a /readyz that never waits."""
 
 from __future__ import annotations
 
 import itertools
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from typing import Any
 
 import kopf
+import pytest
 
+from tests.harness.tools import free_port
 from vigil import api
 from vigil.handlers import build_registry
+from vigil.handlers.common import INDEXED
 from vigil.handlers.sink import WAKE_ANNOTATION
-from vigil.operator import Backoffs, configure_kopf
+from vigil.k8s import Kube
+from vigil.metrics import HANDLERS_READY
+from vigil.operator import Backoffs, Readiness, _serve, configure_kopf
 from vigil.settings import Settings
 
 
@@ -39,3 +49,52 @@ def test_a_sink_change_is_a_change_of_the_stacks_it_wakes() -> None:
 
     # kopf runs a stack's update handler only when its essence changed.
     assert essence(body=stack("gw@1")) != essence(body=stack("gw@2"))
+
+
+class SlowKube(Kube):
+    """An API server that takes ``delay`` seconds to say whether anything exists."""
+
+    def __init__(self, delay: float, exists: bool) -> None:
+        super().__init__()
+        self.delay, self.exists, self.asked = delay, exists, 0
+
+    def any_exist(self, *_: Any, **__: Any) -> bool:
+        self.asked += 1
+        time.sleep(self.delay)
+        return self.exists
+
+
+@pytest.fixture
+def indexed_reset() -> Iterator[None]:
+    INDEXED.clear()
+    yield
+    INDEXED.clear()
+    HANDLERS_READY.set(0)
+
+
+def get(port: int, path: str, timeout: float = 1.0) -> int:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=timeout) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code
+
+
+def test_readyz_answers_at_once_while_the_api_server_is_slow(indexed_reset: None) -> None:
+    kube = SlowKube(delay=1.0, exists=False)
+    ready = Readiness(kube, Settings())
+    port = free_port()
+    server = _serve(port, ready)
+    try:
+        ready.start()
+        assert get(port, "/readyz") == 503  # kopf not started
+        ready.kopf.set()
+        started = time.monotonic()
+        codes = []
+        while time.monotonic() - started < 6:
+            codes.append(get(port, "/readyz", timeout=0.5))  # never waits for the 1 s answers
+            time.sleep(0.1)
+        assert (codes[0], codes[-1]) == (503, 200), codes
+        assert kube.asked >= 1
+    finally:
+        server.shutdown()
