@@ -1,13 +1,15 @@
 """Faults a real API server cannot produce on demand: throttling, server errors, conflicts, the
-operator dying mid-reconcile, watches that go silent or expire, and a slow network. Each test
-asserts convergence and a truthful status."""
+operator dying mid-reconcile or killed again and again, watches that go silent or expire, and a
+slow network. Each test asserts convergence and a truthful status."""
 
 from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from tests.harness.controlplane import ControlPlane
@@ -15,6 +17,7 @@ from tests.harness.faultproxy import Fault, FaultProxy, start_fault_proxy
 from tests.harness.operator import Operator, probing, start_operator
 from tests.harness.population import (
     apply_all,
+    apply_in_chunks,
     cheap_stacks,
     collector_configs,
     converged,
@@ -210,3 +213,41 @@ def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
     finally:
         op.stop()
     op.assert_log_clean()
+
+
+KILL_STACKS = 200
+KILL_DELETED = 20
+KILLS = 6
+"""At least: the loop goes on until the bulk apply is done."""
+
+
+def test_operator_killed_every_few_seconds_during_a_bulk_apply_of_200_stacks_converges(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    docs = in_namespace(cheap_stacks(KILL_STACKS), namespace)
+    gone, kept = docs[: 2 * KILL_DELETED], docs[2 * KILL_DELETED :]
+    lifetimes = random.Random(13)
+    killed: list[Operator] = []
+    requests_before_kill = 0.0
+    with ThreadPoolExecutor(1) as pool:
+        applying = pool.submit(apply_in_chunks, control_plane, kept, chunk=40)
+        apply_all(control_plane, gone)
+        while not applying.done() or len(killed) < KILLS:
+            # Killed a few seconds into its work: once ready, its handlers run.
+            op = start_operator(control_plane, tmp_path, name=f"killed-{len(killed)}", **SLOW_TIMERS)
+            time.sleep(lifetimes.uniform(3, 8))
+            requests_before_kill += op.count("vigil_api_requests_total")
+            os.kill(op.process.pid, signal.SIGKILL)
+            op.process.popen.wait(timeout=10)
+            killed.append(op)
+            if len(killed) == KILLS // 2:
+                delete_all(control_plane, namespace, gone)
+        applying.result()
+    assert requests_before_kill > 0, "no operator was killed while it reconciled"
+    last = start_operator(control_plane, tmp_path, name="last", wait=False, **SLOW_TIMERS)
+    try:
+        converged(control_plane, namespace, kept, alive=lambda: _running(last), deadline_s=300)
+    finally:
+        last.stop()
+    for op in [*killed, last]:
+        op.assert_log_clean()
