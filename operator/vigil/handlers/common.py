@@ -11,7 +11,7 @@ from typing import Any
 
 import kopf
 
-from vigil import api, status
+from vigil import api, collector_check, status
 from vigil.k8s import Kube, KubeError
 from vigil.metrics import HANDLERS_READY, INDEX_EVENTS, MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.pipeline import Finding
@@ -72,7 +72,8 @@ def now() -> str:
 
 
 def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Count and time a reconcile; API errors worth retrying become kopf.TemporaryError."""
+    """Count and time a reconcile; API errors worth retrying, and a collector that gave no verdict,
+    become kopf.TemporaryError."""
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(fn)
@@ -84,6 +85,9 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             except KubeError as exc:
                 RECONCILES.labels(kind, "error").inc()
                 raise retry_later(exc) from exc
+            except collector_check.NoVerdictError as exc:
+                RECONCILES.labels(kind, "error").inc()
+                raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY_S) from exc
             except Exception:
                 RECONCILES.labels(kind, "error").inc()
                 raise
