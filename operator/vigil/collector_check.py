@@ -32,6 +32,13 @@ _cache: OrderedDict[str, str | None] = OrderedDict()
 _lock = threading.Lock()
 
 
+class NoVerdictError(Exception):
+    """The collector gave no verdict on the config (it timed out, or could not start).
+
+    Worth a retry, never a status: a busy node must not turn a good config into InvalidConfig.
+    """
+
+
 def _limits() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
@@ -59,10 +66,10 @@ def _run(binary: str, config: CollectorConfig) -> str | None:
                 cwd=tmp,
                 preexec_fn=_limits,
             )
-        except subprocess.TimeoutExpired:
-            return f"the collector did not finish validating within {TIMEOUT_S:.0f}s"
+        except subprocess.TimeoutExpired as exc:
+            raise NoVerdictError(f"the collector did not finish validating within {TIMEOUT_S:.0f}s") from exc
         except OSError as exc:
-            return f"could not run the collector to validate the config: {exc.strerror}"
+            raise NoVerdictError(f"could not run the collector to validate the config: {exc.strerror}") from exc
         if result.returncode == 0:
             return None
         lines = [ln for ln in (result.stderr or result.stdout).splitlines() if ln.strip()]
@@ -72,7 +79,7 @@ def _run(binary: str, config: CollectorConfig) -> str | None:
 
 
 def validate(binary: str, config: CollectorConfig) -> str | None:
-    """None when the collector accepts ``config``; else why not, in one line."""
+    """None when the collector accepts ``config``; else why not, in one line (NoVerdictError: no verdict)."""
     foreign = foreign_expansions(config.text)
     if foreign:
         # Everything Vigil renders is escaped; reaching this is a bug, and the config is not run.
@@ -85,16 +92,18 @@ def validate(binary: str, config: CollectorConfig) -> str | None:
             return _cache[key]
     verdict = _run(binary, config)
     COLLECTOR_VALIDATIONS.labels("valid" if verdict is None else "invalid").inc()
-    if verdict is None or not verdict.startswith(("the collector did not finish", "could not run")):
-        with _lock:
-            _cache[key] = verdict
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+    with _lock:
+        _cache[key] = verdict
+        while len(_cache) > CACHE_SIZE:
+            _cache.popitem(last=False)
     return verdict
 
 
 def issue(binary: str, config: CollectorConfig | None) -> Issue | None:
-    """Why the collector rejects ``config``, for status (None: accepted, or no collector to ask)."""
+    """Why the collector rejects ``config``, for status (None: accepted, or no collector to ask).
+
+    Raises NoVerdictError when the collector gave no verdict.
+    """
     if not binary or config is None:
         return None
     problem = validate(binary, config)

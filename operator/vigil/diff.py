@@ -211,6 +211,9 @@ class _Differ:
         except RefusedError as exc:
             self.report.errors.append(f"{label}: the operator would not roll this out: {exc}")
             return
+        except collector_check.NoVerdictError as exc:
+            self.report.errors.append(f"{label}: {exc}")
+            return
         wanted: set[tuple[str, str, str]] = set()
         for child in children:
             rt = resource_type(child["apiVersion"], child["kind"])

@@ -6,10 +6,11 @@ import contextlib
 import ctypes
 import ctypes.util
 import http.server
+import itertools
 import logging
 import secrets
 import threading
-import time
+from collections.abc import Iterator
 
 import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
@@ -23,11 +24,29 @@ from vigil.settings import Settings
 log = logging.getLogger("vigil")
 
 
+class Backoffs:
+    """Seconds between the retries of an API request kopf makes: quick at first, then every ``cap``, without end.
+
+    kopf gives up after its default steps (about a minute). A status patch it gives up on is lost
+    until the object changes again, and a watch it gives up on stops every watch of the operator:
+    an API server down a little longer (a restart, an upgrade) left objects unprocessed for good.
+    A new iterator each time: every request starts with the quick steps.
+    """
+
+    def __init__(self, first: tuple[float, ...] = (1, 1, 2, 3, 5, 8), cap: float = 10) -> None:
+        self.first, self.cap = first, cap
+
+    def __iter__(self) -> Iterator[float]:
+        return itertools.chain(self.first, itertools.repeat(self.cap))
+
+
 class Readiness:
     """Ready means objects can be processed: kopf runs, and its indexes hold every object.
 
     kopf runs no handler before every index is complete, so the first handler says so. With no
-    objects at all no handler runs: then an empty listing (checked now and then) says so.
+    objects at all no handler runs: then an empty listing (checked now and then, in the
+    background) says so. /readyz answers from memory: a probe must never wait on the API
+    server, or a slow network turns into a pod marked unready (and its timeout into a broken pipe).
     """
 
     CHECK_EVERY_S = 5.0
@@ -35,17 +54,21 @@ class Readiness:
     def __init__(self, kube: Kube, settings: Settings) -> None:
         self.kopf = threading.Event()
         self._kube, self._namespaces = kube, settings.namespaces
-        self._checked = 0.0
 
-    def __call__(self) -> bool:
-        if not self.kopf.is_set():
-            return False
-        if not INDEXED.is_set() and time.monotonic() - self._checked > self.CHECK_EVERY_S:
-            self._checked = time.monotonic()
+    def start(self) -> None:
+        """Look for an empty cluster in the background until handlers run."""
+        threading.Thread(target=self._notice_nothing, name="vigil-readiness", daemon=True).start()
+
+    def _notice_nothing(self) -> None:
+        self.kopf.wait()
+        while not INDEXED.is_set():
             with contextlib.suppress(KubeError):
                 if not any(self._kube.any_exist(VIGIL[k.kind], self._namespaces) for k in api.KINDS):
                     handlers_run()
-        return INDEXED.is_set()
+            INDEXED.wait(self.CHECK_EVERY_S)
+
+    def __call__(self) -> bool:
+        return self.kopf.is_set() and INDEXED.is_set()
 
     def why_not(self) -> bytes:
         return b"starting\n" if not self.kopf.is_set() else b"waiting for the indexes to hold every object\n"
@@ -63,7 +86,7 @@ def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
                 body, kind = (b"ok\n" if code == 200 else ready.why_not()), "text/plain"
             else:
                 code, body, kind = 404, b"not found\n", "text/plain"
-            # A prober that gave up (a timeout under load) is no error of the operator's.
+            # A prober that gave up has closed the connection: nothing to tell it.
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 self.send_response(code)
                 self.send_header("Content-Type", kind)
@@ -79,33 +102,39 @@ def _serve(port: int, ready: Readiness) -> http.server.ThreadingHTTPServer:
     return server
 
 
+def configure_kopf(settings: kopf.OperatorSettings, vigil: Settings) -> None:
+    """kopf's settings from ``vigil``'s: storage, watch timeouts, retries, workers, Events."""
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=api.GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.watching.server_timeout = vigil.watch_server_timeout
+    settings.watching.client_timeout = vigil.watch_client_timeout
+    settings.watching.connect_timeout = 30
+    settings.networking.error_backoffs = Backoffs()
+    # kopf runs one worker coroutine per object; until every index holds every object, a worker
+    # only waits. Bounding the coroutines let early objects hold every slot while the rest
+    # could never be indexed: a deadlock at start with more objects than the limit. The
+    # bound belongs where the work is done: the threads that run the (sync) handlers.
+    settings.queueing.worker_limit = None
+    settings.execution.max_workers = vigil.worker_limit
+    # A tick that is running when its timer stops (exit, deletion) finishes in this time,
+    # instead of being left orphaned in its thread with a warning.
+    settings.background.instant_exit_timeout = 2.0
+    settings.posting.level = getattr(logging, vigil.posting_level)
+    # Watching some namespaces needs no cluster-wide permission (deploy/rbac-namespaced.yaml):
+    # no namespace listing, and Vigil's kinds found once at start by discovery, not by watching CRDs.
+    settings.scanning.disabled = bool(vigil.namespaces)
+
+
 def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> None:
-    """Apply ``vigil`` settings to kopf's at startup: storage, watch timeouts, workers, Events."""
+    """Apply ``vigil`` settings to kopf's at startup (:func:`configure_kopf`), and log in."""
 
-    def configure_kopf(settings: kopf.OperatorSettings, **_: object) -> None:
-        settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=api.GROUP)
-        settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-            prefix=api.GROUP, key="last-handled-configuration"
-        )
-        settings.persistence.finalizer = f"{api.GROUP}/finalizer"
-        settings.watching.server_timeout = vigil.watch_server_timeout
-        settings.watching.client_timeout = vigil.watch_client_timeout
-        settings.watching.connect_timeout = 30
-        # kopf runs one worker coroutine per object; until every index holds every object, a worker
-        # only waits. Bounding the coroutines let early objects hold every slot while the rest
-        # could never be indexed: a deadlock at start with more objects than the limit. The
-        # bound belongs where the work is done: the threads that run the (sync) handlers.
-        settings.queueing.worker_limit = None
-        settings.execution.max_workers = vigil.worker_limit
-        # A tick that is running when its timer stops (exit, deletion) finishes in this time,
-        # instead of being left orphaned in its thread with a warning.
-        settings.background.instant_exit_timeout = 2.0
-        settings.posting.level = getattr(logging, vigil.posting_level)
-        # Watching some namespaces needs no cluster-wide permission (deploy/rbac-namespaced.yaml):
-        # no namespace listing, and Vigil's kinds found once at start by discovery, not by watching CRDs.
-        settings.scanning.disabled = bool(vigil.namespaces)
+    def configure(settings: kopf.OperatorSettings, **_: object) -> None:
+        configure_kopf(settings, vigil)
 
-    kopf.on.startup(registry=registry)(configure_kopf)
+    kopf.on.startup(registry=registry)(configure)
     # A private registry does not inherit kopf's default login; use the kubernetes client's.
     kopf.on.login(registry=registry)(kopf.login_via_client)
 
@@ -154,6 +183,7 @@ def run(settings: Settings) -> int:
     # Children's metadata from watches: a reconcile reads only what changed, and lists nothing.
     children = kube.watch_children(settings.namespaces)
     ready = Readiness(kube, settings)
+    ready.start()
     server = _serve(settings.metrics_port, ready)
     memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
     priority = peering_priority(settings)

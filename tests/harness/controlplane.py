@@ -7,6 +7,7 @@ The local node (tests/harness/node.py) starts the same control plane with its ow
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import shutil
@@ -14,7 +15,7 @@ import ssl
 import subprocess
 import tempfile
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ import yaml
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.harness.process import Process, start, wait_until
+from tests.harness.process import Process, restart, start, wait_until
 from tests.harness.tools import ROOT, find, free_port
 
 CRD_DIRS = (
@@ -117,6 +118,26 @@ class ControlPlane:
     def logs(self) -> dict[str, str]:
         """The end of each component's log."""
         return {p.name: p.tail(50) for p in self.processes}
+
+    def component(self, name: str) -> Process:
+        """The running process of component ``name`` (``etcd``, ``kube-apiserver``, ...)."""
+        return next(p for p in self.processes if p.name == name)
+
+    @contextlib.contextmanager
+    def outage(self, name: str) -> Iterator[None]:
+        """Component ``name`` is stopped inside the block, then started again on the same ports and
+        data, and ready (the API server's /readyz says ok) when the block ends."""
+        proc = self.component(name)
+        proc.stop()
+        try:
+            yield
+        finally:
+            again = restart(proc)
+            self.processes[self.processes.index(proc)] = again
+            if name == "etcd":
+                url = next(a for a in again.argv if a.startswith("--listen-client-urls=")).partition("=")[2]
+                wait_until(lambda: _http_ok(f"{url}/health"), 30, "etcd /health", again)
+            wait_until(lambda: self.request("/readyz") == "ok", READY_DEADLINE_S, "kube-apiserver /readyz", again)
 
     def stop(self, keep: bool = False) -> None:
         """Stop every component by PID (reverse start order); remove the folder unless ``keep``."""

@@ -19,9 +19,9 @@ from tests.harness.controlplane import ControlPlane, ExistingCluster, start_cont
 from tests.harness.tools import REQUIRE, find, free_port, require
 
 
-@pytest.fixture(scope="session")
-def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
-    """etcd + kube-apiserver + kube-controller-manager on 127.0.0.1, with every CRD Vigil uses."""
+def own_control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """For a fixture: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1, with every CRD
+    Vigil uses; stopped afterwards (its logs kept when a test failed)."""
     for tool in ("etcd", "kube-apiserver", "kube-controller-manager", "kubectl"):
         require(tool)
     cp = start_control_plane()
@@ -33,6 +33,12 @@ def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
         cp.stop(keep=failed)
         if failed:
             print(f"\ncontrol plane logs kept in {cp.workdir}")
+
+
+@pytest.fixture(scope="session")
+def control_plane(request: pytest.FixtureRequest) -> Iterator[ControlPlane]:
+    """The control plane the integration tier shares."""
+    yield from own_control_plane(request)
 
 
 @pytest.fixture

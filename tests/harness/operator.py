@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -52,11 +55,12 @@ class Operator:
         )
 
     def ready(self) -> bool:
-        """Whether /readyz answers 200 (503 while the operator cannot process objects yet)."""
+        """Whether /readyz answers 200 (503 while the operator cannot process objects yet; no answer
+        within 2 s is not ready either)."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as resp:
                 return bool(resp.status == 200)
-        except urllib.error.HTTPError:
+        except (urllib.error.HTTPError, TimeoutError):
             return False
 
     def stop(self) -> None:
@@ -96,6 +100,36 @@ def start_operator(
         proc.stop()  # nobody else holds it: it would outlive the control plane it talks to
         raise
     return operator
+
+
+@contextlib.contextmanager
+def probing(op: Operator, timeout_s: float = 1.0, every_s: float = 0.5) -> Iterator[list[str]]:
+    """Probe /healthz and /readyz as kubelet does (its default timeout is 1 s) while the block runs.
+
+    The list holds every probe that got no answer in time (a 503 is an answer).
+    """
+    missed: list[str] = []
+    stop = threading.Event()
+
+    def probe() -> None:
+        while not stop.wait(every_s):
+            for path in ("/healthz", "/readyz"):
+                started = time.monotonic()
+                try:
+                    with urllib.request.urlopen(f"http://127.0.0.1:{op.port}{path}", timeout=timeout_s):
+                        pass
+                except urllib.error.HTTPError:
+                    pass
+                except OSError as exc:
+                    missed.append(f"{path} after {time.monotonic() - started:.1f}s: {exc}")
+
+    prober = threading.Thread(target=probe, name="prober", daemon=True)
+    prober.start()
+    try:
+        yield missed
+    finally:
+        stop.set()
+        prober.join(timeout=timeout_s * 3)
 
 
 def running_operator(cp: ControlPlane, workdir: Path, **env: str) -> Iterator[Operator]:

@@ -26,6 +26,10 @@ class Process:
     popen: subprocess.Popen[bytes]
     log: Path
     stopped: bool = field(default=False)
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    pass_fds: tuple[int, ...] = ()
+    """How it was started (see :func:`restart`)."""
 
     @property
     def pid(self) -> int:
@@ -64,14 +68,16 @@ def start(
     workdir: Path,
     env: dict[str, str] | None = None,
     pass_fds: Sequence[int] = (),
+    *,
+    append: bool = False,
 ) -> Process:
-    """Start ``argv`` in its own process group, output to ``workdir/<name>.log``.
+    """Start ``argv`` in its own process group, output to ``workdir/<name>.log`` (added to with ``append``).
 
     ``pass_fds`` stay open in the program (and in what it starts), e.g. a lock that must be held
     as long as any of them runs.
     """
     log = workdir / f"{name}.log"
-    handle = log.open("wb")
+    handle = log.open("ab" if append else "wb")
     popen = subprocess.Popen(
         list(argv),
         stdout=handle,
@@ -83,7 +89,13 @@ def start(
         pass_fds=tuple(pass_fds),
     )
     handle.close()
-    return Process(name, popen, log)
+    return Process(name, popen, log, argv=tuple(argv), env=dict(env or {}), pass_fds=tuple(pass_fds))
+
+
+def restart(proc: Process) -> Process:
+    """Stop ``proc`` if it still runs and start it again the same way; its log goes on in the same file."""
+    proc.stop()
+    return start(proc.name, proc.argv, proc.log.parent, proc.env, proc.pass_fds, append=True)
 
 
 def wait_until(check: Callable[[], bool], deadline_s: float, what: str, proc: Process | None = None) -> None:

@@ -8,21 +8,21 @@ limit: before the fix, objects waiting for the indexes held every worker and non
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, start_operator
+from tests.harness.population import apply_all, not_ready
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
 from tests.integration.test_operator import secret
 
 STACKS, SINKS_PER_STACK, POLICIES = 100, 3, 50
+OBJECTS = STACKS * (SINKS_PER_STACK + 1) + POLICIES
 DEADLINE_S = 240.0
 # Only the event path: no drift tick may rescue a stuck start.
 SLOW_TIMERS = {"VIGIL_DRIFT_INTERVAL": "3600", "VIGIL_SECRET_CHECK_INTERVAL": "3600"}
@@ -52,28 +52,10 @@ def population(namespace: str) -> list[dict[str, Any]]:
     return docs
 
 
-def apply_all(cp: ControlPlane, docs: list[dict[str, Any]]) -> None:
-    for start in range(0, len(docs), 100):  # each kubectl call has its own deadline
-        chunk = docs[start : start + 100]
-        cp.kubectl("apply", "--server-side", "--field-manager=test", "-f", "-", input=yaml.safe_dump_all(chunk))
-
-
-def not_ready(cp: ControlPlane, namespace: str) -> list[str]:
-    """Vigil objects of the namespace that are not Ready for their current generation."""
-    items = json.loads(cp.kubectl("get", "tsink,mstack,apol", "-n", namespace, "-o", "json").stdout)["items"]
-    pending = []
-    for obj in items:
-        ready = next((c for c in (obj.get("status") or {}).get("conditions", []) if c["type"] == "Ready"), {})
-        if ready.get("status") != "True" or ready.get("observedGeneration") != obj["metadata"]["generation"]:
-            pending.append(f"{obj['kind']}/{obj['metadata']['name']}")
-    assert len(items) == STACKS * (SINKS_PER_STACK + 1) + POLICIES, "objects missing from the namespace"
-    return pending
-
-
 def all_ready(cp: ControlPlane, namespace: str, operator: Operator) -> None:
     def done() -> bool:
         assert operator.process.alive(), operator.process.tail()
-        return not_ready(cp, namespace) == []
+        return not_ready(cp, namespace, OBJECTS) == []
 
     eventually(done, "every sink, stack and policy Ready", deadline_s=DEADLINE_S, interval_s=2)
 
@@ -121,7 +103,7 @@ def test_objects_present_before_start_all_become_ready_and_a_restart_writes_noth
         deadline_s=DEADLINE_S,
     )
     assert third.child_writes() == 0
-    assert not_ready(control_plane, namespace) == []
+    assert not_ready(control_plane, namespace, OBJECTS) == []
 
 
 def test_objects_arriving_while_the_operator_lists_all_become_ready(

@@ -14,7 +14,7 @@ from typing import Any
 
 import kopf
 
-from vigil import api, status
+from vigil import api, collector_check, status
 from vigil.k8s import Kube, KubeError, NotOwnedError
 from vigil.metrics import HANDLERS_READY, INDEX_EVENTS, MANAGED, RECONCILE_SECONDS, RECONCILES, WATCH_EVENTS
 from vigil.pipeline import Finding
@@ -33,6 +33,15 @@ def handlers_run() -> None:
     if not INDEXED.is_set():
         INDEXED.set()
         HANDLERS_READY.set(1)
+
+
+LIVE: dict[str, Any] = {"field": "metadata.deletionTimestamp", "value": kopf.ABSENT}
+"""kopf filter for index handlers: an object being deleted leaves the index at once.
+
+Otherwise a deleted sink stays selectable until its DELETED event arrives, which comes after
+the stacks it wakes have reconciled (and never, when a watch expires in between): they kept
+exporting to it.
+"""
 
 
 def indexed(kind: str, fn: Callable[..., dict[str | None, Any]]) -> Callable[..., dict[str | None, Any]]:
@@ -65,7 +74,7 @@ def register_kind(
     """
     on = resource(kind, registry)
     index_id, index_fn = index
-    kopf.index(**on, id=index_id)(indexed(kind.kind, index_fn))
+    kopf.index(**on, **LIVE, id=index_id)(indexed(kind.kind, index_fn))
     kopf.on.event(**on, id="count_event")(count_events(kind.kind, index_id))
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
@@ -134,7 +143,8 @@ def now() -> str:
 
 
 def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Count and time a reconcile; API errors worth retrying become kopf.TemporaryError."""
+    """Count and time a reconcile; API errors worth retrying, and a collector that gave no verdict,
+    become kopf.TemporaryError."""
 
     def wrap(fn: Callable[..., None]) -> Callable[..., None]:
         @functools.wraps(fn)
@@ -146,6 +156,9 @@ def observed(kind: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
             except KubeError as exc:
                 RECONCILES.labels(kind, "error").inc()
                 raise retry_later(exc) from exc
+            except collector_check.NoVerdictError as exc:
+                RECONCILES.labels(kind, "error").inc()
+                raise kopf.TemporaryError(str(exc), delay=RETRY_DELAY_S) from exc
             except Exception:
                 RECONCILES.labels(kind, "error").inc()
                 raise

@@ -18,7 +18,9 @@ from vigil.settings import Settings
 from vigil.status import Issue
 
 KIND = api.TELEMETRY_SINK.kind
-WAKE_ANNOTATION = f"{api.GROUP}/sinks-changed"
+WAKE_ANNOTATION = f"sinks.{api.GROUP}/changed"
+"""Set on a stack to make kopf run its update handler. Not under ``vigil.dev/``: kopf ignores
+every annotation under its own storage prefix when it looks for changes, so those woke nothing."""
 
 
 def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
@@ -69,39 +71,49 @@ def reconcile(
     name: str,
     labels: kopf.Labels,
     patch: kopf.Patch,
+    memo: kopf.Memo,
     stacks_by_namespace: kopf.Index[str, dict[str, Any]],
+    reason: str | None = None,
     **_: Any,
 ) -> None:
-    """Validate the sink and report who uses it."""
+    """Validate the sink and report who uses it; once created or changed, wake the stacks that select it.
+
+    One handler per event, so kopf keeps no record of one having succeeded before the next: the
+    operator killed between kopf's two writes (its record, then the status) would otherwise
+    leave a sink whose reconcile counted as done and whose status was never written.
+    """
     parsed = parse_as(body, TelemetrySink)
     used_by = users(list(stacks_by_namespace.get(namespace, [])), name, dict(labels))
     if isinstance(parsed, list):
         error, fields = Issue("InvalidSpec", problems_message(parsed)), TelemetrySinkStatus(used_by=used_by)
     else:
         error, fields = None, TelemetrySinkStatus(destination_type=parsed.model.spec.destination_type, used_by=used_by)
+    if reason in (kopf.Reason.CREATE, kopf.Reason.UPDATE):
+        wake(memo.kube, body, list(stacks_by_namespace.get(namespace, [])))
     report(body, patch, status.Outcome(generation(body), error, (), status.fields_of(fields)))
+
+
+def wake(kube: Kube, body: kopf.Body, stacks: list[dict[str, Any]]) -> None:
+    """Re-reconcile every stack (of ``stacks``, from the index) that selects the sink now or did before."""
+    meta = body.get("metadata", {})
+    name, namespace, labels = meta["name"], meta["namespace"], dict(meta.get("labels") or {})
+    for entry in stacks:
+        if selects(entry, name, labels) or name in entry["selected"]:
+            kube.annotate(
+                VIGIL[api.MONITORING_STACK.kind],
+                namespace,
+                entry["name"],
+                {WAKE_ANNOTATION: f"{name}@{meta.get('resourceVersion', '')}"},
+            )
 
 
 @retried
 def wake_stacks(
-    *,
-    body: kopf.Body,
-    namespace: str,
-    name: str,
-    labels: kopf.Labels,
-    memo: kopf.Memo,
-    stacks_by_namespace: kopf.Index[str, dict[str, Any]],
-    **_: Any,
+    *, body: kopf.Body, namespace: str, memo: kopf.Memo, stacks_by_namespace: kopf.Index[str, dict[str, Any]], **_: Any
 ) -> None:
-    """Re-reconcile every stack that selects this sink now or did before the change."""
-    kube: Kube = memo.kube
-    version = str(body.get("metadata", {}).get("resourceVersion", ""))
+    """A deleted sink: re-reconcile every stack that selected it."""
     # A copy: this runs in a thread while kopf may update the index on the event loop.
-    for entry in list(stacks_by_namespace.get(namespace, [])):
-        if selects(entry, name, dict(labels)) or name in entry["selected"]:
-            kube.annotate(
-                VIGIL[api.MONITORING_STACK.kind], namespace, entry["name"], {WAKE_ANNOTATION: f"{name}@{version}"}
-            )
+    wake(memo.kube, body, list(stacks_by_namespace.get(namespace, [])))
 
 
 def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
@@ -126,6 +138,4 @@ def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | N
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     """Attach the sink's handlers to ``registry``."""
     on = register_kind(registry, api.TELEMETRY_SINK, settings, ("sinks_by_namespace", index_sink), reconcile)
-    for event in (kopf.on.create, kopf.on.update):
-        event(**on, id="wake-stacks")(wake_stacks)
     kopf.on.event(**on, id="wake-stacks-when-deleted")(when_deleted(wake_stacks))
