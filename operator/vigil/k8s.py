@@ -64,6 +64,8 @@ CHILD_TYPES: tuple[ResourceType, ...] = (
 )
 TYPES = {(t.api_version, t.kind): t for t in CHILD_TYPES}
 SECRET = ResourceType("v1", "Secret", "secrets")
+POD = ResourceType("v1", "Pod", "pods")
+"""Listed (never written) to read the collectors' own metrics from their pods."""
 VIGIL = {k.kind: ResourceType(k.api_version, k.kind, k.plural) for k in api.KINDS}
 CONFIG_MAP = TYPES[("v1", "ConfigMap")]
 BUILT_IN_GROUPS = ("", "apps", "policy")

@@ -22,3 +22,8 @@ HANDLERS_READY = Gauge(
     "vigil_handlers_ready",
     "1 once the indexes hold every object and handlers run; 0 with index events counted is a stall.",
 )
+COLLECTOR_READS = Counter(
+    "vigil_collector_metric_reads_total",
+    "Reads of a collector pod's own metrics (status.dataFlow), by result: ok, unreachable or unreadable.",
+    ["result"],
+)

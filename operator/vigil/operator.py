@@ -13,6 +13,7 @@ import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 from vigil import api
+from vigil.collector_metrics import CollectorMetrics
 from vigil.handlers import build_registry
 from vigil.handlers.common import INDEXED, handlers_run
 from vigil.k8s import VIGIL, Kube, KubeError
@@ -126,7 +127,9 @@ def run(settings: Settings) -> int:
     kube = Kube.from_environment(discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit + 4)
     ready = Readiness(kube, settings)
     server = _serve(settings.metrics_port, ready)
-    memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
+    memo = kopf.Memo(
+        kube=kube, settings=settings, secret_versions={}, data_flow={}, collector_metrics=CollectorMetrics(kube)
+    )
     priority = peering_priority(settings)
     log.info(
         "vigil operator starting: %s, %s",
@@ -146,4 +149,5 @@ def run(settings: Settings) -> int:
         )
     finally:
         server.shutdown()
+        memo.collector_metrics.close()
     return 0

@@ -66,6 +66,7 @@ VIGIL_COLLECTOR_IMAGE: {{ .Values.collector.image | quote }}
 VIGIL_COLLECTOR_BINARY: {{ ternary .Values.collectorValidation.binary "" .Values.collectorValidation.enabled | quote }}
 VIGIL_DRIFT_INTERVAL: {{ .Values.operator.driftInterval | toString | quote }}
 VIGIL_SECRET_CHECK_INTERVAL: {{ .Values.operator.secretCheckInterval | toString | quote }}
+VIGIL_DATA_FLOW_INTERVAL: {{ .Values.operator.dataFlowInterval | toString | quote }}
 VIGIL_WORKER_LIMIT: {{ .Values.operator.workerLimit | int64 | quote }}
 VIGIL_POSTING_LEVEL: {{ .Values.operator.postingLevel | quote }}
 VIGIL_LOG_FORMAT: {{ .Values.operator.logFormat | quote }}
@@ -107,6 +108,10 @@ collectors on rotation); it never lists or watches them. */}}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+# Collector pods, to read their own metrics (status.dataFlow): listed, never read or written.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, create, patch, delete]

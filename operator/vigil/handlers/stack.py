@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 import kopf
 
-from vigil import api, collector_check, status
+from vigil import api, collector_check, dataflow, status
 from vigil.handlers.common import (
     apply_children,
     count_events,
     generation,
     indexed,
     issue,
+    now,
     observed,
     report,
     resource,
     retried,
 )
 from vigil.handlers.sink import tell_sinks
-from vigil.k8s import Kube
+from vigil.k8s import Kube, KubeError
 from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
 from vigil.settings import Settings
@@ -53,6 +56,8 @@ def reconcile(
     plan = plan_stack(build, versions, settings.render_context(uid))
     error = issue(plan.error) if plan.error else collector_check.issue(settings.collector_binary, build.config)
     warnings = [issue(w) for w in plan.warnings]
+    flow = dataflow.issue(dataflow.from_status(body.get("status")))
+    warnings += [flow] if flow else []
     if error is None:
         error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
         warnings += skipped
@@ -77,6 +82,7 @@ def forget_stack(
 ) -> None:
     """A deleted stack no longer uses its sinks."""
     memo.secret_versions.pop((namespace, name), None)
+    memo.data_flow.pop((namespace, name), None)
     tell_sinks(
         memo.kube,
         namespace,
@@ -98,6 +104,43 @@ def check_secrets(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> 
     known = memo.secret_versions.get((namespace, name))
     if known and memo.kube.resource_versions(namespace, known) != known:
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
+
+
+async def read_data_flow(
+    *,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **kwargs: Any,
+) -> None:
+    """Read the collector pods' export counters into status.dataFlow.
+
+    Async, with the reads in a pool of their own: an unreachable collector never holds a handler
+    thread. When a sink starts or stops failing, the reconcile (which owns the conditions) runs.
+    """
+    selected = selected_sinks(body)
+    if not selected or namespace is None:
+        return
+    try:
+        reading = await memo.collector_metrics.read(namespace, name, selected)
+    except KubeError as exc:
+        logger.info(f"collector pods not listed, status.dataFlow not updated: {exc}")
+        return
+    previous = dataflow.from_status(body.get("status"))
+    seen = dataflow.observe(previous, memo.data_flow.get((namespace, name)), reading, selected, now())
+    if seen.memory is not None:
+        memo.data_flow[(namespace, name)] = seen.memory
+    if seen.flow is None or seen.flow == previous:
+        return
+    patch.status["dataFlow"] = dataflow.to_status(seen.flow)
+    if dataflow.issue(seen.flow) != dataflow.issue(previous):
+        current = {**body, "status": {**(body.get("status") or {}), "dataFlow": patch.status["dataFlow"]}}
+        await asyncio.to_thread(
+            reconcile, body=current, namespace=namespace, name=name, patch=patch, memo=memo, logger=logger, **kwargs
+        )
 
 
 def index_stack(
@@ -125,3 +168,7 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     kopf.timer(
         **on, id="secrets", interval=settings.secret_check_interval, initial_delay=settings.secret_check_interval
     )(check_secrets)
+    if settings.data_flow_interval > 0:
+        kopf.timer(
+            **on, id="data-flow", interval=settings.data_flow_interval, initial_delay=settings.data_flow_interval
+        )(read_data_flow)
