@@ -18,7 +18,10 @@ from vigil.settings import Settings
 from vigil.status import Issue
 
 KIND = api.TELEMETRY_SINK.kind
-WAKE_ANNOTATION = f"{api.GROUP}/sinks-changed"
+WAKE_ANNOTATION = f"sinks.{api.GROUP}/changed"
+"""Set on a stack to wake its handlers. Not under ``vigil.dev/``: kopf marks that prefix as its own
+storage's (``vigil.dev/kopf-managed``) and leaves its annotations out of the diff, so a change
+there would run no handler."""
 
 
 def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
