@@ -84,7 +84,7 @@ def register_kopf_settings(registry: kopf.OperatorRegistry, vigil: Settings) -> 
         settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
             prefix=api.GROUP, key="last-handled-configuration"
         )
-        settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+        settings.persistence.finalizer = api.FINALIZER
         settings.watching.server_timeout = vigil.watch_server_timeout
         settings.watching.client_timeout = vigil.watch_client_timeout
         settings.watching.connect_timeout = 30
