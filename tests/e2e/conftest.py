@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import secrets
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -31,19 +33,30 @@ def e2e_cluster(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     yield from e2e_cluster_for(request, tmp_path_factory)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[pytest.TestReport]:
+    """A failed test that used the operator reports the end of the operator pod's log (a later test
+    may replace the pod, and its log with it); the whole log is kept in the test's tmp_path."""
+    report = yield
+    vigil = getattr(item, "funcargs", {}).get("vigil")
+    if report.when == "call" and report.failed and isinstance(vigil, Release):
+        try:
+            log = vigil.logs()
+        except (RuntimeError, OSError) as exc:
+            log = f"the operator pod's log could not be read: {exc}"
+        kept = Path(str(item.funcargs.get("tmp_path") or tempfile.mkdtemp(prefix="vigil-e2e-"))) / "operator.log"
+        kept.write_text(log)
+        report.sections.append(("operator pod log", f"(all of it in {kept})\n" + "\n".join(log.splitlines()[-80:])))
+    return report
+
+
 @pytest.fixture(scope="package")
-def vigil(
-    request: pytest.FixtureRequest, e2e_cluster: E2ECluster, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Release]:
+def vigil(e2e_cluster: E2ECluster) -> Iterator[Release]:
     """The chart installed with this checkout's images; uninstalled at the end, its log free of tracebacks."""
     installed = release.install(e2e_cluster.cp, f"vigil-e2e-{secrets.token_hex(3)}", VALUES)
     try:
         yield installed
         log = installed.logs()
-        if request.session.testsfailed:
-            kept = tmp_path_factory.mktemp("operator") / "operator.log"
-            kept.write_text(log)
-            print(f"\nthe operator pod's log is kept in {kept}")
         assert "Traceback" not in log, log[max(0, log.index("Traceback") - 2000) :][:6000]
     finally:
         with contextlib.suppress(HelmError):

@@ -105,8 +105,14 @@ def wake_stacks(
 
 
 def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
-    """Sinks by namespace, as documents (stacks select only inside their namespace)."""
+    """Sinks by namespace, as documents (stacks select only inside their namespace).
+
+    A sink being deleted is left out (an empty mapping drops it from the index; None would keep
+    its last entry): the reconcile its deletion wakes must render without it.
+    """
     meta = body.get("metadata", {})
+    if meta.get("deletionTimestamp"):
+        return {}
     return {
         namespace: {
             "apiVersion": body.get("apiVersion"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import kopf
 
 from vigil import api
-from vigil.handlers.sink import WAKE_ANNOTATION
+from vigil.handlers.sink import WAKE_ANNOTATION, index_sink
 
 
 def test_the_wake_annotation_is_a_change_kopf_acts_on() -> None:
@@ -21,3 +21,15 @@ def test_the_wake_annotation_is_a_change_kopf_acts_on() -> None:
     # What the old name did: nothing kopf would act on.
     silent = {**metadata, "annotations": {**metadata["annotations"], f"{api.GROUP}/sinks-changed": "gw@42"}}
     assert storage.build(body=kopf.Body({"metadata": silent, "spec": {}})) == before
+
+
+def test_a_sink_being_deleted_leaves_the_index() -> None:
+    doc = {
+        "apiVersion": "vigil.dev/v1alpha1",
+        "kind": "TelemetrySink",
+        "metadata": {"name": "gw", "namespace": "shop", "labels": {"team": "shop"}},
+        "spec": {"signals": ["logs"], "debug": {}},
+    }
+    assert index_sink(namespace="shop", body=kopf.Body(doc))["shop"]["metadata"]["name"] == "gw"
+    deleting = {**doc, "metadata": {**doc["metadata"], "deletionTimestamp": "2026-12-01T12:00:00Z"}}
+    assert index_sink(namespace="shop", body=kopf.Body(deleting)) == {}
