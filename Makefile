@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 include tools/tools.mk
 
 help:  ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 # Debian's python3 needs python3-venv for `-m venv`; install it only when venv is unusable.
 $(STAMP): pyproject.toml
@@ -99,9 +99,14 @@ argocd-cm: setup  ## regenerate deploy/argocd/argocd-cm.yaml from deploy/argocd/
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info
 
-e2e: setup  ## e2e tier on $$KUBECONFIG, on kind where Docker runs, else on the local node (root)
-	@if [ -z "$$KUBECONFIG" ] && command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory images && \
+# What the e2e tier runs besides the cluster: Helm installs the chart, kubectl drives it, and the
+# collector goes into the images.
+E2E_TOOLS := otelcol-vigil helm kubectl
+e2e: setup  ## e2e tier on $$KUBECONFIG (images of make images loaded), on kind where Docker runs, else on the local node (root)
+	@if [ -n "$$KUBECONFIG" ]; then \
+		$(TOOLS_BUILD) $(E2E_TOOLS) && $(BIN)/pytest tests/e2e $(PYTEST_ARGS); \
+	elif command -v kind >/dev/null && docker info >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory images && $(TOOLS_BUILD) $(E2E_TOOLS) && \
 		kind create cluster --name vigil-e2e --kubeconfig .tools/kind-kubeconfig --wait 120s && \
 		kind load image-archive build/images/otelcol-vigil.tar --name vigil-e2e && \
 		kind load image-archive build/images/vigil-operator.tar --name vigil-e2e && \

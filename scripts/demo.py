@@ -1,10 +1,12 @@
 """`make demo`: the operator on a real cluster, reconciling examples/.
 
 Without KUBECONFIG it starts the local node (tests/harness/node.py: pods really run, with the
-images `make images` builds) when it can run here (root, tools built), else the local control
-plane `make tools` built (etcd, kube-apiserver, kube-controller-manager; no pods), and stops it
-at the end. With KUBECONFIG it uses that cluster, starts nothing there, and removes only what it
-created (the demo namespace, CRDs it installed).
+images `make images` builds) when it can run here (root, tools built) and installs the operator
+there as users do, with `helm install` of charts/vigil (a pod in the restricted namespace
+vigil-system); else it starts the local control plane `make tools` built (etcd, kube-apiserver,
+kube-controller-manager; no pods) and runs the operator as a process here. It stops what it
+started at the end. With KUBECONFIG it uses that cluster, runs the operator as a process here,
+starts nothing there, and removes only what it created (the demo namespace, CRDs it installed).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ import time
 from pathlib import Path
 
 from images import build
-from tests.harness import node
+from tests.harness import node, release
 from tests.harness.controlplane import CRD_DIRS, ControlPlane, ExistingCluster, start_control_plane
+from tests.harness.helm import HelmError
 from tests.harness.operator import Operator, start_operator
+from tests.harness.release import Release
 from tests.harness.tools import find
 
 from vigil.cli import main as vigil
@@ -28,7 +32,9 @@ from vigil.cli import main as vigil
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 NAMESPACE = "vigil-demo"
+OPERATOR_NAMESPACE = "vigil-system"
 READY_DEADLINE_S = 120.0
+Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
 def banner(text: str) -> None:
@@ -107,7 +113,7 @@ def start_cluster(workdir: Path) -> tuple[ControlPlane, bool]:
     return cp, False
 
 
-def show(cp: ControlPlane, operator: Operator) -> None:
+def show(cp: ControlPlane, metrics: Metrics) -> None:
     """Print the objects, what Vigil generated, and the operator's own counters."""
     banner("kubectl get vigil")
     print(cp.kubectl("get", "vigil", "-n", NAMESPACE).stdout, end="")
@@ -118,10 +124,35 @@ def show(cp: ControlPlane, operator: Operator) -> None:
     )
     print(cp.kubectl("get", kinds, "-n", NAMESPACE, "-l", "app.kubernetes.io/managed-by=vigil").stdout, end="")
     banner("operator metrics (writes, reconciles)")
-    for (name, labels), value in sorted(operator.metrics().items()):
+    for (name, labels), value in sorted(metrics.items()):
         if name in ("vigil_reconcile_total", "vigil_managed_objects"):
             print(f"{name}{dict(labels)} {value:g}")
-    print(f"applies and deletes of generated objects: {operator.child_writes():g}")
+    writes = sum(
+        v
+        for (n, labels), v in metrics.items()
+        if n == "vigil_api_requests_total"
+        and dict(labels).get("verb") in ("apply", "delete")
+        and dict(labels).get("code", "").startswith("2")
+    )
+    print(f"applies and deletes of generated objects: {writes:g}")
+
+
+def run_operator(cp: ControlPlane, workdir: Path, as_pod: bool) -> Operator | Release:
+    """The operator: installed by Helm as a pod on the local node, else a process on this machine."""
+    if as_pod:
+        banner(f"helm install vigil charts/vigil -n {OPERATOR_NAMESPACE} (the operator image of make images, a pod)")
+        installed = release.install(cp, "vigil", [], namespace=OPERATOR_NAMESPACE)
+        print(cp.kubectl("get", "pods", "-n", OPERATOR_NAMESPACE, "-o", "wide").stdout, end="")
+        return installed
+    banner("vigil run --namespace vigil-demo")
+    collector = find("otelcol-vigil")
+    return start_operator(
+        cp,
+        workdir,
+        VIGIL_NAMESPACES=NAMESPACE,
+        VIGIL_COLLECTOR_BINARY=str(collector or ""),
+        VIGIL_PROMETHEUS_LABELS="release=kube-prometheus-stack",
+    )
 
 
 def main() -> int:
@@ -136,7 +167,7 @@ def main() -> int:
     except (node.NodeError, RuntimeError, OSError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
         return 1
-    operator: Operator | None = None
+    operator: Operator | Release | None = None
     created_crds: list[Path] = []
     created_namespace = False
     ok = False
@@ -149,15 +180,7 @@ def main() -> int:
         if cp.kubectl("get", "namespace", NAMESPACE, "--ignore-not-found", "-o", "name").stdout.strip() == "":
             cp.kubectl("create", "namespace", NAMESPACE)
             created_namespace = True
-        banner("vigil run --namespace vigil-demo")
-        collector = find("otelcol-vigil")
-        operator = start_operator(
-            cp,
-            workdir,
-            VIGIL_NAMESPACES=NAMESPACE,
-            VIGIL_COLLECTOR_BINARY=str(collector or ""),
-            VIGIL_PROMETHEUS_LABELS="release=kube-prometheus-stack",
-        )
+        operator = run_operator(cp, workdir, as_pod=pods_run and not kubeconfig)
         banner(f"kubectl apply -f examples/ (collectors run {COLLECTOR_IMAGE}, built by make images)")
         print(cp.kubectl("apply", "-n", NAMESPACE, "-f", str(ROOT / "examples")).stdout, end="")
         banner("waiting for every object to be Ready")
@@ -166,12 +189,12 @@ def main() -> int:
             banner("waiting for the collector pods")
             ok = wait_collectors(cp)
             print(cp.kubectl("get", "pods", "-n", NAMESPACE, "-o", "wide").stdout, end="")
-        show(cp, operator)
-    except (RuntimeError, OSError, subprocess.SubprocessError) as exc:
+        show(cp, operator.metrics())
+    except (RuntimeError, OSError, subprocess.SubprocessError, HelmError) as exc:
         print(f"demo failed: {exc}", file=sys.stderr)
     finally:
         banner("cleaning up")
-        if operator is not None:
+        if isinstance(operator, Operator):
             operator.stop()
         if kubeconfig:
             if created_namespace:

@@ -33,3 +33,8 @@ CHILD_WATCH_EVENTS = Counter(
     "Events of the watches that keep the metadata of generated objects current, by kind and event type.",
     ["kind", "type"],
 )
+COLLECTOR_READS = Counter(
+    "vigil_collector_metric_reads_total",
+    "Reads of a collector pod's own metrics (status.dataFlow), by result: ok, unreachable or unreadable.",
+    ["result"],
+)

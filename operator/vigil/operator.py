@@ -16,6 +16,7 @@ import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
 
 from vigil import api
+from vigil.collector_metrics import CollectorMetrics
 from vigil.handlers import build_registry
 from vigil.handlers.common import INDEXED, handlers_run
 from vigil.k8s import APPLY_CONCURRENCY, VIGIL, Kube, KubeError
@@ -108,7 +109,7 @@ def configure_kopf(settings: kopf.OperatorSettings, vigil: Settings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=api.GROUP, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
+    settings.persistence.finalizer = api.FINALIZER
     settings.watching.server_timeout = vigil.watch_server_timeout
     settings.watching.client_timeout = vigil.watch_client_timeout
     settings.watching.connect_timeout = 30
@@ -185,7 +186,9 @@ def run(settings: Settings) -> int:
     ready = Readiness(kube, settings)
     ready.start()
     server = _serve(settings.metrics_port, ready)
-    memo = kopf.Memo(kube=kube, settings=settings, secret_versions={})
+    memo = kopf.Memo(
+        kube=kube, settings=settings, secret_versions={}, data_flow={}, collector_metrics=CollectorMetrics(kube)
+    )
     priority = peering_priority(settings)
     log.info(
         "vigil operator starting: %s, %s",
@@ -209,4 +212,5 @@ def run(settings: Settings) -> int:
     finally:
         children.stop()
         server.shutdown()
+        memo.collector_metrics.close()
     return 0

@@ -24,6 +24,17 @@ def _labels(text: str) -> dict[str, str]:
     return {k.strip(): v.strip() for k, v in pairs}
 
 
+def _interval(text: str) -> float:
+    """Seconds between reads: 0 (off) or at least 1 (timestamps in status have whole seconds)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if value != 0 and not value >= 1:
+        raise argparse.ArgumentTypeError(f"expected 0 (off) or at least 1 second, got {text!r}")
+    return value
+
+
 def parse_labels(text: str) -> dict[str, str]:
     """The syntax of ``--prometheus-labels``, for other commands that take the same flag."""
     return _labels(text)
@@ -39,6 +50,8 @@ class Settings:
     """Seconds between full reconciles of each stack (repairs edited or deleted children)."""
     secret_check_interval: float = 30.0
     """Seconds between checks of referenced Secrets' versions (a rotation rolls the collector)."""
+    data_flow_interval: float = 30.0
+    """Seconds between reads of each stack's collector metrics into status.dataFlow; 0 turns them off."""
     prometheus_labels: dict[str, str] = field(default_factory=dict)
     """Default labels on ServiceMonitors/PrometheusRules for Prometheus to select them."""
     cluster_rule_namespaces: frozenset[str] = frozenset()
@@ -109,6 +122,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=float(_env("SECRET_CHECK_INTERVAL", str(d.secret_check_interval))),
     )
     p.add_argument(
+        "--data-flow-interval",
+        type=_interval,
+        default=_env("DATA_FLOW_INTERVAL", str(d.data_flow_interval)),  # argparse applies type to it
+        help="seconds between reads of each stack's collector metrics into status.dataFlow, at least 1; "
+        "0 turns them off (env VIGIL_DATA_FLOW_INTERVAL)",
+    )
+    p.add_argument(
         "--prometheus-labels",
         type=_labels,
         default=_labels(_env("PROMETHEUS_LABELS", "")),
@@ -163,6 +183,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         namespaces=tuple(args.namespaces),
         drift_interval=args.drift_interval,
         secret_check_interval=args.secret_check_interval,
+        data_flow_interval=args.data_flow_interval,
         prometheus_labels=dict(args.prometheus_labels),
         cluster_rule_namespaces=frozenset(args.cluster_rule_namespaces),
         collector_binary=args.collector_binary,

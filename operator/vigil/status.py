@@ -57,8 +57,13 @@ class Outcome:
 
 
 def fields_of(status: BaseModel) -> dict[str, Any]:
-    """A kind's own status fields, from its typed status model, as the API stores them."""
-    return status.model_dump(by_alias=True, mode="json", exclude={"conditions", "observed_generation"})
+    """A kind's own status fields, from its typed status model, as the API stores them.
+
+    Fields another handler writes (the model's ``OWN_WRITER``, e.g. a stack's dataFlow) are left out,
+    so that writing these never resets them.
+    """
+    own: frozenset[str] = getattr(type(status), "OWN_WRITER", frozenset())
+    return status.model_dump(by_alias=True, mode="json", exclude={"conditions", "observed_generation", *own})
 
 
 def _condition(

@@ -11,32 +11,29 @@ import json
 import secrets
 import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from tests.harness import node
 from tests.harness.fixtures import E2ECluster
-from tests.harness.operator import Operator, start_operator
 from tests.harness.process import eventually
+from tests.harness.release import Release
 from tests.helpers import sink, stack
 from tests.integration.test_operator import Cluster
 
 
 @pytest.fixture
-def e2e(e2e_cluster: E2ECluster, tmp_path: Path) -> Iterator[tuple[Cluster, Operator]]:
+def cluster(e2e_cluster: E2ECluster, vigil: Release) -> Iterator[Cluster]:
+    """A namespace of its own; the operator the chart installed reconciles it."""
     ns = f"vigil-e2e-{secrets.token_hex(3)}"
     e2e_cluster.cp.kubectl("create", "namespace", ns)
-    op = start_operator(e2e_cluster.cp, tmp_path, VIGIL_NAMESPACES=ns)
     try:
-        yield Cluster(e2e_cluster.cp, ns), op
+        yield Cluster(e2e_cluster.cp, ns)
     finally:
-        op.stop()
         e2e_cluster.cp.kubectl("delete", "namespace", ns, "--wait=false", check=False)
 
 
-def test_collector_pods_run_and_pass_their_probes(e2e: tuple[Cluster, Operator]) -> None:
-    cluster, _ = e2e
+def test_collector_pods_run_and_pass_their_probes(cluster: Cluster) -> None:
     cluster.apply(
         sink("console", signals=["traces", "metrics", "logs"], debug={}),
         stack("e2e", sinks={"names": ["console"]}, collector={"replicas": 2}),

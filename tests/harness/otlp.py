@@ -88,8 +88,9 @@ class Recorded:
 
 
 @contextmanager
-def http_receiver(host: str = "127.0.0.1") -> Iterator[tuple[str, Recorded]]:
-    """An OTLP/HTTP endpoint on ``host`` that records each request's path, headers and body and answers 200."""
+def http_receiver(host: str = "127.0.0.1", port: int | None = None) -> Iterator[tuple[str, Recorded]]:
+    """An OTLP/HTTP endpoint on ``host`` (``port``, else a free one) that records each request's path,
+    headers and body and answers 200."""
     recorded = Recorded()
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -106,7 +107,7 @@ def http_receiver(host: str = "127.0.0.1") -> Iterator[tuple[str, Recorded]]:
         def log_message(self, *args: object) -> None:
             return
 
-    port = free_port()
+    port = port or free_port()
     server = http.server.ThreadingHTTPServer((host, port), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

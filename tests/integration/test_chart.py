@@ -31,6 +31,10 @@ NAMESPACED_KINDS = (
     "servicemonitors,prometheusrules,grafanadashboards,kopfpeerings"
 )
 CLUSTER_KINDS = "clusterroles,clusterrolebindings,clusterkopfpeerings"
+# No kubelet here: the chart's post-delete Job (vigil remove-finalizers) could never run, and
+# uninstall would wait for it. tests/e2e/test_lifecycle.py runs it on a node; test_uninstall.py
+# runs the command itself against this control plane.
+NO_POD_UNINSTALL = ("--no-hooks",)
 VIGIL_CRDS = [p.stem for p in (ROOT / "crds").glob("*.yaml")]
 PEERING_CRDS = ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"]
 DEFAULT_KINDS = sorted(
@@ -59,7 +63,7 @@ def release(helm: Helm, namespace: str) -> Iterator[str]:
     name = f"vigil-{secrets.token_hex(3)}"
     yield name
     try:
-        helm.run("uninstall", name, "--namespace", namespace, "--ignore-not-found")
+        helm.run("uninstall", name, "--namespace", namespace, "--ignore-not-found", *NO_POD_UNINSTALL)
     except RuntimeError as exc:
         print(f"uninstall of {name} failed: {exc}")
 
@@ -134,7 +138,7 @@ def test_install_upgrade_uninstall(control_plane: ControlPlane, helm: Helm, name
     history = json.loads(helm.run("history", release, "--namespace", namespace, "--output", "json"))
     assert [h["status"] for h in history] == ["superseded", "deployed"]
 
-    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s")
+    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s", *NO_POD_UNINSTALL)
     assert objects(control_plane, release) == {}
     assert crds_present(control_plane, VIGIL_CRDS + PEERING_CRDS), "Helm leaves the CRDs of crds/ in place"
 
@@ -161,7 +165,7 @@ def test_ha_install_creates_the_peering(
         assert "ClusterKopfPeering" not in found
     else:
         assert get(control_plane, "clusterkopfpeering", release)["metadata"]["name"] == release
-    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s")
+    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s", *NO_POD_UNINSTALL)
     assert objects(control_plane, release) == {}
     assert crds_present(control_plane, PEERING_CRDS)
     for name in watched:
@@ -363,9 +367,10 @@ def test_namespaced_role_suffices(
             assert cluster.get("alertmanagerconfig", routing[0]["name"]) is not None
             assert op.count("vigil_api_requests_total", code="403") == 0
             time.sleep(2)  # the outside stack had every chance to be picked up
-            # The CRD defaults status to {} when read; an operator would have written conditions.
+            # The CRD defaults status (observedGeneration 0, no conditions): only an operator adds conditions.
             untouched = (outside.get("mstack", "elsewhere") or {}).get("status") or {}
-            assert "conditions" not in untouched, "an unwatched namespace was touched"
+            assert not untouched.get("conditions"), "an unwatched namespace was touched"
+            assert untouched.get("observedGeneration", 0) == 0, "an unwatched namespace was touched"
         finally:
             op.stop()
         op.assert_log_clean()

@@ -63,3 +63,35 @@ def test_used_by_follows_stacks_that_come_and_go(
 
     cluster.apply(stack("ops", sinks={"selector": {"matchLabels": {"team": "ops"}}}))
     eventually(lambda: used_by(cluster) is None, "usedBy empty once ops selects other sinks", deadline_s=DEADLINE_S)
+
+
+def selected(cluster: Cluster, name: str) -> list[str]:
+    return list(((cluster.get("mstack", name) or {}).get("status") or {}).get("selectedSinks", []))
+
+
+def test_a_sink_change_reaches_the_stacks_that_select_it_at_once(
+    operator: Operator, control_plane: ControlPlane, namespace: str
+) -> None:
+    cluster = Cluster(control_plane, namespace)
+    cluster.apply(copy.deepcopy(GW), selecting_stack("shop"))
+    eventually(lambda: selected(cluster, "shop") == ["gw"], "shop exports to gw", deadline_s=DEADLINE_S)
+    config = cluster.get("configmap", "shop-collector-config") or {}
+
+    cluster.apply(sink("gw3", labels={"team": "shop"}, signals=["logs"], debug={"verbosity": "basic"}))
+    eventually(lambda: selected(cluster, "shop") == ["gw", "gw3"], "shop exports to the new sink", DEADLINE_S)
+    assert "debug/gw3" in (cluster.get("configmap", "shop-collector-config") or {})["data"]["collector.yaml"]
+
+    cluster.apply(sink("gw3", labels={"team": "ops"}, signals=["logs"], debug={"verbosity": "basic"}))
+    eventually(lambda: selected(cluster, "shop") == ["gw"], "shop stops exporting to a relabelled sink", DEADLINE_S)
+    eventually(
+        lambda: (cluster.get("configmap", "shop-collector-config") or {})["data"] == config["data"],
+        "the config as it was before gw3",
+        DEADLINE_S,
+    )
+
+    # Deleted: the reconcile its deletion wakes must not see it any more (it still exists then,
+    # held by the operator's finalizer while its delete handler runs).
+    cluster.apply(sink("gw3", labels={"team": "shop"}, signals=["logs"], debug={"verbosity": "basic"}))
+    eventually(lambda: selected(cluster, "shop") == ["gw", "gw3"], "shop exports to gw3 again", DEADLINE_S)
+    control_plane.kubectl("delete", "tsink", "gw3", "-n", namespace)
+    eventually(lambda: selected(cluster, "shop") == ["gw"], "shop stops exporting to a deleted sink", DEADLINE_S)

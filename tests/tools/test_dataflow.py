@@ -8,7 +8,10 @@ here: its config is proven by `otelcol-vigil validate` in test_collector.py only
 
 from __future__ import annotations
 
+import contextlib
 import json
+import socket
+import threading
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -21,8 +24,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.harness import collector, otlp
 from tests.harness.process import eventually
 from tests.harness.prometheus import start_prometheus
-from tests.harness.tools import require
+from tests.harness.tools import free_port, require
 from tests.helpers import sink, stack
+from vigil import collector_metrics, dataflow
+from vigil.dataflow import Counts
 from vigil.destinations.file import DATA_ROOT
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
@@ -251,3 +256,116 @@ def test_redaction_deletes_and_hashes_attributes(run_collector: Callable[..., An
         assert attributes["keep"] == "yes"
         assert attributes["user.id"] not in ("alice", "")
     assert "4111111111111111" not in out.read_text()
+
+
+# --- data-flow health: the collector's own counters, as the operator reads them --------------------
+
+
+def _counts(running: collector.RunningCollector, sinks: list[str]) -> dict[str, Counts]:
+    body = collector_metrics.fetch("127.0.0.1", running.port(8888))
+    assert body is not None, "the collector's own metrics did not answer"
+    return dataflow.per_sink(dataflow.parse_metrics(body), sinks)
+
+
+def test_the_collectors_counters_say_when_a_sink_keeps_failing_and_when_it_recovers(
+    run_collector: Callable[..., Any],
+) -> None:
+    port = free_port()  # the receiver is stopped: nothing listens here until the end
+    running = run_collector(
+        sink(
+            "gateway",
+            signals=["traces"],
+            otlp={"endpoint": f"http://127.0.0.1:{port}", "protocol": "http"},
+            # Failures are counted when the exporter gives up on a batch: keep that short.
+            retry={"initialInterval": "1s", "maxInterval": "1s", "maxElapsedTime": "2s"},
+        ),
+        sink("console", signals=["traces"], debug={}),
+    )
+    sinks = ["console", "gateway"]
+    base = _otlp_http(running)
+    flow, memory = None, None
+    reads: list[dataflow.Observation] = []
+
+    def read(now: str) -> None:
+        nonlocal flow, memory
+        seen = dataflow.observe(flow, memory, {"pod": _counts(running, sinks)}, sinks, now)
+        flow, memory = seen.flow, seen.memory
+        reads.append(seen)
+
+    read("2026-12-01T12:00:00Z")  # the baseline
+    for second, spans in ((1, 2), (2, 3)):
+        before = _counts(running, sinks).get("gateway", Counts()).failed
+        otlp.send_traces(base, spans)
+        eventually(
+            lambda b=before: _counts(running, sinks).get("gateway", Counts()).failed > b,
+            "the exporter to give up on the batch",
+            deadline_s=30,
+        )
+        read(f"2026-12-01T12:00:0{second}Z")
+    assert flow is not None
+    gateway = {s.sink: s for s in flow.sinks}["gateway"]
+    assert (gateway.sent, gateway.failed) == (0, 5)
+    assert gateway.failing_since == "2026-12-01T12:00:01Z"
+    assert gateway.last_failure_time == "2026-12-01T12:00:02Z"
+    assert {s.sink: s for s in flow.sinks}["console"].sent == 5, "the debug sink's exports succeed"
+    problem = dataflow.issue(flow)
+    assert problem is not None
+    assert problem.reason == "ExportFailing"
+    assert "TelemetrySink/gateway: exports have been failing since 2026-12-01T12:00:01Z" in problem.message
+    assert "console" not in problem.message
+
+    with otlp.http_receiver(port=port) as (_, received):
+        otlp.send_traces(base, 4)
+        eventually(lambda: _counts(running, sinks)["gateway"].sent >= 4, "the spans sent once the receiver is up", 30)
+        read("2026-12-01T12:00:03Z")
+        assert [r[0] for r in received.received()] == ["/v1/traces"]
+    gateway = {s.sink: s for s in flow.sinks}["gateway"]
+    assert (gateway.sent, gateway.failed, gateway.failing_since) == (4, 5, None)
+    assert gateway.last_failure_time == "2026-12-01T12:00:02Z"
+    assert dataflow.issue(flow) is None
+
+
+def _serve_once(answer: Callable[[socket.socket], None]) -> int:
+    """A TCP server on 127.0.0.1 that hands its first connection to ``answer``; its port."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+
+    def run() -> None:
+        with listener:
+            conn, _ = listener.accept()
+            # The reader hangs up on purpose: sending into that is expected.
+            with conn, contextlib.suppress(OSError):
+                answer(conn)
+
+    threading.Thread(target=run, daemon=True).start()
+    return int(listener.getsockname()[1])
+
+
+def test_a_collector_read_is_bounded_in_time_and_size() -> None:
+    def silent(conn: socket.socket) -> None:
+        conn.recv(1024)
+        time.sleep(3)
+
+    started = time.monotonic()
+    assert collector_metrics.fetch("127.0.0.1", _serve_once(silent), timeout_s=0.5) is None
+    assert time.monotonic() - started < 2
+
+    def trickle(conn: socket.socket) -> None:
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        for _ in range(20):
+            conn.sendall(b"# keep waiting\n")
+            time.sleep(0.1)
+
+    started = time.monotonic()
+    assert collector_metrics.fetch("127.0.0.1", _serve_once(trickle), timeout_s=0.5) is None
+    assert time.monotonic() - started < 1.5
+
+    def huge(conn: socket.socket) -> None:
+        conn.recv(1024)
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n")
+        conn.sendall(b"#" * (collector_metrics.MAX_BYTES + 1024))
+
+    assert collector_metrics.fetch("127.0.0.1", _serve_once(huge)) is None
+    assert collector_metrics.fetch("127.0.0.1", free_port()) is None, "nothing listens"

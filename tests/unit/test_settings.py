@@ -45,3 +45,17 @@ def test_cluster_rule_namespaces_from_flag_or_environment(monkeypatch: pytest.Mo
     }
     monkeypatch.setenv("VIGIL_CLUSTER_RULE_NAMESPACES", "monitoring")
     assert parse().cluster_rule_namespaces == {"monitoring"}
+
+
+def test_data_flow_interval_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert parse().data_flow_interval == 30.0
+    assert parse("--data-flow-interval", "0").data_flow_interval == 0
+    monkeypatch.setenv("VIGIL_DATA_FLOW_INTERVAL", "5")
+    assert parse().data_flow_interval == 5.0
+
+
+@pytest.mark.parametrize("value", ["0.5", "-1", "soon"])
+def test_data_flow_interval_is_off_or_at_least_a_second(value: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("--data-flow-interval", value)
+    assert "--data-flow-interval" in capsys.readouterr().err

@@ -66,6 +66,7 @@ VIGIL_COLLECTOR_IMAGE: {{ .Values.collector.image | quote }}
 VIGIL_COLLECTOR_BINARY: {{ ternary .Values.collectorValidation.binary "" .Values.collectorValidation.enabled | quote }}
 VIGIL_DRIFT_INTERVAL: {{ .Values.operator.driftInterval | toString | quote }}
 VIGIL_SECRET_CHECK_INTERVAL: {{ .Values.operator.secretCheckInterval | toString | quote }}
+VIGIL_DATA_FLOW_INTERVAL: {{ .Values.operator.dataFlowInterval | toString | quote }}
 VIGIL_WORKER_LIMIT: {{ .Values.operator.workerLimit | int64 | quote }}
 VIGIL_POSTING_LEVEL: {{ .Values.operator.postingLevel | quote }}
 VIGIL_LOG_FORMAT: {{ .Values.operator.logFormat | quote }}
@@ -109,6 +110,10 @@ collectors on rotation); it never lists or watches them. */}}
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+# Collector pods, to read their own metrics (status.dataFlow): listed, never read or written.
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [list]
 - apiGroups: [apps]
   resources: [deployments]
   verbs: [get, list, watch, create, patch, delete]
@@ -124,4 +129,22 @@ collectors on rotation); it never lists or watches them. */}}
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
+{{- end }}
+
+{{/* Labels of the uninstall cleanup's objects: the release's, with a component of their own (never the operator's selector). */}}
+{{- define "vigil.cleanupLabels" -}}
+helm.sh/chart: {{ include "vigil.chart" . }}
+app.kubernetes.io/name: {{ include "vigil.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: cleanup
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: vigil
+{{- end }}
+
+{{/* Hook annotations of the cleanup's objects: created after the release's objects are deleted (RBAC first), removed once it succeeded. */}}
+{{- define "vigil.cleanupHook" -}}
+helm.sh/hook: post-delete
+helm.sh/hook-weight: {{ .weight | quote }}
+helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
 {{- end }}

@@ -19,8 +19,9 @@ from vigil.status import Issue
 
 KIND = api.TELEMETRY_SINK.kind
 WAKE_ANNOTATION = f"sinks.{api.GROUP}/changed"
-"""Set on a stack to make kopf run its update handler. Not under ``vigil.dev/``: kopf ignores
-every annotation under its own storage prefix when it looks for changes, so those woke nothing."""
+"""Set on a stack to wake its handlers. Not under ``vigil.dev/``: kopf marks that prefix as its own
+storage's (``vigil.dev/kopf-managed``) and leaves its annotations out of the diff, so a change
+there would run no handler."""
 
 
 def selects(entry: dict[str, Any], sink: str, labels: dict[str, str]) -> bool:
@@ -118,8 +119,14 @@ def wake_stacks(
 
 def index_sink(namespace: str | None, body: kopf.Body, **_: Any) -> dict[str | None, Any]:
     """Sinks by namespace, as documents (stacks select only inside their namespace), with the
-    stacks their status says use them."""
+    stacks their status says use them.
+
+    A sink being deleted is left out (an empty mapping drops it from the index; None would keep
+    its last entry): the reconcile its deletion wakes must render without it.
+    """
     meta = body.get("metadata", {})
+    if meta.get("deletionTimestamp"):
+        return {}
     return {
         namespace: {
             "apiVersion": body.get("apiVersion"),

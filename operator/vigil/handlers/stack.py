@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import kopf
 
-from vigil import api, collector_check, status
+from vigil import api, collector_check, dataflow, status
 from vigil.handlers.common import (
     apply_children,
     generation,
     issue,
+    now,
     observed,
     register_kind,
     report,
@@ -20,7 +22,7 @@ from vigil.handlers.common import (
     when_deleted,
 )
 from vigil.handlers.sink import tell_sinks
-from vigil.k8s import Kube
+from vigil.k8s import Kube, KubeError
 from vigil.models.stack import MonitoringStack
 from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
@@ -58,6 +60,8 @@ def reconcile(
     error = issue(plan.error, own) if plan.error else collector_check.issue(settings.collector_binary, build.config)
     error = error or pod_label_conflict(kube, build.stack)
     warnings = [issue(w, own) for w in plan.warnings]
+    flow = dataflow.issue(dataflow.from_status(body.get("status")))
+    warnings += [flow] if flow else []
     if error is None:
         error, skipped = apply_children(kube, meta.owner_of(build.stack, uid), plan.objects)
         warnings += skipped
@@ -82,6 +86,7 @@ def forget_stack(
 ) -> None:
     """A deleted stack no longer uses its sinks."""
     memo.secret_versions.pop((namespace, name), None)
+    memo.data_flow.pop((namespace, name), None)
     tell_sinks(
         memo.kube,
         namespace,
@@ -132,6 +137,43 @@ def rotated(namespace: str, name: str, memo: kopf.Memo, **kwargs: Any) -> None:
         reconcile(namespace=namespace, name=name, memo=memo, **kwargs)
 
 
+async def read_data_flow(
+    *,
+    body: kopf.Body,
+    namespace: str | None,
+    name: str,
+    patch: kopf.Patch,
+    memo: kopf.Memo,
+    logger: logging.Logger | logging.LoggerAdapter[Any],
+    **kwargs: Any,
+) -> None:
+    """Read the collector pods' export counters into status.dataFlow.
+
+    Async, with the reads in a pool of their own: an unreachable collector never holds a handler
+    thread. When a sink starts or stops failing, the reconcile (which owns the conditions) runs.
+    """
+    selected = selected_sinks(body)
+    if not selected or namespace is None:
+        return
+    try:
+        reading = await memo.collector_metrics.read(namespace, name, selected)
+    except KubeError as exc:
+        logger.info(f"collector pods not listed, status.dataFlow not updated: {exc}")
+        return
+    previous = dataflow.from_status(body.get("status"))
+    seen = dataflow.observe(previous, memo.data_flow.get((namespace, name)), reading, selected, now())
+    if seen.memory is not None:
+        memo.data_flow[(namespace, name)] = seen.memory
+    if seen.flow is None or seen.flow == previous:
+        return
+    patch.status["dataFlow"] = dataflow.to_status(seen.flow)
+    if dataflow.issue(seen.flow) != dataflow.issue(previous):
+        current = {**body, "status": {**(body.get("status") or {}), "dataFlow": patch.status["dataFlow"]}}
+        await asyncio.to_thread(
+            reconcile, body=current, namespace=namespace, name=name, patch=patch, memo=memo, logger=logger, **kwargs
+        )
+
+
 def index_stack(
     namespace: str | None, name: str, spec: kopf.Spec, status: kopf.Status, **_: Any
 ) -> dict[str | None, Any]:
@@ -150,3 +192,5 @@ def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
     on = register_kind(registry, api.MONITORING_STACK, settings, ("stacks_by_namespace", index_stack), reconcile)
     kopf.on.event(**on, id="forget-when-deleted")(when_deleted(forget_stack))
     timer(on, "secrets", settings.secret_check_interval, check_secrets)
+    if settings.data_flow_interval > 0:
+        timer(on, "data-flow", settings.data_flow_interval, read_data_flow)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
@@ -492,6 +492,38 @@ class MonitoringStackSpec(VigilModel):
         return checks
 
 
+class SinkDataFlow(VigilModel):
+    """What the collector's own counters say about one selected sink."""
+
+    sink: str = Field(description="The TelemetrySink.")
+    sent: int = Field(
+        default=0,
+        description="Items (spans, metric points, log records) the running collector pods sent to it "
+        "(otelcol_exporter_sent_*); counts restart with the pods.",
+    )
+    failed: int = Field(
+        default=0,
+        description="Items the running collector pods failed to send to it, counted when the exporter gives "
+        "up after its retries (otelcol_exporter_send_failed_*; spec.retry.maxElapsedTime of the sink).",
+    )
+    last_failure_time: str | None = Field(
+        default=None, description="When a read of the counters last found new failures (RFC 3339)."
+    )
+    failing_since: str | None = Field(
+        default=None,
+        description="The first read of the current run of failures (RFC 3339); unset once a read finds items "
+        "sent and no new failures. Failures found again by a later read make the stack Degraded "
+        "(reason ExportFailing).",
+    )
+
+
+class DataFlow(VigilModel):
+    """The collector's export counters per sink, read from its pods' own metrics (port 8888)."""
+
+    pods: int = Field(default=0, description="Collector pods whose metrics the last read reached.")
+    sinks: list[SinkDataFlow] = Field(default_factory=list, description="One entry per selected sink.")
+
+
 class MonitoringStackStatus(VigilModel):
     """Observed state of a MonitoringStack."""
 
@@ -505,6 +537,14 @@ class MonitoringStackStatus(VigilModel):
     config_hash: str = Field(default="", description="Hash of the collector config rolled out.")
     selected_bundles: list[str] = Field(default_factory=list, description="Rule bundles installed.")
     selected_dashboards: list[str] = Field(default_factory=list, description="Dashboards installed.")
+    data_flow: DataFlow | None = Field(
+        default=None,
+        description="Sent and failed exports per sink, from the collector's own metrics, read every "
+        "--data-flow-interval seconds (unset until a collector pod could be read).",
+    )
+
+    OWN_WRITER: ClassVar[frozenset[str]] = frozenset({"data_flow"})
+    """Fields a timer of their own writes: a reconcile leaves them as they are."""
 
 
 class MonitoringStack(VigilModel):

@@ -18,8 +18,8 @@ def test_no_handler_of_the_operator_puts_a_finalizer_on_objects() -> None:
     # blocks deletion while the operator is down.
     registry = build_registry(Settings(drift_interval=300, secret_check_interval=30))
     timers = list(registry._spawning.get_all_handlers())
-    assert sorted(h.id for h in timers) == ["drift", "drift", "drift", "secrets"]
-    assert [h.requires_finalizer for h in timers] == [False] * 4
+    assert sorted(h.id for h in timers) == ["data-flow", "drift", "drift", "drift", "secrets"]
+    assert [h.requires_finalizer for h in timers] == [False] * 5
     assert not any(h.requires_finalizer for h in registry._changing.get_all_handlers())
 
 
