@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from vigil.models.policy import AlertPolicy
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.parse import Parsed, Problem, Source, parse_document
+from vigil.parse import Parsed, Problem, Source, misaddressed, parse_document
 from vigil.pipeline import build_stack, plan_stack
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
@@ -28,6 +28,10 @@ class Result:
     """(source, kind, name, problem count)."""
     models: list[BaseModel] = field(default_factory=list)
     """Every document that passed model validation, in input order."""
+    warnings: list[Problem] = field(default_factory=list)
+    """Documents passed over that were probably meant for Vigil (an error under --strict)."""
+    passed_over: list[tuple[str, str, str]] = field(default_factory=list)
+    """(source, kind, name) of every document that is not a Vigil object."""
 
 
 def _with_namespace(doc: Any, namespace: str) -> Any:
@@ -46,6 +50,7 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
     for source, doc in documents:
         outcome = parse_document(_with_namespace(doc, namespace), source)
         if outcome is None:
+            _pass_over(doc, source, result)
             continue
         if isinstance(outcome, Parsed):
             parsed.append(outcome)
@@ -71,6 +76,16 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
         if isinstance(item.model, AlertPolicy):
             result.objects += render_policy(item.model, ctx)
     return result
+
+
+def _pass_over(doc: Any, source: Source, result: Result) -> None:
+    kind, name = str(doc.get("kind", "?"))[:63], "?"
+    if isinstance(doc.get("metadata"), dict):
+        name = str(doc["metadata"].get("name", "?"))[:253]
+    result.passed_over.append((str(source), kind, name))
+    why = misaddressed(doc)
+    if why is not None:
+        result.warnings.append(Problem(source, f"{kind}/{name}", "apiVersion", why))
 
 
 def _render(

@@ -17,13 +17,13 @@ MODELS: dict[str, type[BaseModel]] = {k.kind: k.model for k in KINDS}
 
 @dataclass(frozen=True)
 class Source:
-    """Where a document came from: file and 1-based document index."""
+    """Where a document came from: file and 1-based document index (0: the file as a whole)."""
 
     file: str
-    index: int
+    index: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.index}"
+        return f"{self.file}:{self.index}" if self.index else self.file
 
 
 @dataclass(frozen=True)
@@ -36,8 +36,8 @@ class Problem:
     message: str
 
     def __str__(self) -> str:
-        where = f"{self.source}: " if self.source else ""
-        return f"{where}{self.object}: {self.path}: {self.message}"
+        parts = (str(self.source) if self.source else "", self.object, self.path, self.message)
+        return ": ".join(p for p in parts if p)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -133,6 +133,22 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
         return Parsed(source, model.model_validate(doc))
     except ValidationError as exc:
         return [Problem(source, label, path_of(e["loc"]), explain(e)) for e in exc.errors()]
+
+
+def misaddressed(doc: Mapping[str, Any]) -> str | None:
+    """Why a document parse_document passes over was probably meant for Vigil, or None."""
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
+        return "not a Kubernetes object (no apiVersion or kind): passed over"
+    group = api_version.rpartition("/")[0]
+    if kind in MODELS:
+        return f'"{_shorten(api_version, 80)}" is not {api.API_VERSION}: this {kind} is passed over; fix apiVersion'
+    if "vigil" in group.lower():
+        return (
+            f'group "{_shorten(group, 80)}" is not {api.GROUP}: this {_shorten(kind, 63)} is passed over; '
+            f"Vigil's kinds are {', '.join(MODELS)} in {api.API_VERSION}"
+        )
+    return None
 
 
 def parse_as(doc: Any, model: type[M], source: Source | None = None) -> Parsed[M] | list[Problem]:

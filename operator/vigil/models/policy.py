@@ -57,16 +57,14 @@ _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
 # --- early checks the API server cannot do: PromQL and Go templates ---------------------------
 
 
-def _value_type(expr: promql_parser.Expr) -> str:
-    """What a parsed expression evaluates to: vector, scalar, matrix or string."""
+def _leaf_type(expr: promql_parser.Expr) -> str:
+    """What an expression that is not parentheses, unary or binary evaluates to."""
     if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
         return "matrix"
     if isinstance(expr, promql_parser.StringLiteral):
         return "string"
     if isinstance(expr, promql_parser.NumberLiteral):
         return "scalar"
-    if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr):
-        return _value_type(expr.expr)
     if isinstance(expr, promql_parser.Call):
         returned = expr.func.return_type
         names = (
@@ -75,10 +73,32 @@ def _value_type(expr: promql_parser.Expr) -> str:
             (promql_parser.ValueType.String, "string"),
         )
         return next((n for t, n in names if returned == t), "vector")
-    if isinstance(expr, promql_parser.BinaryExpr):
-        sides = {_value_type(expr.lhs), _value_type(expr.rhs)}
-        return "vector" if "vector" in sides else "scalar"
     return "vector"
+
+
+_WRAPPERS = (promql_parser.ParenExpr, promql_parser.UnaryExpr)
+
+
+def _value_type(expr: promql_parser.Expr) -> str:
+    """What a parsed expression evaluates to: vector, scalar, matrix or string.
+
+    A loop, not recursion: a query under the length cap may nest thousands of levels.
+    """
+    while isinstance(expr, _WRAPPERS):
+        expr = expr.expr
+    if not isinstance(expr, promql_parser.BinaryExpr):
+        return _leaf_type(expr)
+    # The parser only lets scalars and vectors meet in a binary expression: any vector makes a vector.
+    pending: list[promql_parser.Expr] = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _WRAPPERS):
+            pending.append(node.expr)
+        elif isinstance(node, promql_parser.BinaryExpr):
+            pending += [node.lhs, node.rhs]
+        elif _leaf_type(node) == "vector":
+            return "vector"
+    return "scalar"
 
 
 def promql_problem(query: str) -> str | None:
