@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -10,9 +11,13 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from vigil import api
-from vigil.crd import KINDS
+from vigil.crd import KINDS, build_crd
 
 MODELS: dict[str, type[BaseModel]] = {k.kind: k.model for k in KINDS}
+SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {
+    k.model: build_crd(k)["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for k in KINDS
+}
+"""The schema the API server validates each kind's objects with (its CRD's)."""
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,8 @@ class Problem:
     object: str  # Kind/name
     path: str
     message: str
+    code: str = ""
+    """What kind of check failed: pydantic's error type (e.g. ``promql``), or empty."""
 
     def __str__(self) -> str:
         parts = (str(self.source) if self.source else "", self.object, self.path, self.message)
@@ -67,15 +74,25 @@ def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 120, 120, 4, 4, 2
+
+
+def _shown(value: Any) -> str:
+    """A value for a message, cut short: a hostile input may be megabytes, or nested deep."""
+    return _shorten(value) if isinstance(value, str) else _REPR.repr(value)
+
+
 def explain(error: ErrorDetails) -> str:
     """A pydantic error in the API server's words, with what to do about it."""
-    kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
+    kind, ctx, raw = error["type"], error.get("ctx", {}), error.get("input")
+    value = _shown(raw)
     field = str(error["loc"][-1]) if error["loc"] else "value"
     if kind == "missing":
         return f"Required value: set {field}"
-    if kind in ("promql", "template") and isinstance(value, str):
+    if kind in ("promql", "template") and isinstance(raw, str):
         # Only the operator parses PromQL and templates: quote the value like the API server.
-        return f'Invalid value: "{_shorten(value)}": {error["msg"]}'
+        return f'Invalid value: "{value}": {error["msg"]}'
     if kind == "extra_forbidden":
         return f'unknown field "{path_of(error["loc"])}": remove it or check its spelling'
     if kind in ("literal_error", "enum"):
@@ -102,8 +119,50 @@ def explain(error: ErrorDetails) -> str:
     if kind == "string_too_short":
         return f'Invalid value: "{value}": must be at least {ctx.get("min_length")} characters'
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"Invalid value: {value!r}: {error['msg'].lower()}"
+        return f"Invalid value: {_REPR.repr(raw)}: {error['msg'].lower()}"
     return str(error["msg"]).removeprefix("Value error, ")
+
+
+_INT64 = 2**63
+
+
+def _number(value: int | float) -> int | float:
+    # JSON numbers as the API server decodes them: int64 when whole and in range, else float64.
+    if isinstance(value, int):
+        if -_INT64 <= value < _INT64:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return value  # beyond any number: refused either way
+    return int(value) if value.is_integer() and -_INT64 <= value < _INT64 else value
+
+
+def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` as the API server validates it against ``schema`` (a CRD's structural schema).
+
+    Fields set to null are dropped (the server prunes them, then defaults), except where the
+    schema keeps unknown fields as given; whole numbers are integers and integers beyond 64 bits
+    floats, everywhere, as its JSON decoder makes them.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, list):
+        return [as_api_server_reads(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, Mapping):
+        return value
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    keep_nulls = bool(schema.get("x-kubernetes-preserve-unknown-fields")) and not properties
+    out: dict[Any, Any] = {}
+    for key, child in value.items():
+        sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
+        if child is None and not keep_nulls:
+            continue
+        out[key] = as_api_server_reads(child, sub if sub is not None else {})
+    return out
 
 
 def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
@@ -130,9 +189,10 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
         supported = _quote(MODELS)
         return [Problem(source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}')]
     try:
-        return Parsed(source, model.model_validate(doc))
+        # Strict: "3" is no integer and "yes" no boolean for the API server either.
+        return Parsed(source, model.model_validate(as_api_server_reads(doc, SCHEMAS[model]), strict=True))
     except ValidationError as exc:
-        return [Problem(source, label, path_of(e["loc"]), explain(e)) for e in exc.errors()]
+        return [Problem(source, label, path_of(e["loc"]), explain(e), e["type"]) for e in exc.errors()]
 
 
 def misaddressed(doc: Mapping[str, Any]) -> str | None:

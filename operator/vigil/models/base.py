@@ -14,10 +14,12 @@ from pydantic import (
     Field,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError
 
@@ -55,6 +57,28 @@ class VigilModel(BaseModel):
                 raise PydanticCustomError("cel_rule", cel.message)
         return self
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unique_items(cls, value: Any, info: ValidationInfo) -> Any:
+        # Python twin of x-kubernetes-list-type set (each value once) and map (each key once).
+        extra = cls.model_fields[info.field_name or ""].json_schema_extra if info.field_name else None
+        if not isinstance(extra, dict) or not isinstance(value, list):
+            return value
+        list_type, keys = extra.get("x-kubernetes-list-type"), extra.get("x-kubernetes-list-map-keys")
+        if list_type not in ("set", "map"):
+            return value
+        seen: set[str] = set()
+        for item in value:
+            if list_type == "map" and isinstance(keys, list):
+                found = [getattr(item, to_snake(str(k)), None) for k in keys]
+                key, fix = ", ".join(str(f) for f in found), "give each entry its own " + "/".join(map(str, keys))
+            else:
+                key, fix = str(item), "list each value once"
+            if key in seen:
+                raise PydanticCustomError("duplicate", 'Duplicate value: "{key}": {fix}', {"key": key, "fix": fix})
+            seen.add(key)
+        return value
+
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core_schema)
@@ -77,6 +101,10 @@ def is_set(value: object) -> bool:
     return value is not None
 
 
+# What no URL, address or path may contain: ASCII control characters and space. Spelled out in
+# every pattern, never \s: Python's re and pydantic's regex engine read \s as any Unicode space,
+# the API server's RE2 (OpenAPI patterns and CEL matches()) as [\t\n\f\r ] only.
+SPACE = r"\x00-\x20\x7f"
 # Kubernetes object names referenced from a spec (Secrets, ConfigMaps, sinks).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"

@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from vigil.models.base import (
+    DNS_LABEL,
+    DNS_SUBDOMAIN,
     HEADER_NAME,
     CelRule,
     ConfigKey,
@@ -202,8 +204,9 @@ class ObjectMeta(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")]
-    namespace: str | None = None
+    # What the API server accepts for a custom resource: a DNS subdomain in a DNS-label namespace.
+    name: Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
+    namespace: Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)] | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
     uid: str | None = None

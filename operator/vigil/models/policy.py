@@ -6,12 +6,13 @@ import re
 from typing import Annotated, Literal
 
 import promql_parser
-from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from vigil.models.base import (
     DNS_LABEL,
     LABEL_NAME,
+    SPACE,
     CelRule,
     VigilModel,
     is_set,
@@ -41,9 +42,9 @@ ALERT_KINDS = ("threshold", "ratio", "expr", "slo")
 RULE_DURATION = r"^(0|[0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 RANGE_DURATION = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 SLO_WINDOW = r"^([1-9]|[1-8][0-9]|90)d$"
-URL = r"^https?://[^\s/]+(/\S*)?$"
-HOST_PORT = r"^[^\s/:]+:[0-9]{1,5}$"
-EMAIL = r"^[^\s@<>,]+@[^\s@<>,]+$"
+URL = rf"^https?://[^{SPACE}/]+(/[^{SPACE}]*)?$"
+HOST_PORT = rf"^[^{SPACE}/:]+:[0-9]{{1,5}}$"
+EMAIL = rf"^[^{SPACE}@<>,]+@[^{SPACE}@<>,]+$"
 
 _RESERVED_LABELS = (
     meta.ALERTNAME_LABEL,
@@ -519,7 +520,7 @@ class Escalation(VigilModel):
 class SlackReceiver(VigilModel):
     """Post to a Slack channel through an incoming webhook."""
 
-    channel: Annotated[str, StringConstraints(pattern=r"^[#@]?[^\s]+$", max_length=80)] = Field(
+    channel: Annotated[str, StringConstraints(pattern=rf"^[#@]?[^{SPACE}]+$", max_length=80)] = Field(
         description="Channel (#alerts) or user (@someone)."
     )
     api_url: SecretKeyRef = Field(
@@ -805,16 +806,6 @@ class AlertPolicySpec(VigilModel):
         "AlertmanagerConfigs by, e.g. release: kube-prometheus-stack. Unset: the operator's "
         "default (Helm value).",
     )
-
-    @field_validator("receivers")
-    @classmethod
-    def _unique_receivers(cls, receivers: list[Receiver]) -> list[Receiver]:
-        # The CRD's list-map keyed by name rejects duplicates the same way.
-        names = [r.name for r in receivers]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f'Duplicate value: "{name}": receiver names must be unique')
-        return receivers
 
     def kinds(self) -> list[str]:
         """Wire names of the alert kinds that are set (exactly one when valid)."""

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StringConstraints
 
 from vigil.models.base import (
+    SPACE,
     CelRule,
     LabelValueName,
     ObjectName,
@@ -159,7 +160,7 @@ class ScrapeTarget(VigilModel):
     port: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)] = Field(
         default="metrics", description="Name of the Service port that serves metrics."
     )
-    path: Annotated[str, StringConstraints(pattern=r"^/\S*$", max_length=1024)] = Field(
+    path: Annotated[str, StringConstraints(pattern=rf"^/[^{SPACE}]*$", max_length=1024)] = Field(
         default="/metrics", description="HTTP path of the metrics."
     )
     interval: ScrapeDuration = Field(default="30s", description="Scrape interval.")
