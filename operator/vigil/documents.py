@@ -324,7 +324,10 @@ def read_text(data: bytes | str, file: str) -> Reading:
     """Every document of one file's content, or why a part of it cannot be read."""
     reading = Reading()
     raw = data.encode("utf-8") if isinstance(data, str) else data
-    loader = _Loader(raw)
+    try:
+        loader = _Loader(raw)  # reads and decodes the whole stream: refuses what is not UTF-8/16
+    except yaml.YAMLError as exc:
+        return Reading(errors=[Problem(Source(file), "file", "", _yaml_message(exc))])
     try:
         for index, node in _documents(loader):
             source = Source(file, index)

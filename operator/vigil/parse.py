@@ -75,12 +75,12 @@ def _shorten(text: str, limit: int = 120) -> str:
 
 
 _REPR = reprlib.Repr()
-_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 120, 120, 4, 4, 2
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 60, 60, 3, 3, 2
 
 
 def _shown(value: Any) -> str:
     """A value for a message, cut short: a hostile input may be megabytes, or nested deep."""
-    return _shorten(value) if isinstance(value, str) else _REPR.repr(value)
+    return _shorten(value if isinstance(value, str) else _REPR.repr(value))
 
 
 def explain(error: ErrorDetails) -> str:
@@ -119,7 +119,7 @@ def explain(error: ErrorDetails) -> str:
     if kind == "string_too_short":
         return f'Invalid value: "{value}": must be at least {ctx.get("min_length")} characters'
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"Invalid value: {_REPR.repr(raw)}: {error['msg'].lower()}"
+        return f"Invalid value: {_shorten(_REPR.repr(raw))}: {error['msg'].lower()}"
     return str(error["msg"]).removeprefix("Value error, ")
 
 
