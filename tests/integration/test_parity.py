@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import urllib3
 import yaml
-from hypothesis import given
+from hypothesis import event, given
 
 from tests.fuzz import SEEDS, budget, documents
 from tests.harness import collector
