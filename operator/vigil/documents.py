@@ -28,14 +28,12 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from vigil.parse import Problem, Source, path_of
+from vigil.parse import MAX_DEPTH, Problem, Source, path_of
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """Files larger than this are not read (a folder of objects is far smaller)."""
 MAX_OBJECT_BYTES = 3 * 1024 * 1024
 """The API server's request limit: no larger document can be an object, aliases expanded."""
-MAX_DEPTH = 100
-"""Nesting levels of one document (a Deployment needs about 12)."""
 
 _YAML = "tag:yaml.org,2002:"
 STR, INT, FLOAT, BOOL, NULL, MAP, SEQ, MERGE = (

@@ -124,6 +124,23 @@ def explain(error: ErrorDetails) -> str:
 
 
 _INT64 = 2**63
+MAX_DEPTH = 100
+"""Nesting levels of one object (a Deployment needs about 12): deeper ones are refused unread,
+before any recursive code (validation, rendering, JSON) meets them."""
+
+
+def too_deep(value: Any) -> tuple[str | int, ...] | None:
+    """The path at which ``value`` nests past MAX_DEPTH levels, or None; found without recursion."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        node, path = pending.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(node, Mapping):
+            pending += [(v, (*path, str(k))) for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(v, (*path, i)) for i, v in enumerate(node)]
+    return None
 
 
 def _number(value: int | float) -> int | float:
@@ -174,7 +191,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None
     name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
-    label = f"{kind}/{name}"
+    label = f"{_shown(kind)}/{_shown(name)}"
     if api_version != api.API_VERSION:
         return [
             Problem(
@@ -188,6 +205,10 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if model is None:
         supported = _quote(MODELS)
         return [Problem(source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}')]
+    deep = too_deep(doc)
+    if deep is not None:
+        where = f"{path_of(deep[:6])}..."
+        return [Problem(source, label, where, f"nested deeper than {MAX_DEPTH} levels: no Kubernetes object is")]
     try:
         # Strict: "3" is no integer and "yes" no boolean for the API server either.
         return Parsed(source, model.model_validate(as_api_server_reads(doc, SCHEMAS[model]), strict=True))

@@ -73,7 +73,7 @@ def test_whitespace_is_judged_as_re2_judges_it(endpoint: str) -> None:
         assert isinstance(outcome.model, TelemetrySink)
 
 
-@budget(100)
+@budget(60)
 @given(kind=st.sampled_from(["TelemetrySink", "MonitoringStack", "AlertPolicy"]), data=st.data())
 def test_any_generated_document_is_judged_never_raised(kind: str, data: st.DataObject) -> None:
     doc = data.draw(documents(kind, "default"))
@@ -83,16 +83,29 @@ def test_any_generated_document_is_judged_never_raised(kind: str, data: st.DataO
         assert all(p.path is not None and p.message for p in outcome)
 
 
-@budget(100)
+@budget(60)
 @given(spec=st.dictionaries(st.sampled_from(["sinks", "collector", "scrape", "x"]), JSON, max_size=3))
 def test_any_json_spec_is_judged_never_raised(spec: dict[str, Any]) -> None:
     assert isinstance(parse_document(stack(**spec)), Parsed | list)
 
 
-@budget(50)
+@budget(30)
 @given(data=st.data())
 def test_the_renderer_never_raises_on_an_accepted_stack(data: st.DataObject) -> None:
     stack_doc = data.draw(documents("MonitoringStack", "default"))
     sinks = [data.draw(documents("TelemetrySink", "default")) for _ in range(2)]
     result = process([(Source("generated", i), d) for i, d in enumerate([stack_doc, *sinks], start=1)], "default")
     assert all(o["metadata"]["namespace"] == "default" for o in result.objects)
+
+
+@pytest.mark.parametrize("depth", [150, 5000])
+def test_an_object_nested_past_the_limit_is_refused_without_recursion(depth: int) -> None:
+    # The operator receives JSON from the API server, which nests far deeper than Python recurses.
+    affinity: Any = "x"
+    for _ in range(depth):
+        affinity = {"a": affinity}
+    outcome = parse_document(stack(sinks={"names": ["a"]}, collector={"affinity": affinity}))
+    assert isinstance(outcome, list)
+    (problem,) = outcome
+    assert problem.path == "spec.collector.affinity.a.a.a..."
+    assert problem.message == "nested deeper than 100 levels: no Kubernetes object is"
