@@ -28,7 +28,7 @@ from yaml.reader import Reader
 from yaml.resolver import BaseResolver
 from yaml.scanner import Scanner
 
-from vigil.parse import MAX_DEPTH, Problem, Source, path_of
+from vigil.parse import MAX_DEPTH, Problem, Source, path_of, shown
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """Files larger than this are not read (a folder of objects is far smaller)."""
@@ -137,7 +137,7 @@ def _label(root: Node) -> str:
         name = next((v for k, v in meta.value if isinstance(k, ScalarNode) and k.value == "name"), None)
     kind_text = kind.value if isinstance(kind, ScalarNode) and kind.value else "document"
     name_text = name.value if isinstance(name, ScalarNode) and name.value else "<no name>"
-    return f"{kind_text[:63]}/{name_text[:253]}" if kind_text != "document" else "document"
+    return f"{shown(kind_text, 63)}/{shown(name_text)}" if kind_text != "document" else "document"
 
 
 def _check_size(root: Node) -> None:
@@ -228,7 +228,7 @@ def _scalar(path: tuple[str | int, ...], node: ScalarNode) -> Any:
     if tag == BOOL:
         if text in _TRUE or text in _FALSE:
             return text in _TRUE
-        raise _BadValueError(path, node, f'!!bool "{text[:40]}" is not a boolean: write true or false')
+        raise _BadValueError(path, node, f'!!bool "{shown(text, 40)}" is not a boolean: write true or false')
     if tag in (INT, FLOAT) and _SPECIAL_FLOAT.match(text):
         raise _BadValueError(path, node, f'"{text}" is not a number JSON (and so Kubernetes) can carry')
     if tag == INT:
@@ -236,13 +236,15 @@ def _scalar(path: tuple[str | int, ...], node: ScalarNode) -> Any:
         if not explicit or isinstance(value, int):
             return value
         raise _BadValueError(
-            path, node, f'!!int "{text[:40]}" is not a 64-bit integer: remove the tag or fix the number'
+            path, node, f'!!int "{shown(text, 40)}" is not a 64-bit integer: remove the tag or fix the number'
         )
     if tag == FLOAT:
         number = _number(text) if _FLOAT.match(text) else text
         if not explicit or not isinstance(number, str):
             return float(number) if explicit else number
-        raise _BadValueError(path, node, f'!!float "{text[:40]}" is not a number: remove the tag or fix the number')
+        raise _BadValueError(
+            path, node, f'!!float "{shown(text, 40)}" is not a number: remove the tag or fix the number'
+        )
     raise _BadValueError(
         path,
         node,
@@ -252,7 +254,7 @@ def _scalar(path: tuple[str | int, ...], node: ScalarNode) -> Any:
 
 
 def _short_tag(tag: str) -> str:
-    return f"!!{tag.removeprefix(_YAML)}" if tag.startswith(_YAML) else tag[:60]
+    return f"!!{tag.removeprefix(_YAML)}" if tag.startswith(_YAML) else shown(tag, 60)
 
 
 def _key(path: tuple[str | int, ...], node: Node) -> str:

@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from vigil.models.policy import AlertPolicy
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.parse import Parsed, Problem, Source, misaddressed, parse_document
+from vigil.parse import Parsed, Problem, Source, misaddressed, parse_document, shown
 from vigil.pipeline import build_stack, plan_stack
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
@@ -79,9 +79,9 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
 
 
 def _pass_over(doc: Any, source: Source, result: Result) -> None:
-    kind, name = str(doc.get("kind", "?"))[:63], "?"
+    kind, name = shown(doc.get("kind", "?"), 63), "?"
     if isinstance(doc.get("metadata"), dict):
-        name = str(doc["metadata"].get("name", "?"))[:253]
+        name = shown(doc["metadata"].get("name", "?"))
     result.passed_over.append((str(source), kind, name))
     why = misaddressed(doc)
     if why is not None:

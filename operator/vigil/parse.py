@@ -44,7 +44,7 @@ class Problem:
 
     def __str__(self) -> str:
         parts = (str(self.source) if self.source else "", self.object, self.path, self.message)
-        return ": ".join(p for p in parts if p)
+        return _printable(": ".join(p for p in parts if p))
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -78,15 +78,20 @@ _REPR = reprlib.Repr()
 _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 60, 60, 3, 3, 2
 
 
-def _shown(value: Any) -> str:
+def shown(value: Any, limit: int = 120) -> str:
     """A value for a message, cut short: a hostile input may be megabytes, or nested deep."""
-    return _shorten(value if isinstance(value, str) else _REPR.repr(value))
+    return _printable(_shorten(value if isinstance(value, str) else _REPR.repr(value), limit))
+
+
+def _printable(text: str) -> str:
+    # Control characters escaped: a message must not move a terminal's cursor or split a log line.
+    return text if text.isprintable() else "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def explain(error: ErrorDetails) -> str:
     """A pydantic error in the API server's words, with what to do about it."""
     kind, ctx, raw = error["type"], error.get("ctx", {}), error.get("input")
-    value = _shown(raw)
+    value = shown(raw)
     field = str(error["loc"][-1]) if error["loc"] else "value"
     if kind == "missing":
         return f"Required value: set {field}"
@@ -191,7 +196,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None
     name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
-    label = f"{_shown(kind)}/{_shown(name)}"
+    label = f"{shown(kind)}/{shown(name)}"
     if api_version != api.API_VERSION:
         return [
             Problem(
@@ -223,10 +228,10 @@ def misaddressed(doc: Mapping[str, Any]) -> str | None:
         return "not a Kubernetes object (no apiVersion or kind): passed over"
     group = api_version.rpartition("/")[0]
     if kind in MODELS:
-        return f'"{_shorten(api_version, 80)}" is not {api.API_VERSION}: this {kind} is passed over; fix apiVersion'
+        return f'"{shown(api_version, 80)}" is not {api.API_VERSION}: this {shown(kind)} is passed over; fix apiVersion'
     if "vigil" in group.lower():
         return (
-            f'group "{_shorten(group, 80)}" is not {api.GROUP}: this {_shorten(kind, 63)} is passed over; '
+            f'group "{shown(group, 80)}" is not {api.GROUP}: this {shown(kind, 63)} is passed over; '
             f"Vigil's kinds are {', '.join(MODELS)} in {api.API_VERSION}"
         )
     return None

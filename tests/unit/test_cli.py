@@ -232,3 +232,15 @@ def test_names_the_api_server_refuses_are_refused(
     f.write_text(POLICY % (name, "up"))
     assert main(["validate", str(f)]) == 1
     assert f"metadata.name: {message}" in capsys.readouterr().out
+
+
+def test_control_characters_in_a_hostile_file_are_escaped_in_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY % ('"evil\\e[2J\\x07"', "up") + '  "key\\e[31m": 1\n')
+    assert main(["validate", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "evil\\x1b[2J\\x07" in out
