@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import urllib3
 import yaml
-from hypothesis import event, given
+from hypothesis import event, example, given
 
 from tests.fuzz import SEEDS, budget, documents
 from tests.harness import collector
@@ -174,13 +174,33 @@ def _selecting_stack(sink: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-SINK_REGRESSIONS: list[dict[str, Any]] = []
-STACK_REGRESSIONS: list[dict[str, Any]] = []
-POLICY_REGRESSIONS: list[dict[str, Any]] = []
+def _doc(kind: str, spec: dict[str, Any], name: str = "fz") -> dict[str, Any]:
+    return {
+        "apiVersion": api.API_VERSION,
+        "kind": kind,
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": spec,
+    }
+
+
+# Mismatches hypothesis found, each fixed in the models or the CRD, kept as regression examples.
+DEBUG = {"signals": ["traces", "metrics", "logs"], "debug": {"verbosity": "basic"}}
+REMOTE_WRITE = {"url": "http://mimir:8080/api/v1/push"}
 
 
 @budget(150)
 @given(doc=documents("TelemetrySink", NAMESPACE))
+@example(doc=_doc("TelemetrySink", DEBUG, name="a" * 254))  # the API server allows 253 characters
+@example(doc=_doc("TelemetrySink", {**DEBUG, "signals": ["metrics", "metrics", "logs"]}))  # list-type set
+@example(doc=_doc("TelemetrySink", {"signals": ["traces"], "otlp": {"endpoint": "collector\u00a0:4317"}}))  # RE2's \s
+@example(doc=_doc("TelemetrySink", {"signals": ["traces"], "otlp": {"endpoint": "collector:4317\n"}}))
+@example(
+    doc=_doc(
+        "TelemetrySink",
+        {"signals": ["metrics"], "prometheusRemoteWrite": {**REMOTE_WRITE, "externalLabels": {"A": ""}}},
+    )
+)
+@example(doc=_doc("TelemetrySink", {**DEBUG, "retry": None, "batch": {"sendBatchSize": 3.0}}))  # pruned, whole
 def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]
 ) -> None:
@@ -190,6 +210,9 @@ def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
 
 @budget(100)
 @given(doc=documents("MonitoringStack", NAMESPACE))
+@example(doc=_doc("MonitoringStack", {"sinks": {"selector": {"matchLabels": {"": ""}}}}))  # keys need a CEL rule
+@example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "collector": {"replicas": "3"}}))  # strict
+@example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "scrape": [{"name": "x"}, {"name": "x"}]}))
 def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]
 ) -> None:
@@ -200,6 +223,8 @@ def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(
 
 @budget(150)
 @given(doc=documents("AlertPolicy", NAMESPACE))
+@example(doc=_doc("AlertPolicy", {"expr": "(" * 2000 + "up" + ")" * 2000}))
+@example(doc=_doc("AlertPolicy", {"expr": "up", "for": "2001-12-14"}))
 def test_policies_are_judged_alike_and_accepted_ones_render(server: Server, doc: dict[str, Any]) -> None:
     if _agree(server, doc):
         _render_and_run([doc])

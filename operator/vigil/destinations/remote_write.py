@@ -63,8 +63,9 @@ class PrometheusRemoteWriteDestination(VigilModel):
     headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
     tls: TLS | None = Field(default=None, description="TLS settings.")
     auth: RemoteWriteAuth | None = Field(default=None, description="Authentication.")
-    external_labels: dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]] = Field(
-        default_factory=dict, max_length=32, description="Labels added to every series sent."
+    # The collector refuses an empty value ("external labels configuration contains an empty key or value").
+    external_labels: dict[LabelKey, Annotated[str, StringConstraints(min_length=1, max_length=1024)]] = Field(
+        default_factory=dict, max_length=32, description="Labels added to every series sent (values not empty)."
     )
     timeout: GoDuration = Field(default="10s", description="Timeout of one write request.")
     resource_to_telemetry_conversion: bool = Field(

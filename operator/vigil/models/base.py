@@ -150,11 +150,15 @@ Quantity = Annotated[
     ),
 ]
 
-StringMap = dict[
-    Annotated[str, StringConstraints(min_length=1, max_length=317)],
-    Annotated[str, StringConstraints(max_length=63)],
+StringMap = Annotated[
+    dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=317)],
+        Annotated[str, StringConstraints(max_length=63)],
+    ],
+    Field(max_length=64),
 ]
-"""Kubernetes label maps (keys up to prefix/name, values up to 63 chars)."""
+"""Kubernetes label maps (keys up to prefix/name, values up to 63 chars; at most 64 entries, which
+keeps the CEL rules on their keys within the API server's cost budget)."""
 
 
 def matches(pattern: str, value: str) -> bool:
