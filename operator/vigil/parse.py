@@ -129,6 +129,8 @@ def explain(error: ErrorDetails) -> str:
 
 
 _INT64 = 2**63
+MAX_PROBLEMS = 20
+"""Problems reported per object; a hostile list could otherwise bring one per item."""
 MAX_DEPTH = 100
 """Nesting levels of one object (a Deployment needs about 12): deeper ones are refused unread,
 before any recursive code (validation, rendering, JSON) meets them."""
@@ -218,7 +220,12 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
         # Strict: "3" is no integer and "yes" no boolean for the API server either.
         return Parsed(source, model.model_validate(as_api_server_reads(doc, SCHEMAS[model]), strict=True))
     except ValidationError as exc:
-        return [Problem(source, label, path_of(e["loc"]), explain(e), e["type"]) for e in exc.errors()]
+        errors = exc.errors()
+        problems = [Problem(source, label, path_of(e["loc"]), explain(e), e["type"]) for e in errors[:MAX_PROBLEMS]]
+        if len(errors) > MAX_PROBLEMS:
+            more = f"and {len(errors) - MAX_PROBLEMS} more problems: fix these first"
+            problems.append(Problem(source, label, "", more, "too_many"))
+        return problems
 
 
 def misaddressed(doc: Mapping[str, Any]) -> str | None:

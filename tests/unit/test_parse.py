@@ -109,3 +109,11 @@ def test_an_object_nested_past_the_limit_is_refused_without_recursion(depth: int
     (problem,) = outcome
     assert problem.path == "spec.collector.affinity.a.a.a..."
     assert problem.message == "nested deeper than 100 levels: no Kubernetes object is"
+
+
+def test_problems_per_object_are_capped() -> None:
+    problems = parse_document(stack(sinks={"names": ["BAD"] * 60}))
+    assert isinstance(problems, list)
+    assert len(problems) == 21
+    assert problems[-1].message.startswith("and ")
+    assert problems[-1].message.endswith("more problems: fix these first")
