@@ -201,6 +201,7 @@ REMOTE_WRITE = {"url": "http://mimir:8080/api/v1/push"}
     )
 )
 @example(doc=_doc("TelemetrySink", {**DEBUG, "retry": None, "batch": {"sendBatchSize": 3.0}}))  # pruned, whole
+@example(doc=_doc("TelemetrySink", {**DEBUG, "redact": {"hash": ["user.id"]}}))  # CEL read the absent delete
 def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]
 ) -> None:
@@ -211,6 +212,9 @@ def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
 @budget(100)
 @given(doc=documents("MonitoringStack", NAMESPACE))
 @example(doc=_doc("MonitoringStack", {"sinks": {"selector": {"matchLabels": {"": ""}}}}))  # keys need a CEL rule
+@example(
+    doc=_doc("MonitoringStack", {"sinks": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}})
+)
 @example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "collector": {"replicas": "3"}}))  # strict
 @example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "scrape": [{"name": "x"}, {"name": "x"}]}))
 def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(

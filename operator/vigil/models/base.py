@@ -85,6 +85,15 @@ class VigilModel(BaseModel):
         target = handler.resolve_ref_schema(schema)
         if cls.cel_rules:
             target["x-kubernetes-validations"] = [{"rule": c.rule, "message": c.message} for c in cls.cel_rules]
+        # An empty list or map from a default_factory is a default the API server must apply too:
+        # without it a CEL rule reading the absent field fails with "no such key".
+        for name, info in cls.model_fields.items():
+            prop = target.get("properties", {}).get(info.alias or name)
+            if info.default_factory is None or prop is None or "default" in prop:
+                continue
+            value = info.default_factory()  # type: ignore[call-arg]
+            if value in ([], {}):
+                prop["default"] = value
         return schema
 
 
