@@ -186,6 +186,7 @@ def _doc(kind: str, spec: dict[str, Any], name: str = "fz") -> dict[str, Any]:
 # Mismatches hypothesis found, each fixed in the models or the CRD, kept as regression examples.
 DEBUG = {"signals": ["traces", "metrics", "logs"], "debug": {"verbosity": "basic"}}
 REMOTE_WRITE = {"url": "http://mimir:8080/api/v1/push"}
+HOOK = {"name": "hook", "webhook": {"url": "http://hook.ops.svc:8080/"}}
 
 
 @budget(150)
@@ -216,6 +217,10 @@ def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     doc=_doc("MonitoringStack", {"sinks": {"selector": {"matchExpressions": [{"key": "a", "operator": "Exists"}]}}})
 )
 @example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "collector": {"replicas": "3"}}))  # strict
+@example(
+    doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "collector": {"resources": {"requests": {"cpu": 1.5}}}})
+)
+@example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "scrape": [{"name": "x", "interval": "9999999999h"}]}))
 @example(doc=_doc("MonitoringStack", {"sinks": {"names": ["a"]}, "scrape": [{"name": "x"}, {"name": "x"}]}))
 def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]
@@ -229,6 +234,7 @@ def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(
 @given(doc=documents("AlertPolicy", NAMESPACE))
 @example(doc=_doc("AlertPolicy", {"expr": "(" * 2000 + "up" + ")" * 2000}))
 @example(doc=_doc("AlertPolicy", {"expr": "up", "for": "2001-12-14"}))
+@example(doc=_doc("AlertPolicy", {"expr": "up", "receivers": [HOOK], "routing": {"repeatInterval": "3000000h"}}))  # Go
 def test_policies_are_judged_alike_and_accepted_ones_render(server: Server, doc: dict[str, Any]) -> None:
     if _agree(server, doc):
         _render_and_run([doc])

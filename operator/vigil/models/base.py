@@ -138,8 +138,12 @@ UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535)]
 
 
 def _quantity_to_str(value: object) -> object:
-    # YAML turns `cpu: 1` into an int; Kubernetes accepts both forms.
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    # YAML turns `cpu: 1` into an int; the CRD (int-or-string) takes it, but no fraction.
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "quantity", 'a quantity is an integer or a string: write "{text}" in quotes', {"text": str(value)}
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
 
@@ -168,6 +172,23 @@ StringMap = Annotated[
 ]
 """Kubernetes label maps (keys up to prefix/name, values up to 63 chars; at most 64 entries, which
 keeps the CEL rules on their keys within the API server's cost budget)."""
+
+
+GO_DURATION_LIMIT_S = (2**63 - 1) / 1e9
+"""The longest duration Go, and so CEL's duration(), holds (about 292 years)."""
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def fits_go_duration(*durations: str) -> bool:
+    """Whether CEL's duration() can read every one of ``durations`` (Go-style, h down to ns).
+
+    Past Go's range CEL stops with a conversion error and the API server refuses the object: a
+    CEL rule's Python twin must refuse it too.
+    """
+    return all(
+        sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", d)) <= GO_DURATION_LIMIT_S
+        for d in durations
+    )
 
 
 def matches(pattern: str, value: str) -> bool:

@@ -15,6 +15,7 @@ from vigil.models.base import (
     SPACE,
     CelRule,
     VigilModel,
+    fits_go_duration,
     is_set,
     object_default,
 )
@@ -442,7 +443,7 @@ class SLO(VigilModel):
             rule="duration(self.scrapeInterval) >= duration('1s') && duration(self.scrapeInterval) <= duration('5m')",
             message="scrapeInterval must be between 1s and 5m (Prometheus marks a series stale "
             "after 5m without a sample)",
-            check=lambda m: 1 <= seconds(m.scrape_interval) <= 300,
+            check=lambda m: fits_go_duration(m.scrape_interval) and 1 <= seconds(m.scrape_interval) <= 300,
         ),
     )
 
@@ -628,12 +629,19 @@ class Routing(VigilModel):
         CelRule(
             rule="duration(self.groupInterval) > duration('0s') && duration(self.repeatInterval) > duration('0s')",
             message="groupInterval and repeatInterval must be longer than 0s",
-            check=lambda m: seconds(m.group_interval) > 0 and seconds(m.repeat_interval) > 0,
+            check=lambda m: (
+                fits_go_duration(m.group_interval, m.repeat_interval)
+                and seconds(m.group_interval) > 0
+                and seconds(m.repeat_interval) > 0
+            ),
         ),
         CelRule(
             rule="duration(self.repeatInterval) >= duration(self.groupInterval)",
             message="repeatInterval (the cooldown) must not be shorter than groupInterval",
-            check=lambda m: seconds(m.repeat_interval) >= seconds(m.group_interval),
+            check=lambda m: (
+                fits_go_duration(m.group_interval, m.repeat_interval)
+                and seconds(m.repeat_interval) >= seconds(m.group_interval)
+            ),
         ),
     )
 

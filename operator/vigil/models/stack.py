@@ -17,6 +17,7 @@ from vigil.models.base import (
     Quantity,
     StringMap,
     VigilModel,
+    fits_go_duration,
     object_default,
 )
 from vigil.models.bundles import RuleBundleSelection
@@ -147,7 +148,9 @@ class ScrapeTarget(VigilModel):
         CelRule(
             rule="duration(self.scrapeTimeout) <= duration(self.interval)",
             message="scrapeTimeout must not be longer than interval",
-            check=lambda m: _seconds(m.scrape_timeout) <= _seconds(m.interval),
+            check=lambda m: (
+                fits_go_duration(m.scrape_timeout, m.interval) and _seconds(m.scrape_timeout) <= _seconds(m.interval)
+            ),
         ),
     )
 
