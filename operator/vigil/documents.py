@@ -42,24 +42,25 @@ STR, INT, FLOAT, BOOL, NULL, MAP, SEQ, MERGE = (
 
 _TRUE = ("y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON")
 _FALSE = ("n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF")
-_INT = re.compile(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)$")
-_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?$")
-_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
-_NULL = re.compile(r"^(?:~|null|Null|NULL|)$")
+_INT = re.compile(r"^[-+]?(?:0b[01_]+|0o[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*)\Z")
+_FLOAT = re.compile(r"^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?\Z")
+_SPECIAL_FLOAT = re.compile(r"^(?:[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))\Z")
+_NULL = re.compile(r"^(?:~|null|Null|NULL|)\Z")
 _INT64 = 2**63
 _UINT64 = 2**64
+# \Z, not $: Python's $ also matches before a final newline, which a quoted scalar may hold.
 
 
 class _Resolver(BaseResolver):
     """go-yaml v2's implicit types: YAML 1.1 booleans with y/n, no timestamps, no base 60."""
 
 
-_Resolver.add_implicit_resolver(BOOL, re.compile(f"^(?:{'|'.join(_TRUE + _FALSE)})$"), list("yYnNtTfFoO"))
+_Resolver.add_implicit_resolver(BOOL, re.compile(f"^(?:{'|'.join(_TRUE + _FALSE)})\\Z"), list("yYnNtTfFoO"))
 _Resolver.add_implicit_resolver(INT, _INT, list("-+0123456789"))
 _Resolver.add_implicit_resolver(FLOAT, _FLOAT, list("-+0123456789."))
 _Resolver.add_implicit_resolver(FLOAT, _SPECIAL_FLOAT, list("-+."))
 _Resolver.add_implicit_resolver(NULL, _NULL, ["~", "n", "N", ""])
-_Resolver.add_implicit_resolver(MERGE, re.compile(r"^(?:<<)$"), ["<"])
+_Resolver.add_implicit_resolver(MERGE, re.compile(r"^(?:<<)\Z"), ["<"])
 
 
 class _Loader(Reader, Scanner, Parser, Composer, _Resolver):
