@@ -186,6 +186,7 @@ def _doc(kind: str, spec: dict[str, Any], name: str = "fz") -> dict[str, Any]:
 # Mismatches hypothesis found, each fixed in the models or the CRD, kept as regression examples.
 DEBUG = {"signals": ["traces", "metrics", "logs"], "debug": {"verbosity": "basic"}}
 REMOTE_WRITE = {"url": "http://mimir:8080/api/v1/push"}
+OTLP: dict[str, Any] = {"signals": ["traces"], "otlp": {"endpoint": "jaeger:4317", "tls": {"insecure": True}}}
 HOOK = {"name": "hook", "webhook": {"url": "http://hook.ops.svc:8080/"}}
 
 
@@ -203,6 +204,8 @@ HOOK = {"name": "hook", "webhook": {"url": "http://hook.ops.svc:8080/"}}
 )
 @example(doc=_doc("TelemetrySink", {**DEBUG, "retry": None, "batch": {"sendBatchSize": 3.0}}))  # pruned, whole
 @example(doc=_doc("TelemetrySink", {**DEBUG, "redact": {"hash": ["user.id"]}}))  # CEL read the absent delete
+@example(doc=_doc("TelemetrySink", {**OTLP, "retry": {"maxElapsedTime": "1ns"}}))  # otelcol refused it
+@example(doc=_doc("TelemetrySink", {**OTLP, "otlp": {**OTLP["otlp"], "headers": [{"name": "$", "value": "x"}]}}))
 def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]
 ) -> None:

@@ -125,8 +125,8 @@ LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
 # Durations Prometheus accepts in scrape configs and rules.
 PROM_DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
-# HTTP header field names (RFC 9110 token).
-HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+# HTTP header field names (RFC 9110 token), but '$': a collector config key must hold no expansion.
+HEADER_NAME = r"^[!#%&'*+.^_`|~0-9A-Za-z-]+$"
 
 ObjectName = Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
 LabelValueName = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
@@ -185,10 +185,12 @@ def fits_go_duration(*durations: str) -> bool:
     Past Go's range CEL stops with a conversion error and the API server refuses the object: a
     CEL rule's Python twin must refuse it too.
     """
-    return all(
-        sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", d)) <= GO_DURATION_LIMIT_S
-        for d in durations
-    )
+    return all(go_seconds(d) <= GO_DURATION_LIMIT_S for d in durations)
+
+
+def go_seconds(duration: str) -> float:
+    """A Go duration (``1h30m``, ``1.5s``, ``200ms``) in seconds."""
+    return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", duration))
 
 
 def matches(pattern: str, value: str) -> bool:

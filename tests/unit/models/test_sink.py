@@ -363,6 +363,17 @@ INVALID = {
         "spec.queue.size",
         "greater than or equal to 1",
     ),
+    # otelcol refuses it: 'max_elapsed_time' must not be less than 'initial_interval' (found by the parity fuzz).
+    "retry-gives-up-before-first-retry": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1"}, "retry": {"maxElapsedTime": "1ns"}},
+        "spec.retry",
+        "maxElapsedTime must be 0s (never give up) or at least initialInterval and maxInterval",
+    ),
+    "header-name-with-dollar": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "$", "value": "x"}]}},
+        "spec.otlp.headers[0].name",
+        'Invalid value: "$"',
+    ),
 }
 
 
