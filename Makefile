@@ -66,7 +66,7 @@ bench: setup tools  ## operator benchmark on the local control plane (N=200 stac
 
 # The property tests (tests/fuzz.py budgets): make test runs a bounded, repeatable budget of them.
 FUZZ_TESTS := tests/integration/test_parity.py tests/unit/test_parse.py tests/unit/test_documents.py
-fuzz: setup system-deps tools-if-go  ## property tests with 40x the budget, randomized: models vs the real API server, reader, renderer
+fuzz: setup system-deps tools-if-go  ## property tests with 20x the budget, randomized: models vs the real API server, reader, renderer
 	VIGIL_FUZZ=long $(BIN)/pytest $(FUZZ_TESTS) --hypothesis-show-statistics $(PYTEST_ARGS)
 
 unit: setup  ## only the fast unit tier

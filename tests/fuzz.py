@@ -26,7 +26,7 @@ from vigil.crd import KINDS_BY_NAME, openapi_schema
 from vigil.destinations import DESTINATIONS
 
 LONG = os.environ.get("VIGIL_FUZZ") == "long"
-LONG_FACTOR = 40
+LONG_FACTOR = 20
 
 
 def budget(examples: int) -> settings:

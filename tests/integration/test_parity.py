@@ -190,7 +190,7 @@ OTLP: dict[str, Any] = {"signals": ["traces"], "otlp": {"endpoint": "jaeger:4317
 HOOK = {"name": "hook", "webhook": {"url": "http://hook.ops.svc:8080/"}}
 
 
-@budget(150)
+@budget(250)
 @given(doc=documents("TelemetrySink", NAMESPACE))
 @example(doc=_doc("TelemetrySink", DEBUG, name="a" * 254))  # the API server allows 253 characters
 @example(doc=_doc("TelemetrySink", {**DEBUG, "signals": ["metrics", "metrics", "logs"]}))  # list-type set
@@ -213,7 +213,7 @@ def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
         _render_and_run([doc, _selecting_stack(doc)])
 
 
-@budget(100)
+@budget(150)
 @given(doc=documents("MonitoringStack", NAMESPACE))
 @example(doc=_doc("MonitoringStack", {"sinks": {"selector": {"matchLabels": {"": ""}}}}))  # keys need a CEL rule
 @example(
@@ -233,7 +233,7 @@ def test_stacks_are_judged_alike_and_accepted_ones_render_for_the_collector(
         _render_and_run([doc, *sinks])
 
 
-@budget(150)
+@budget(250)
 @given(doc=documents("AlertPolicy", NAMESPACE))
 @example(doc=_doc("AlertPolicy", {"expr": "(" * 2000 + "up" + ")" * 2000}))
 @example(doc=_doc("AlertPolicy", {"expr": "up", "for": "2001-12-14"}))

@@ -166,7 +166,7 @@ def test_a_file_past_the_size_limit_is_not_read(tmp_path: Path, monkeypatch: pyt
     assert str(error) == f"{big}: file: larger than 0 MiB: not read; split it into smaller files"
 
 
-@budget(200)
+@budget(400)
 @given(st.binary(max_size=200))
 def test_any_bytes_are_read_or_refused_never_raised(data: bytes) -> None:
     reading = read_text(data, "f.yaml")
@@ -178,7 +178,7 @@ YAML_PIECES += ["#", "---\n", "?", "|", ">", "\t", "1", "-2", ".5", "y", "~", "\
 YAMLISH = st.lists(st.sampled_from(YAML_PIECES), max_size=40).map("".join)
 
 
-@budget(200)
+@budget(400)
 @given(YAMLISH)
 def test_any_yaml_like_text_is_read_or_refused_never_raised(text: str) -> None:
     reading = read(text)

@@ -73,7 +73,7 @@ def test_whitespace_is_judged_as_re2_judges_it(endpoint: str) -> None:
         assert isinstance(outcome.model, TelemetrySink)
 
 
-@budget(60)
+@budget(200)
 @given(kind=st.sampled_from(["TelemetrySink", "MonitoringStack", "AlertPolicy"]), data=st.data())
 def test_any_generated_document_is_judged_never_raised(kind: str, data: st.DataObject) -> None:
     doc = data.draw(documents(kind, "default"))
@@ -83,13 +83,13 @@ def test_any_generated_document_is_judged_never_raised(kind: str, data: st.DataO
         assert all(p.path is not None and p.message for p in outcome)
 
 
-@budget(60)
+@budget(150)
 @given(spec=st.dictionaries(st.sampled_from(["sinks", "collector", "scrape", "x"]), JSON, max_size=3))
 def test_any_json_spec_is_judged_never_raised(spec: dict[str, Any]) -> None:
     assert isinstance(parse_document(stack(**spec)), Parsed | list)
 
 
-@budget(30)
+@budget(100)
 @given(data=st.data())
 def test_the_renderer_never_raises_on_an_accepted_stack(data: st.DataObject) -> None:
     stack_doc = data.draw(documents("MonitoringStack", "default"))
