@@ -205,6 +205,7 @@ HOOK = {"name": "hook", "webhook": {"url": "http://hook.ops.svc:8080/"}}
 @example(doc=_doc("TelemetrySink", {**DEBUG, "retry": None, "batch": {"sendBatchSize": 3.0}}))  # pruned, whole
 @example(doc=_doc("TelemetrySink", {**DEBUG, "redact": {"hash": ["user.id"]}}))  # CEL read the absent delete
 @example(doc=_doc("TelemetrySink", {**OTLP, "retry": {"maxElapsedTime": "1ns"}}))  # otelcol refused it
+@example(doc=_doc("TelemetrySink", {**OTLP, "otlp": {**OTLP["otlp"], "headers": [{"name": "a", "value": "\x00"}]}}))
 @example(doc=_doc("TelemetrySink", {**OTLP, "otlp": {**OTLP["otlp"], "headers": [{"name": "$", "value": "x"}]}}))
 def test_sinks_are_judged_alike_and_accepted_ones_render_for_the_collector(
     server: Server, otelcol: None, doc: dict[str, Any]

@@ -369,6 +369,11 @@ INVALID = {
         "spec.retry",
         "maxElapsedTime must be 0s (never give up) or at least initialInterval and maxInterval",
     ),
+    "header-value-with-nul": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "a", "value": "x\x00"}]}},
+        "spec.otlp.headers[0].value",
+        "should match",
+    ),
     "header-name-with-dollar": (
         {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "$", "value": "x"}]}},
         "spec.otlp.headers[0].name",
