@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help setup system-deps tools-if-go demo test bench e2e unit lint fmt crds chart dashboards dashboards-preview golden argocd-cm clean \
+.PHONY: help setup system-deps tools-if-go demo test bench e2e unit fuzz lint fmt crds chart dashboards dashboards-preview golden argocd-cm clean \
 	images cluster cluster-down
 
 include tools/tools.mk
@@ -63,6 +63,11 @@ tools-if-go:
 
 bench: setup tools  ## every performance figure and its target, one table + build/bench.json (BENCH_ARGS=--stacks 1000)
 	PYTHONPATH=operator:. $(BIN)/python -m bench.run $(BENCH_ARGS)
+
+# The property tests (tests/fuzz.py budgets): make test runs a bounded, repeatable budget of them.
+FUZZ_TESTS := tests/integration/test_parity.py tests/unit/test_parse.py tests/unit/test_documents.py
+fuzz: setup system-deps tools-if-go  ## property tests with 20x the budget, randomized: models vs the real API server, reader, renderer
+	VIGIL_FUZZ=long $(BIN)/pytest $(FUZZ_TESTS) --hypothesis-show-statistics $(PYTEST_ARGS)
 
 unit: setup  ## only the fast unit tier
 	$(BIN)/pytest -m unit $(PYTEST_ARGS)

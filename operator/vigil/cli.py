@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -15,9 +16,10 @@ import yaml
 from vigil import __version__, settings, sloth
 from vigil.assets import deploy_dir
 from vigil.crd import build_crds
+from vigil.documents import Reading, read_file
 from vigil.models.policy import AlertPolicy
 from vigil.offline import Result, process
-from vigil.parse import Source
+from vigil.parse import MODELS, Problem, Source
 from vigil.render.alerts import SECRETS_DIR, referenced_secrets, render_alertmanager_yaml
 from vigil.render.components import DEFAULT_COLLECTOR_IMAGE
 from vigil.render.context import RenderContext
@@ -27,29 +29,35 @@ class InputError(Exception):
     """A file that cannot be read or parsed as YAML."""
 
 
-def _files(paths: Sequence[str]) -> Iterator[Path]:
+def _files(paths: Sequence[str], reading: Reading) -> Iterator[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            yield from sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
+            found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json") and p.is_file())
+            if not found:
+                reading.warnings.append(Problem(Source(raw), "folder", "", "holds no .yaml, .yml or .json file"))
+            yield from found
         elif path.is_file():
             yield path
         else:
             raise InputError(f"{raw}: no such file or directory")
 
 
+def read_inputs(paths: Sequence[str]) -> Reading:
+    """Every non-empty document in ``paths`` (files, or folders without recursion), and what could
+    not be read: one broken file never stops the others."""
+    reading = Reading()
+    for path in _files(paths, reading):
+        reading.extend(read_file(path))
+    return reading
+
+
 def read_documents(paths: Sequence[str]) -> list[tuple[Source, Any]]:
-    """Every non-empty YAML document in ``paths`` (files, or folders without recursion)."""
-    docs: list[tuple[Source, Any]] = []
-    for path in _files(paths):
-        try:
-            loaded = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read: {exc}") from exc
-        except yaml.YAMLError as exc:
-            raise InputError(f"{path}: not valid YAML: {exc}") from exc
-        docs += [(Source(str(path), i), d) for i, d in enumerate(loaded, start=1) if d is not None]
-    return docs
+    """Every non-empty document in ``paths``; InputError naming each part that cannot be read."""
+    reading = read_inputs(paths)
+    if reading.errors:
+        raise InputError("\n".join(str(p) for p in reading.errors))
+    return reading.documents
 
 
 def dump(objects: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
@@ -61,19 +69,53 @@ def dump(objects: list[dict[str, Any]], fmt: str, out: TextIO) -> None:
     yaml.safe_dump_all(objects, out, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def _print_problems(result: Result, err: TextIO) -> None:
-    for p in result.problems:
-        print(p, file=err)
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of reading and validating the paths: errors (warnings too, under --strict) and warnings."""
+
+    result: Result
+    errors: list[Problem]
+    warnings: list[Problem]
+    unread: list[Problem]
+    """Documents (or files) that could not be read: one summary row each."""
 
 
-def _summary(result: Result, out: TextIO) -> None:
+def check(paths: Sequence[str], namespace: str, strict: bool, ctx: RenderContext | None = None) -> Checked:
+    """Read and validate ``paths``; under ``strict`` every warning counts as an error."""
+    reading = read_inputs(paths)
+    result = process(reading.documents, namespace, ctx)
+    warnings = [*reading.warnings, *result.warnings]
+    if paths and not result.rows and not reading.errors:
+        where = ", ".join(paths)
+        warnings.append(Problem(None, "", "", f"no Vigil object ({', '.join(MODELS)}) found in {where}"))
+    errors = [*reading.errors, *result.problems, *(warnings if strict else [])]
+    return Checked(result, errors, [] if strict else warnings, reading.errors)
+
+
+def _print_problems(checked: Checked, out: TextIO) -> None:
+    for p in checked.errors:
+        print(p, file=out)
+    for p in checked.warnings:
+        print(f"warning: {p}", file=out)
+
+
+def _summary(checked: Checked, out: TextIO) -> None:
+    result = checked.result
     rows = [("SOURCE", "KIND", "NAME", "RESULT")]
     rows += [(s, k, n, "ok" if c == 0 else f"{c} error{'s' if c > 1 else ''}") for s, k, n, c in result.rows]
+    for p in checked.unread:
+        kind, _, name = p.object.partition("/")
+        rows.append((str(p.source), kind if name else "?", name or "?", "not read"))
+    rows += [(s, k, n, "passed over") for s, k, n in result.passed_over]
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)).rstrip(), file=out)
     bad = sum(1 for r in result.rows if r[3])
-    print(f"\n{len(result.rows)} objects, {bad} invalid, {len(result.problems)} errors", file=out)
+    line = f"\n{len(result.rows)} objects, {bad} invalid, {len(checked.errors)} errors"
+    line += f", {len(checked.warnings)} warnings" if checked.warnings else ""
+    line += f", {len(checked.unread)} not read" if checked.unread else ""
+    line += f", {len(result.passed_over)} passed over (not Vigil's)" if result.passed_over else ""
+    print(line, file=out)
 
 
 def install_objects() -> list[dict[str, Any]]:
@@ -91,10 +133,11 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise InputError("give YAML files or folders to render (or --with-crds alone for the CRDs and RBAC)")
     if args.with_crds and args.alertmanager_config:
         raise InputError("--with-crds and --alertmanager-config do not mix: one writes manifests, the other a file")
-    result = process(read_documents(args.paths), args.namespace, _context(args))
-    if result.problems:
-        _print_problems(result, sys.stderr)
+    checked = check(args.paths, args.namespace, args.strict, _context(args))
+    _print_problems(checked, sys.stderr)
+    if checked.errors:
         return 1
+    result = checked.result
     if args.alertmanager_config:
         _alertmanager_config(result, sys.stdout)
         return 0
@@ -119,12 +162,12 @@ def _alertmanager_config(result: Result, out: TextIO) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    result = process(read_documents(args.paths), args.namespace, _context(args))
-    _print_problems(result, sys.stdout)
-    if result.problems:
+    checked = check(args.paths, args.namespace, args.strict, _context(args))
+    _print_problems(checked, sys.stdout)
+    if checked.errors or checked.warnings:
         print(file=sys.stdout)
-    _summary(result, sys.stdout)
-    return 1 if result.problems else 0
+    _summary(checked, sys.stdout)
+    return 1 if checked.errors else 0
 
 
 def cmd_crds(args: argparse.Namespace) -> int:
@@ -257,12 +300,22 @@ def parser() -> argparse.ArgumentParser:
     )
     r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     settings.add_cluster_rule_namespaces(r)
+    r.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (empty files, duplicate keys, objects passed over that look meant for Vigil) as errors",
+    )
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
     v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
     settings.add_cluster_rule_namespaces(v)
+    v.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (empty files, duplicate keys, objects passed over that look meant for Vigil) as errors",
+    )
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser(

@@ -119,7 +119,7 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
         # Kubernetes has no patternProperties: values via additionalProperties, keys via CEL.
         ((pattern, values),) = node.pop("patternProperties").items()
         node["additionalProperties"] = values
-        node["propertyNames"] = {"pattern": pattern}
+        node["propertyNames"] = {**node.get("propertyNames", {}), "pattern": pattern}
     validations = list(node.pop("x-kubernetes-validations", []))
     validations += _key_rules(node)
     if node.get("additionalProperties") not in (None, False, True):
@@ -139,20 +139,25 @@ def _structural(node: dict[str, Any], defs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _key_rules(node: dict[str, Any]) -> list[dict[str, str]]:
+    """CEL rules for the constraints on a map's keys (Kubernetes schemas have no propertyNames)."""
     keys = node.get("propertyNames")
     if not keys:
         return []
+    rules = []
     if "enum" in keys:
         allowed = ", ".join(f"'{k}'" for k in keys["enum"])
-        return [{"rule": f"self.all(k, k in [{allowed}])", "message": f"keys must be one of {allowed}"}]
+        rules.append({"rule": f"self.all(k, k in [{allowed}])", "message": f"keys must be one of {allowed}"})
     if "pattern" in keys:
-        return [
-            {
-                "rule": f"self.all(k, k.matches(r'{keys['pattern']}'))",
-                "message": f"keys must match {keys['pattern']}",
-            }
-        ]
-    return []
+        rules.append(
+            {"rule": f"self.all(k, k.matches(r'{keys['pattern']}'))", "message": f"keys must match {keys['pattern']}"}
+        )
+    if keys.get("minLength"):
+        n = keys["minLength"]
+        rules.append({"rule": f"self.all(k, size(k) >= {n})", "message": f"keys must be at least {n} characters"})
+    if "maxLength" in keys:
+        n = keys["maxLength"]
+        rules.append({"rule": f"self.all(k, size(k) <= {n})", "message": f"keys must be at most {n} characters"})
+    return rules
 
 
 def build_crd(kind: Kind) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from vigil.models.common import namespace_problem
 from vigil.models.policy import AlertPolicy
 from vigil.models.sink import TelemetrySink
 from vigil.models.stack import MonitoringStack
-from vigil.parse import Parsed, Problem, Source, parse_document
+from vigil.parse import Parsed, Problem, Source, misaddressed, parse_document, shown
 from vigil.pipeline import build_stack, plan_stack
 from vigil.render.alerts import render_policy
 from vigil.render.context import RenderContext
@@ -30,6 +30,10 @@ class Result:
     """(source, kind, name, problem count)."""
     models: list[BaseModel] = field(default_factory=list)
     """Every document that passed model validation, in input order."""
+    warnings: list[Problem] = field(default_factory=list)
+    """Documents passed over that were probably meant for Vigil (an error under --strict)."""
+    passed_over: list[tuple[str, str, str]] = field(default_factory=list)
+    """(source, kind, name) of every document that is not a Vigil object."""
 
 
 def _with_namespace(doc: Any, namespace: str) -> Any:
@@ -53,6 +57,7 @@ def process(documents: Iterable[tuple[Source, Any]], namespace: str, ctx: Render
     for source, doc in documents:
         outcome = parse_document(_with_namespace(doc, namespace), source)
         if outcome is None:
+            _pass_over(doc, source, result)
             continue
         if isinstance(outcome, Parsed):
             parsed.append(outcome)
@@ -118,6 +123,16 @@ class _Names:
         for key in keys:
             self.owners[key] = owner
         return None
+
+
+def _pass_over(doc: Any, source: Source, result: Result) -> None:
+    kind, name = shown(doc.get("kind", "?"), 63), "?"
+    if isinstance(doc.get("metadata"), dict):
+        name = shown(doc["metadata"].get("name", "?"))
+    result.passed_over.append((str(source), kind, name))
+    why = misaddressed(doc)
+    if why is not None:
+        result.warnings.append(Problem(source, f"{kind}/{name}", "apiVersion", why))
 
 
 def _render(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import reprlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import UnionType
@@ -11,21 +12,25 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from vigil import api
-from vigil.crd import KINDS
+from vigil.crd import KINDS, build_crd
 from vigil.models.base import CREDENTIAL, printable, quoted
 
 MODELS: dict[str, type[BaseModel]] = {k.kind: k.model for k in KINDS}
+SCHEMAS: dict[type[BaseModel], dict[str, Any]] = {
+    k.model: build_crd(k)["spec"]["versions"][0]["schema"]["openAPIV3Schema"] for k in KINDS
+}
+"""The schema the API server validates each kind's objects with (its CRD's)."""
 
 
 @dataclass(frozen=True)
 class Source:
-    """Where a document came from: file and 1-based document index."""
+    """Where a document came from: file and 1-based document index (0: the file as a whole)."""
 
     file: str
-    index: int
+    index: int = 0
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.index}"
+        return f"{self.file}:{self.index}" if self.index else self.file
 
 
 @dataclass(frozen=True)
@@ -36,10 +41,12 @@ class Problem:
     object: str  # Kind/name
     path: str
     message: str
+    code: str = ""
+    """What kind of check failed: pydantic's error type (e.g. ``promql``), or empty."""
 
     def __str__(self) -> str:
-        where = f"{self.source}: " if self.source else ""
-        return printable(f"{where}{self.object}: {self.path}: {self.message}")
+        parts = (str(self.source) if self.source else "", self.object, self.path, self.message)
+        return printable(": ".join(p for p in parts if p))
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -69,6 +76,15 @@ def _shorten(text: str, limit: int = 120) -> str:
     return text if len(text) <= limit else f"{text[: limit - 3]}..."
 
 
+_REPR = reprlib.Repr()
+_REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict, _REPR.maxlevel = 60, 60, 3, 3, 2
+
+
+def shown(value: Any, limit: int = 120) -> str:
+    """A value for a message, cut short: a hostile input may be megabytes, or nested deep."""
+    return printable(_shorten(value if isinstance(value, str) else _REPR.repr(value), limit))
+
+
 HIDDEN = "(not shown: the field may hold a credential)"
 """What a message says instead of the value of a credential-bearing field."""
 
@@ -79,7 +95,7 @@ def _shown(value: Any, hidden: bool) -> str:
         return HIDDEN
     if isinstance(value, str):
         return quoted(_shorten(value))
-    return printable(_shorten(repr(value) if isinstance(value, dict | list) else str(value)))
+    return shown(value)
 
 
 def explain(error: ErrorDetails, hidden: bool = False) -> str:
@@ -90,20 +106,20 @@ def explain(error: ErrorDetails, hidden: bool = False) -> str:
     """
     kind, ctx, value = error["type"], error.get("ctx", {}), error.get("input")
     field = str(error["loc"][-1]) if error["loc"] else "value"
-    shown = _shown(value, hidden)
+    text = _shown(value, hidden)
     if kind == "missing":
         return f"Required value: set {field}"
     if kind in ("promql", "template") and isinstance(value, str):
         # Only the operator parses PromQL and templates: quote the value like the API server.
-        return f"Invalid value: {shown}: {printable(error['msg'])}"
+        return f"Invalid value: {text}: {printable(error['msg'])}"
     if kind == "extra_forbidden":
         return f'unknown field "{printable(path_of(error["loc"]))}": remove it or check its spelling'
     if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "")
         allowed = [p.strip().strip("'") for p in expected.replace(" or ", ", ").split(",") if p.strip()]
-        return f"Unsupported value: {shown}: supported values: {_quote(allowed)}"
+        return f"Unsupported value: {text}: supported values: {_quote(allowed)}"
     if kind == "string_pattern_mismatch":
-        return f"Invalid value: {shown}: should match '{ctx.get('pattern')}'"
+        return f"Invalid value: {text}: should match '{ctx.get('pattern')}'"
     if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
         words = {
             "greater_than_equal": "greater than or equal to",
@@ -112,7 +128,7 @@ def explain(error: ErrorDetails, hidden: bool = False) -> str:
             "less_than": "less than",
         }[kind]
         bound = next(iter(ctx.values()), "")
-        return f"Invalid value: {shown}: should be {words} {bound}"
+        return f"Invalid value: {text}: should be {words} {bound}"
     if kind == "too_short":
         return f"Invalid value: should have at least {ctx.get('min_length')} items"
     if kind == "too_long":
@@ -120,9 +136,9 @@ def explain(error: ErrorDetails, hidden: bool = False) -> str:
     if kind == "string_too_long":
         return f"Too long: may not be more than {ctx.get('max_length')} bytes"
     if kind == "string_too_short":
-        return f"Invalid value: {shown}: must be at least {ctx.get('min_length')} characters"
+        return f"Invalid value: {text}: must be at least {ctx.get('min_length')} characters"
     if kind.endswith("_type") or kind.endswith("_parsing"):
-        return f"Invalid value: {shown}: {error['msg'].lower()}"
+        return f"Invalid value: {text}: {error['msg'].lower()}"
     return printable(str(error["msg"]).removeprefix("Value error, "))
 
 
@@ -160,6 +176,67 @@ def hidden_at(model: type[BaseModel], loc: Sequence[int | str]) -> bool:
     return False
 
 
+_INT64 = 2**63
+MAX_PROBLEMS = 20
+"""Problems reported per object; a hostile list could otherwise bring one per item."""
+MAX_DEPTH = 100
+"""Nesting levels of one object (a Deployment needs about 12): deeper ones are refused unread,
+before any recursive code (validation, rendering, JSON) meets them."""
+
+
+def too_deep(value: Any) -> tuple[str | int, ...] | None:
+    """The path at which ``value`` nests past MAX_DEPTH levels, or None; found without recursion."""
+    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
+    while pending:
+        node, path = pending.pop()
+        if len(path) > MAX_DEPTH:
+            return path
+        if isinstance(node, Mapping):
+            pending += [(v, (*path, str(k))) for k, v in node.items()]
+        elif isinstance(node, list):
+            pending += [(v, (*path, i)) for i, v in enumerate(node)]
+    return None
+
+
+def _number(value: int | float) -> int | float:
+    # JSON numbers as the API server decodes them: int64 when whole and in range, else float64.
+    if isinstance(value, int):
+        if -_INT64 <= value < _INT64:
+            return value
+        try:
+            return float(value)
+        except OverflowError:
+            return value  # beyond any number: refused either way
+    return int(value) if value.is_integer() and -_INT64 <= value < _INT64 else value
+
+
+def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
+    """``value`` as the API server validates it against ``schema`` (a CRD's structural schema).
+
+    Fields set to null are dropped (the server prunes them, then defaults), except where the
+    schema keeps unknown fields as given; whole numbers are integers and integers beyond 64 bits
+    floats, everywhere, as its JSON decoder makes them.
+    """
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, list):
+        return [as_api_server_reads(v, schema.get("items", {})) for v in value]
+    if not isinstance(value, Mapping):
+        return value
+    properties: Mapping[str, Any] = schema.get("properties", {})
+    extra = schema.get("additionalProperties")
+    keep_nulls = bool(schema.get("x-kubernetes-preserve-unknown-fields")) and not properties
+    out: dict[Any, Any] = {}
+    for key, child in value.items():
+        sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
+        if child is None and not keep_nulls:
+            continue
+        out[key] = as_api_server_reads(child, sub if sub is not None else {})
+    return out
+
+
 def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
     """Validate one document. None when it is not a Vigil kind (passed over)."""
     if not isinstance(doc, Mapping):
@@ -169,7 +246,7 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if not isinstance(api_version, str) or not api_version.startswith(f"{api.GROUP}/"):
         return None
     name = doc.get("metadata", {}).get("name", "<no name>") if isinstance(doc.get("metadata"), dict) else "<no name>"
-    label = printable(f"{kind}/{name}")
+    label = f"{shown(kind)}/{shown(name)}"
     if api_version != api.API_VERSION:
         return [
             Problem(
@@ -183,10 +260,39 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if model is None:
         supported = _quote(MODELS)
         return [Problem(source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}')]
+    deep = too_deep(doc)
+    if deep is not None:
+        where = f"{path_of(deep[:6])}..."
+        return [Problem(source, label, where, f"nested deeper than {MAX_DEPTH} levels: no Kubernetes object is")]
     try:
-        return Parsed(source, model.model_validate(doc))
+        # Strict: "3" is no integer and "yes" no boolean for the API server either.
+        return Parsed(source, model.model_validate(as_api_server_reads(doc, SCHEMAS[model]), strict=True))
     except ValidationError as exc:
-        return [Problem(source, label, path_of(e["loc"]), explain(e, hidden_at(model, e["loc"]))) for e in exc.errors()]
+        errors = exc.errors()
+        problems = [
+            Problem(source, label, path_of(e["loc"]), explain(e, hidden_at(model, e["loc"])), e["type"])
+            for e in errors[:MAX_PROBLEMS]
+        ]
+        if len(errors) > MAX_PROBLEMS:
+            more = f"and {len(errors) - MAX_PROBLEMS} more problems: fix these first"
+            problems.append(Problem(source, label, "", more, "too_many"))
+        return problems
+
+
+def misaddressed(doc: Mapping[str, Any]) -> str | None:
+    """Why a document parse_document passes over was probably meant for Vigil, or None."""
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str) or not api_version or not kind:
+        return "not a Kubernetes object (no apiVersion or kind): passed over"
+    group = api_version.rpartition("/")[0]
+    if kind in MODELS:
+        return f'"{shown(api_version, 80)}" is not {api.API_VERSION}: this {shown(kind)} is passed over; fix apiVersion'
+    if "vigil" in group.lower():
+        return (
+            f'group "{shown(group, 80)}" is not {api.GROUP}: this {shown(kind, 63)} is passed over; '
+            f"Vigil's kinds are {', '.join(MODELS)} in {api.API_VERSION}"
+        )
+    return None
 
 
 def parse_as(doc: Any, model: type[M], source: Source | None = None) -> Parsed[M] | list[Problem]:

@@ -157,3 +157,115 @@ def test_problems_print_without_control_characters(tmp_path: Path, capsys: pytes
     out = capsys.readouterr().out
     assert "\x1b" not in out
     assert "TelemetrySink/x\\x1b[2Jy: metadata.name" in out
+
+
+POLICY = "apiVersion: vigil.dev/v1alpha1\nkind: AlertPolicy\nmetadata: {name: %s}\nspec:\n  expr: %s\n"
+
+
+def test_one_bad_file_does_not_stop_the_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.yaml").write_text(POLICY % ("bad", "up") + "  for: !!timestamp nope\n")
+    (tmp_path / "b.yaml").write_text("a: [unclosed\n")
+    (tmp_path / "c.yaml").write_text(POLICY % ("good", "up == 0"))
+    assert main(["validate", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'a.yaml'}:1: AlertPolicy/bad: spec.for: the tag !!timestamp is not supported" in out
+    assert f"{tmp_path / 'b.yaml'}:1: document: not valid YAML" in out
+    rows = {line.split()[0]: line.split()[-1] for line in out.splitlines() if line.startswith(str(tmp_path))}
+    assert rows[f"{tmp_path / 'c.yaml'}:1"] == "ok"
+    assert "1 objects, 0 invalid, 2 errors, 2 not read" in out
+
+
+def test_render_writes_nothing_when_a_file_cannot_be_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bomb = ["  affinity:", "    a0: &a0 [xxxxxxxxxxxxxxxxxxxx, xxxxxxxxxxxxxxxxxxxx, xxxxxxxxxxxxxxxxxxxx]"]
+    bomb += [f"    a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    stack = "apiVersion: vigil.dev/v1alpha1\nkind: MonitoringStack\nmetadata: {name: s}\nspec:\n"
+    stack += "  sinks: {names: [x]}\n  collector:\n" + "\n".join("  " + line for line in bomb) + "\n"
+    (tmp_path / "stack.yaml").write_text(stack)
+    assert main(["render", "-o", "json", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "the document expands to more than 3 MiB" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("content", "warning"),
+    [
+        ("", "holds no YAML document: an empty file"),
+        (POLICY % ("p", "up") + "  expr: down\n", "spec.expr: duplicate key"),
+        (
+            (POLICY % ("p", "up")).replace("vigil.dev", "vigil.io"),
+            'AlertPolicy/p: apiVersion: "vigil.io/v1alpha1" is not vigil.dev/v1alpha1: this AlertPolicy is passed over',
+        ),
+        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n", "no Vigil object"),
+        ("just: a mapping\n", "not a Kubernetes object (no apiVersion or kind): passed over"),
+    ],
+    ids=["empty", "duplicate-key", "vigil-kind-other-group", "no-vigil-object", "not-an-object"],
+)
+def test_what_was_skipped_is_a_warning_and_an_error_under_strict(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: str, warning: str
+) -> None:
+    f = tmp_path / "x.yaml"
+    f.write_text(content)
+    assert main(["validate", str(f)]) == 0
+    out = capsys.readouterr().out
+    assert any(line.startswith("warning: ") and warning in line for line in out.splitlines()), out
+    assert main(["validate", "--strict", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert warning in out
+    assert "warning: " not in out
+    assert main(["render", "--strict", str(f)]) == 1
+    assert warning in capsys.readouterr().err
+
+
+def test_other_objects_are_listed_as_passed_over(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate", "--strict", str(EXAMPLES)]) == 0
+    out = capsys.readouterr().out
+    assert "Secret" in out
+    assert "passed over (not Vigil's)" in out
+
+
+@pytest.mark.parametrize(
+    ("expr", "verdict"),
+    [("(" * 2000 + "up" + ")" * 2000, 0), ("-" * 4000 + "1", 0), ("(" * 2000 + "up" + ")" * 1999, 1)],
+    ids=["parentheses", "unary-minus", "unbalanced"],
+)
+def test_deep_promql_is_judged_without_recursion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], expr: str, verdict: int
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY % ("deep", expr))
+    assert main(["validate", str(f)]) == verdict
+    out = capsys.readouterr().out
+    assert "Traceback" not in out
+    assert ("invalid PromQL" in out) == bool(verdict)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("a" * 254, "at most 253 characters"),
+        ("a..b", '"a..b": a lowercase RFC 1123 subdomain must consist of'),
+        ("Upper", '"Upper": a lowercase RFC 1123 subdomain must consist of'),
+    ],
+)
+def test_names_the_api_server_refuses_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, message: str
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY % (name, "up"))
+    assert main(["validate", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "metadata.name: Invalid value: " in out
+    assert message in out
+
+
+def test_control_characters_in_a_hostile_file_are_escaped_in_messages(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    f = tmp_path / "p.yaml"
+    f.write_text(POLICY % ('"evil\\e[2J\\x07"', "up") + '  "key\\e[31m": 1\n')
+    assert main(["validate", str(f)]) == 1
+    out = capsys.readouterr().out
+    assert "\x1b" not in out
+    assert "\x07" not in out
+    assert "evil\\x1b[2J\\x07" in out

@@ -16,10 +16,10 @@ from vigil.destinations.base import (
     sending_queue,
     tls,
 )
-from vigil.models.base import CelRule, VigilModel, matches
+from vigil.models.base import SPACE, CelRule, VigilModel, matches
 from vigil.models.common import TLS, SecretValue
 
-HOST_PORT = r"^[^\s/:]+:[0-9]{1,5}$"
+HOST_PORT = rf"^[^{SPACE}/:]+:[0-9]{{1,5}}$"
 
 
 class KafkaSASL(VigilModel):

@@ -16,11 +16,11 @@ from vigil.destinations.base import (
     sending_queue,
     tls,
 )
-from vigil.models.base import CREDENTIAL, CelRule, GoDuration, VigilModel, matches, without_userinfo
+from vigil.models.base import CREDENTIAL, SPACE, CelRule, GoDuration, VigilModel, matches, without_userinfo
 from vigil.models.common import TLS, Header
 
-URL = r"^https?://[^\s/]+(/[^\s]*)?$"
-GRPC_ENDPOINT = r"^((https?|dns)://)?/?[^\s/]+:[0-9]{1,5}$"
+URL = rf"^https?://[^{SPACE}/]+(/[^{SPACE}]*)?$"
+GRPC_ENDPOINT = rf"^((https?|dns)://)?/?[^{SPACE}/]+:[0-9]{{1,5}}$"
 
 Endpoint = Annotated[str, StringConstraints(min_length=1, max_length=2048), CREDENTIAL]
 """A URL or host:port; never echoed in messages, as a mistyped one may hold a credential."""

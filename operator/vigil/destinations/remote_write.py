@@ -73,9 +73,10 @@ class PrometheusRemoteWriteDestination(VigilModel):
     headers: list[Header] = Field(default_factory=list, max_length=32, description="Headers sent with every request.")
     tls: TLS | None = Field(default=None, description="TLS settings.")
     auth: RemoteWriteAuth | None = Field(default=None, description="Authentication.")
+    # The collector refuses an empty value ("external labels configuration contains an empty key or value").
     external_labels: Annotated[
-        dict[LabelKey, Annotated[str, StringConstraints(max_length=1024)]], PROMETHEUS_LABELS_RULE
-    ] = Field(default_factory=dict, max_length=32, description="Labels added to every series sent.")
+        dict[LabelKey, Annotated[str, StringConstraints(min_length=1, max_length=1024)]], PROMETHEUS_LABELS_RULE
+    ] = Field(default_factory=dict, max_length=32, description="Labels added to every series sent (values not empty).")
     timeout: GoDuration = Field(default="10s", description="Timeout of one write request.")
     resource_to_telemetry_conversion: bool = Field(
         default=False, description="Turn resource attributes into metric labels."

@@ -16,10 +16,12 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     StringConstraints,
+    ValidationInfo,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
-from pydantic.alias_generators import to_camel
+from pydantic.alias_generators import to_camel, to_snake
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
@@ -57,12 +59,43 @@ class VigilModel(BaseModel):
                 raise PydanticCustomError("cel_rule", cel.message)
         return self
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _unique_items(cls, value: Any, info: ValidationInfo) -> Any:
+        # Python twin of x-kubernetes-list-type set (each value once) and map (each key once).
+        extra = cls.model_fields[info.field_name or ""].json_schema_extra if info.field_name else None
+        if not isinstance(extra, dict) or not isinstance(value, list):
+            return value
+        list_type, keys = extra.get("x-kubernetes-list-type"), extra.get("x-kubernetes-list-map-keys")
+        if list_type not in ("set", "map"):
+            return value
+        seen: set[str] = set()
+        for item in value:
+            if list_type == "map" and isinstance(keys, list):
+                found = [getattr(item, to_snake(str(k)), None) for k in keys]
+                key, fix = ", ".join(str(f) for f in found), "give each entry its own " + "/".join(map(str, keys))
+            else:
+                key, fix = str(item), "list each value once"
+            if key in seen:
+                raise PydanticCustomError("duplicate", 'Duplicate value: "{key}": {fix}', {"key": key, "fix": fix})
+            seen.add(key)
+        return value
+
     @classmethod
     def __get_pydantic_json_schema__(cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler) -> JsonSchemaValue:
         schema = handler(core_schema)
         target = handler.resolve_ref_schema(schema)
         if cls.cel_rules:
             target["x-kubernetes-validations"] = [{"rule": c.rule, "message": c.message} for c in cls.cel_rules]
+        # An empty list or map from a default_factory is a default the API server must apply too:
+        # without it a CEL rule reading the absent field fails with "no such key".
+        for name, info in cls.model_fields.items():
+            prop = target.get("properties", {}).get(info.alias or name)
+            if info.default_factory is None or prop is None or "default" in prop:
+                continue
+            value = info.default_factory()  # type: ignore[call-arg]
+            if value in ([], {}):
+                prop["default"] = value
         return schema
 
 
@@ -90,6 +123,10 @@ def is_set(value: object) -> bool:
     return value is not None
 
 
+# What no URL, address or path may contain: ASCII control characters and space. Spelled out in
+# every pattern, never \s: Python's re and pydantic's regex engine read \s as any Unicode space,
+# the API server's RE2 (OpenAPI patterns and CEL matches()) as [\t\n\f\r ] only.
+SPACE = r"\x00-\x20\x7f"
 # Kubernetes object names referenced from a spec (Secrets, ConfigMaps, sinks).
 DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
@@ -101,8 +138,8 @@ LABEL_NAME = r"^[a-zA-Z_][a-zA-Z0-9_]*$"
 GO_DURATION = r"^([0-9]+(\.[0-9]+)?(ns|us|ms|s|m|h))+$"
 # Durations Prometheus accepts in scrape configs and rules.
 PROM_DURATION = r"^([0-9]+(ms|s|m|h|d|w|y))+$"
-# HTTP header field names (RFC 9110 token).
-HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+# HTTP header field names (RFC 9110 token), but '$': a collector config key must hold no expansion.
+HEADER_NAME = r"^[!#%&'*+.^_`|~0-9A-Za-z-]+$"
 
 ObjectName = Annotated[str, StringConstraints(pattern=DNS_SUBDOMAIN, min_length=1, max_length=253)]
 LabelValueName = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
@@ -114,8 +151,12 @@ UnprivilegedPort = Annotated[int, Field(ge=1024, le=65535)]
 
 
 def _quantity_to_str(value: object) -> object:
-    # YAML turns `cpu: 1` into an int; Kubernetes accepts both forms.
-    if isinstance(value, int | float) and not isinstance(value, bool):
+    # YAML turns `cpu: 1` into an int; the CRD (int-or-string) takes it, but no fraction.
+    if isinstance(value, float):
+        raise PydanticCustomError(
+            "quantity", 'a quantity is an integer or a string: write "{text}" in quotes', {"text": str(value)}
+        )
+    if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     return value
 
@@ -316,6 +357,25 @@ def quoted(value: object) -> str:
     """``value`` in double quotes as the API server quotes invalid values, escaped by :func:`printable`."""
     text = str(value).replace("\\", "\\\\").replace('"', '\\"')
     return f'"{printable(text)}"'
+
+
+GO_DURATION_LIMIT_S = (2**63 - 1) / 1e9
+"""The longest duration Go, and so CEL's duration(), holds (about 292 years)."""
+_GO_UNITS = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def fits_go_duration(*durations: str) -> bool:
+    """Whether CEL's duration() can read every one of ``durations`` (Go-style, h down to ns).
+
+    Past Go's range CEL stops with a conversion error and the API server refuses the object: a
+    CEL rule's Python twin must refuse it too.
+    """
+    return all(go_seconds(d) <= GO_DURATION_LIMIT_S for d in durations)
+
+
+def go_seconds(duration: str) -> float:
+    """A Go duration (``1h30m``, ``1.5s``, ``200ms``) in seconds."""
+    return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", duration))
 
 
 def matches(pattern: str, value: str) -> bool:

@@ -61,10 +61,11 @@ class SecretValue(VigilModel):
         ),
     )
 
-    value: Annotated[str, StringConstraints(max_length=4096), CREDENTIAL] | None = Field(
+    # An environment variable cannot hold NUL, nor a header value a line break.
+    value: Annotated[str, StringConstraints(pattern=r"^[^\x00\r\n]*$", max_length=4096), CREDENTIAL] | None = Field(
         default=None,
-        description="Inline value. Rendered into the collector's environment, never into its "
-        "ConfigMap; prefer valueFrom for credentials.",
+        description="Inline value, without NUL or line breaks. Rendered into the collector's environment, "
+        "never into its ConfigMap; prefer valueFrom for credentials.",
     )
     value_from: ValueFrom | None = Field(default=None, description="Reference to a Secret key holding the value.")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, get_args
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
 from vigil import api
 from vigil.models.base import CelRule, VigilModel, is_set, object_default
@@ -139,14 +139,3 @@ class DashboardSelection(VigilModel):
         description="Let Grafana objects in other namespaces import the dashboards (mode "
         "grafanaOperator; grafana-operator's spec.allowCrossNamespaceImport).",
     )
-
-    @field_validator("names")
-    @classmethod
-    def _each_once(cls, names: list[str]) -> list[str]:
-        # The API server enforces the same with x-kubernetes-list-type: set.
-        seen: set[str] = set()
-        for name in names:
-            if name in seen:
-                raise ValueError(f'Duplicate value: "{name}"')
-            seen.add(name)
-        return names

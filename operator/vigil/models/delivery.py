@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from vigil.models.base import GoDuration, VigilModel
+from vigil.models.base import CelRule, GoDuration, VigilModel, fits_go_duration, go_seconds
 
 Signal = Literal["traces", "metrics", "logs"]
 SIGNALS: tuple[Signal, ...] = ("traces", "metrics", "logs")
@@ -14,6 +14,22 @@ SIGNALS: tuple[Signal, ...] = ("traces", "metrics", "logs")
 
 class Retry(VigilModel):
     """Retry of failed exports (exponential backoff)."""
+
+    cel_rules = (
+        CelRule(
+            rule="duration(self.maxElapsedTime) == duration('0s') || "
+            "(duration(self.maxElapsedTime) >= duration(self.initialInterval) && "
+            "duration(self.maxElapsedTime) >= duration(self.maxInterval))",
+            message="maxElapsedTime must be 0s (never give up) or at least initialInterval and maxInterval",
+            check=lambda m: (
+                fits_go_duration(m.initial_interval, m.max_interval, m.max_elapsed_time)
+                and (
+                    go_seconds(m.max_elapsed_time) == 0
+                    or go_seconds(m.max_elapsed_time) >= max(go_seconds(m.initial_interval), go_seconds(m.max_interval))
+                )
+            ),
+        ),
+    )
 
     enabled: bool = Field(default=True, description="Retry failed exports.")
     initial_interval: GoDuration = Field(default="5s", description="First wait.")

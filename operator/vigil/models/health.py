@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
 
-from vigil.models.base import CelRule, LabelValueName, Port, VigilModel, is_set
+from vigil.models.base import SPACE, CelRule, LabelValueName, Port, VigilModel, is_set
 
 # Durations Prometheus and CEL both read (no fractions): the check's interval and timeout.
 CheckDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$", max_length=32)]
@@ -22,8 +22,10 @@ CheckDuration = Annotated[str, StringConstraints(pattern=r"^([0-9]+(ms|s|m|h))+$
 SERVICE_NAME = r"^[a-z]([-a-z0-9]*[a-z0-9])?$"
 # http(s), a host (name, IPv4 or [IPv6]) and optional port; no user:password@ (the URL becomes a
 # label of every series), no fragment.
-CHECK_URL = r"^https?://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?([/?][^\s#]*)?$"
-CHECK_PATH = r"^/[^\s#]*$"
+CHECK_URL = (
+    rf"^https?://([A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])(:[0-9]{{1,5}})?([/?][^{SPACE}#]*)?$"
+)
+CHECK_PATH = rf"^/[^{SPACE}#]*$"
 
 StatusClass = Literal["1xx", "2xx", "3xx", "4xx", "5xx"]
 Method = Literal["GET", "HEAD", "POST", "OPTIONS"]

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Literal
 
 import promql_parser
-from pydantic import AfterValidator, Field, StringConstraints, field_validator, model_validator
+from pydantic import AfterValidator, Field, StringConstraints, model_validator
 from pydantic_core import PydanticCustomError
 
 from vigil import api
@@ -15,9 +15,11 @@ from vigil.models.base import (
     DNS_LABEL,
     LABEL_NAME,
     PROMETHEUS_LABELS_RULE,
+    SPACE,
     CelRule,
     LabelMap,
     VigilModel,
+    fits_go_duration,
     is_set,
     object_default,
     without_userinfo,
@@ -46,10 +48,9 @@ ALERT_KINDS = ("threshold", "ratio", "expr", "slo")
 RULE_DURATION = r"^(0|[0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 RANGE_DURATION = r"^([0-9]+h([0-9]+m)?([0-9]+s)?|[0-9]+m([0-9]+s)?|[0-9]+s)$"
 SLO_WINDOW = r"^([1-9]|[1-8][0-9]|90)d$"
-URL = r"^https?://[^\s/]+(/\S*)?$"
-# No whitespace nor other control characters: an address or host holding CR or LF would inject mail headers.
-HOST_PORT = r"^[^\s\x00-\x1f\x7f/:]+:[0-9]{1,5}$"
-EMAIL = r"^[^\s\x00-\x1f\x7f@<>,]+@[^\s\x00-\x1f\x7f@<>,]+$"
+URL = rf"^https?://[^{SPACE}/]+(/[^{SPACE}]*)?$"
+HOST_PORT = rf"^[^{SPACE}/:]+:[0-9]{{1,5}}$"
+EMAIL = rf"^[^{SPACE}@<>,]+@[^{SPACE}@<>,]+$"
 ONE_LINE = r"^[^\x00-\x1f\x7f]+$"
 
 _RESERVED_LABELS = (
@@ -65,16 +66,14 @@ _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
 # --- early checks the API server cannot do: PromQL and Go templates ---------------------------
 
 
-def _value_type(expr: promql_parser.Expr) -> str:
-    """What a parsed expression evaluates to: vector, scalar, matrix or string."""
+def _leaf_type(expr: promql_parser.Expr) -> str:
+    """What an expression that is not parentheses, unary or binary evaluates to."""
     if isinstance(expr, promql_parser.MatrixSelector | promql_parser.SubqueryExpr):
         return "matrix"
     if isinstance(expr, promql_parser.StringLiteral):
         return "string"
     if isinstance(expr, promql_parser.NumberLiteral):
         return "scalar"
-    if isinstance(expr, promql_parser.ParenExpr | promql_parser.UnaryExpr):
-        return _value_type(expr.expr)
     if isinstance(expr, promql_parser.Call):
         returned = expr.func.return_type
         names = (
@@ -83,10 +82,32 @@ def _value_type(expr: promql_parser.Expr) -> str:
             (promql_parser.ValueType.String, "string"),
         )
         return next((n for t, n in names if returned == t), "vector")
-    if isinstance(expr, promql_parser.BinaryExpr):
-        sides = {_value_type(expr.lhs), _value_type(expr.rhs)}
-        return "vector" if "vector" in sides else "scalar"
     return "vector"
+
+
+_WRAPPERS = (promql_parser.ParenExpr, promql_parser.UnaryExpr)
+
+
+def _value_type(expr: promql_parser.Expr) -> str:
+    """What a parsed expression evaluates to: vector, scalar, matrix or string.
+
+    A loop, not recursion: a query under the length cap may nest thousands of levels.
+    """
+    while isinstance(expr, _WRAPPERS):
+        expr = expr.expr
+    if not isinstance(expr, promql_parser.BinaryExpr):
+        return _leaf_type(expr)
+    # The parser only lets scalars and vectors meet in a binary expression: any vector makes a vector.
+    pending: list[promql_parser.Expr] = [expr]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, _WRAPPERS):
+            pending.append(node.expr)
+        elif isinstance(node, promql_parser.BinaryExpr):
+            pending += [node.lhs, node.rhs]
+        elif _leaf_type(node) == "vector":
+            return "vector"
+    return "scalar"
 
 
 def promql_problem(query: str) -> str | None:
@@ -374,7 +395,7 @@ class SLO(VigilModel):
             rule="duration(self.scrapeInterval) >= duration('1s') && duration(self.scrapeInterval) <= duration('5m')",
             message="scrapeInterval must be between 1s and 5m (Prometheus marks a series stale "
             "after 5m without a sample)",
-            check=lambda m: 1 <= seconds(m.scrape_interval) <= 300,
+            check=lambda m: fits_go_duration(m.scrape_interval) and 1 <= seconds(m.scrape_interval) <= 300,
         ),
     )
 
@@ -452,7 +473,7 @@ class Escalation(VigilModel):
 class SlackReceiver(VigilModel):
     """Post to a Slack channel through an incoming webhook."""
 
-    channel: Annotated[str, StringConstraints(pattern=r"^[#@]?[^\s\x00-\x1f\x7f]+$", max_length=80)] = Field(
+    channel: Annotated[str, StringConstraints(pattern=rf"^[#@]?[^{SPACE}]+$", max_length=80)] = Field(
         description="Channel (#alerts) or user (@someone)."
     )
     api_url: SecretKeyRef = Field(
@@ -571,12 +592,19 @@ class Routing(VigilModel):
         CelRule(
             rule="duration(self.groupInterval) > duration('0s') && duration(self.repeatInterval) > duration('0s')",
             message="groupInterval and repeatInterval must be longer than 0s",
-            check=lambda m: seconds(m.group_interval) > 0 and seconds(m.repeat_interval) > 0,
+            check=lambda m: (
+                fits_go_duration(m.group_interval, m.repeat_interval)
+                and seconds(m.group_interval) > 0
+                and seconds(m.repeat_interval) > 0
+            ),
         ),
         CelRule(
             rule="duration(self.repeatInterval) >= duration(self.groupInterval)",
             message="repeatInterval (the cooldown) must not be shorter than groupInterval",
-            check=lambda m: seconds(m.repeat_interval) >= seconds(m.group_interval),
+            check=lambda m: (
+                fits_go_duration(m.group_interval, m.repeat_interval)
+                and seconds(m.repeat_interval) >= seconds(m.group_interval)
+            ),
         ),
     )
 
@@ -749,11 +777,6 @@ class AlertPolicySpec(VigilModel):
         "AlertmanagerConfigs by, e.g. release: kube-prometheus-stack. Unset: the operator's "
         "default (Helm value).",
     )
-
-    @field_validator("receivers")
-    @classmethod
-    def _unique_receivers(cls, receivers: list[Receiver]) -> list[Receiver]:
-        return unique_receivers(receivers)
 
     def kinds(self) -> list[str]:
         """Wire names of the alert kinds that are set (exactly one when valid)."""

@@ -6,11 +6,12 @@ import re
 from collections.abc import Mapping
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints
 
 from vigil import api
 from vigil.models.base import (
     DNS_SUBDOMAIN,
+    SPACE,
     AnnotationMap,
     CelRule,
     LabelKey,
@@ -21,6 +22,7 @@ from vigil.models.base import (
     Port,
     Quantity,
     VigilModel,
+    fits_go_duration,
     matches,
     object_default,
     quantity_value,
@@ -368,7 +370,9 @@ class ScrapeTarget(VigilModel):
         CelRule(
             rule="duration(self.scrapeTimeout) <= duration(self.interval)",
             message="scrapeTimeout must not be longer than interval",
-            check=lambda m: _seconds(m.scrape_timeout) <= _seconds(m.interval),
+            check=lambda m: (
+                fits_go_duration(m.scrape_timeout, m.interval) and _seconds(m.scrape_timeout) <= _seconds(m.interval)
+            ),
         ),
     )
 
@@ -381,7 +385,7 @@ class ScrapeTarget(VigilModel):
     port: Annotated[str, StringConstraints(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=15)] = Field(
         default="metrics", description="Name of the Service port that serves metrics."
     )
-    path: Annotated[str, StringConstraints(pattern=r"^/\S*$", max_length=1024)] = Field(
+    path: Annotated[str, StringConstraints(pattern=rf"^/[^{SPACE}]*$", max_length=1024)] = Field(
         default="/metrics", description="HTTP path of the metrics."
     )
     interval: ScrapeDuration = Field(default="30s", description="Scrape interval.")
@@ -480,16 +484,6 @@ class MonitoringStackSpec(VigilModel):
         description="Labels your Prometheus selects ServiceMonitors and PrometheusRules by, e.g. "
         "release: kube-prometheus-stack. Unset: the operator's default (Helm value).",
     )
-
-    @field_validator("health_checks")
-    @classmethod
-    def _unique_checks(cls, checks: list[HealthCheck]) -> list[HealthCheck]:
-        # The CRD's list-map keyed by name rejects duplicates the same way.
-        names = [c.name for c in checks]
-        for name in names:
-            if names.count(name) > 1:
-                raise ValueError(f'Duplicate value: "{name}": health check names must be unique')
-        return checks
 
 
 class SinkDataFlow(VigilModel):

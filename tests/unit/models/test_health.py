@@ -194,7 +194,7 @@ INVALID = {
     "name-twice": (
         checks({"name": "a", "service": SERVICE}, {"name": "a", "url": "http://x/"}),
         "spec.healthChecks",
-        'Duplicate value: "a": health check names must be unique',
+        'Duplicate value: "a": give each entry its own name',
     ),
 }
 

@@ -598,7 +598,7 @@ INVALID = {
     "receiver-duplicate-name": (
         {"expr": "up == 0", "receivers": [WEBHOOK, WEBHOOK]},
         "spec.receivers",
-        'Duplicate value: "hook": receiver names must be unique',
+        'Duplicate value: "hook": give each entry its own name',
     ),
     "receiver-bad-name": (
         {"expr": "up == 0", "receivers": [{**WEBHOOK, "name": "On Call"}]},

@@ -92,13 +92,21 @@ def test_models_are_frozen() -> None:
 
 # (spec, path, message fragment). Paths and messages are what `vigil validate` prints.
 INVALID = {
+    "header-value-with-escape": (
+        {
+            "signals": ["traces"],
+            "otlp": {"endpoint": "c:4317", "headers": [{"name": "X-Tenant", "value": "a\x1b[2J"}]},
+        },
+        "spec.otlp.headers[0]",
+        "value must not contain control characters such as CR or LF",
+    ),
     "header-value-with-crlf": (
         {
             "signals": ["traces"],
             "otlp": {"endpoint": "c:4317", "headers": [{"name": "X-Tenant", "value": "a\r\nX-Injected: 1"}]},
         },
-        "spec.otlp.headers[0]",
-        "value must not contain control characters such as CR or LF",
+        "spec.otlp.headers[0].value",
+        "should match '^[^\\x00\\r\\n]*$'",
     ),
     "otlp-grpc-endpoint-with-credentials": (
         {"signals": ["traces"], "otlp": {"endpoint": "user:pw@c:4317"}},
@@ -393,6 +401,22 @@ INVALID = {
         {"signals": ["traces"], "otlp": {"endpoint": "c:1"}, "queue": {"size": 0}},
         "spec.queue.size",
         "greater than or equal to 1",
+    ),
+    # otelcol refuses it: 'max_elapsed_time' must not be less than 'initial_interval' (found by the parity fuzz).
+    "retry-gives-up-before-first-retry": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1"}, "retry": {"maxElapsedTime": "1ns"}},
+        "spec.retry",
+        "maxElapsedTime must be 0s (never give up) or at least initialInterval and maxInterval",
+    ),
+    "header-value-with-nul": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "a", "value": "x\x00"}]}},
+        "spec.otlp.headers[0].value",
+        "should match",
+    ),
+    "header-name-with-dollar": (
+        {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "$", "value": "x"}]}},
+        "spec.otlp.headers[0].name",
+        'Invalid value: "$"',
     ),
 }
 
