@@ -103,7 +103,7 @@ def _key_rule(schema: dict[str, Any]) -> st.SearchStrategy[str]:
         if patterns:
             first, *rest = patterns
             return st.from_regex(first, fullmatch=True).filter(
-                lambda k: 0 < len(k) <= 63 and all(re.search(p, k) for p in rest)
+                lambda k, rest=rest: 0 < len(k) <= 63 and all(re.search(p, k) for p in rest)
             )
     return st.one_of(st.from_regex(r"[a-z][a-z0-9_.-]{0,12}", fullmatch=True), tricky_text(12))
 
