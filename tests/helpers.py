@@ -148,6 +148,16 @@ def stack(name: str = "st", **spec: Any) -> dict[str, Any]:
     }
 
 
+def policy(name: str = "p", **spec: Any) -> dict[str, Any]:
+    """An AlertPolicy document."""
+    return {
+        "apiVersion": "vigil.dev/v1alpha1",
+        "kind": "AlertPolicy",
+        "metadata": {"name": name, "namespace": "team-a"},
+        "spec": spec,
+    }
+
+
 def deep(doc: dict[str, Any]) -> dict[str, Any]:
     """A deep copy, so a test can compare against the original afterwards."""
     return copy.deepcopy(doc)

@@ -15,11 +15,11 @@ from collections.abc import Iterator
 import pytest
 
 from tests.harness import node
+from tests.harness.cluster import Cluster
 from tests.harness.fixtures import E2ECluster
 from tests.harness.process import eventually
 from tests.harness.release import Release
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 
 @pytest.fixture

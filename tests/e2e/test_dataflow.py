@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_examples import _service
+from tests.harness.cluster import Cluster
 from tests.harness.fixtures import E2ECluster
 from tests.harness.otlp import http_receiver, send_traces
 from tests.harness.process import eventually
 from tests.harness.release import RESTRICTED, Release
 from tests.harness.tools import free_port
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 AVAILABLE_S = 240.0
 FLOW_S = 120.0

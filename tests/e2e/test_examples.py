@@ -23,13 +23,13 @@ from opentelemetry.proto.collector.logs.v1 import logs_service_pb2
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2
 
+from tests.harness.cluster import Cluster
 from tests.harness.endpoint import HealthEndpoint
 from tests.harness.fixtures import E2ECluster
 from tests.harness.otlp import Recorded, grpc_trace_receiver, http_receiver, send_counter, send_logs, send_traces
 from tests.harness.process import eventually
 from tests.harness.release import RESTRICTED, Release
 from tests.helpers import example_documents, sink
-from tests.integration.test_operator import Cluster
 
 COLLECTOR_IMAGE = build.images()["collector"].tag
 AVAILABLE_S = 240.0

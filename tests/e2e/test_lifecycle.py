@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 from tests.e2e.test_restarts import GENERATED_KINDS
+from tests.harness.cluster import Cluster
 from tests.harness.fixtures import E2ECluster
 from tests.harness.process import eventually
 from tests.harness.release import RESTRICTED, Release
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 from vigil.render import meta
 
 AVAILABLE_S = 240.0

@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.harness.cluster import Cluster
 from tests.harness.fixtures import E2ECluster
 from tests.harness.process import eventually
 from tests.harness.release import Release
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 from vigil.offline import process
 from vigil.parse import Source
 

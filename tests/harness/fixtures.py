@@ -15,6 +15,7 @@ import pytest
 from images import build
 
 from tests.harness import node
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane, ExistingCluster, start_control_plane
 from tests.harness.tools import REQUIRE, find, free_port, require
 
@@ -135,3 +136,9 @@ def e2e_cluster_for(request: pytest.FixtureRequest, tmp_path_factory: pytest.Tem
         local.stop(keep=failed)
         if failed:
             print(f"\nlocal node logs kept in {local.node_dir.with_name(local.node_dir.name + '-logs')}")
+
+
+@pytest.fixture
+def cluster(control_plane: ControlPlane, namespace: str) -> Cluster:
+    """kubectl helpers bound to the test's namespace."""
+    return Cluster(control_plane, namespace)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -71,3 +72,10 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def run_tool(name: str, *args: str, cwd: Path | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real tool ``name`` (see :func:`require`) and capture its output; never raises on exit codes."""
+    return subprocess.run(
+        [str(require(name)), *args], capture_output=True, text=True, cwd=cwd, timeout=timeout, check=False
+    )

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.harness.cluster import Cluster
 from tests.harness.operator import Operator
 from tests.harness.process import eventually
-from tests.integration.test_operator import Cluster, cluster, operator
+from tests.integration.test_operator import operator
 
-__all__ = ["cluster", "operator"]  # fixtures, used by name
+__all__ = ["operator"]  # a fixture, used by name
 
 
 def policy(name: str, expr: str) -> dict[str, Any]:

@@ -18,13 +18,13 @@ import pytest
 import yaml
 from scripts import chart_sync
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.helm import CHART, CI_VALUES, Helm
 from tests.harness.operator import Operator, start_operator
 from tests.harness.process import eventually
 from tests.harness.tools import ROOT
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 NAMESPACED_KINDS = (
     "deployments,statefulsets,serviceaccounts,services,configmaps,poddisruptionbudgets,roles,rolebindings,"

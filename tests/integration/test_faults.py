@@ -12,6 +12,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.faultproxy import Fault, FaultProxy, start_fault_proxy
 from tests.harness.operator import Operator, probing, start_operator
@@ -27,7 +28,6 @@ from tests.harness.population import (
 )
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 from vigil.k8s import REQUEST_TIMEOUT_S
 
 

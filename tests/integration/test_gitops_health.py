@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.gitops import argocd_health, kstatus
 from tests.harness.operator import start_operator
 from tests.harness.process import eventually
 from tests.helpers import INVALID, sink, stack
-from tests.integration.test_operator import Cluster
 
 KINDS = "telemetrysinks,monitoringstacks,alertpolicies"
 

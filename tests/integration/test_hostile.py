@@ -14,12 +14,12 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, running_operator
 from tests.harness.process import eventually
 from tests.harness.tools import require
 from tests.helpers import HostileCase, hostile_cases
-from tests.integration.test_operator import Cluster
 
 CASES = hostile_cases()
 SHORT = {"MonitoringStack": "mstack", "AlertPolicy": "apol", "TelemetrySink": "tsink"}

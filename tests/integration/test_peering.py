@@ -5,12 +5,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, start_operator
 from tests.harness.process import eventually
 from tests.harness.tools import ROOT
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 PEERING = ROOT / "deploy" / "peering.yaml"
 RBAC = ROOT / "deploy" / "rbac.yaml"

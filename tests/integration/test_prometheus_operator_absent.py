@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.harness.cluster import CHILD_KINDS, Cluster
 from tests.harness.controlplane import CRD_DIRS, ControlPlane, start_control_plane
 from tests.harness.operator import Operator, start_operator
 from tests.harness.process import eventually
 from tests.harness.tools import ROOT, require
 from tests.helpers import sink, stack
-from tests.integration.test_operator import CHILD_KINDS, Cluster
 
 DRIFT_S = 3
 

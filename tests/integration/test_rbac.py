@@ -6,12 +6,12 @@ from pathlib import Path
 
 import yaml
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import start_operator
 from tests.harness.process import eventually
 from tests.harness.tools import ROOT
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 RBAC = ROOT / "deploy" / "rbac.yaml"
 

@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
+from tests.harness.cluster import secret
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, start_operator
 from tests.harness.population import apply_all, not_ready
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
-from tests.integration.test_operator import secret
 
 STACKS, SINKS_PER_STACK, POLICIES = 100, 3, 50
 OBJECTS = STACKS * (SINKS_PER_STACK + 1) + POLICIES

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import Operator, running_operator
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 
 # Far longer than any deadline below: only the event-driven path can pass these tests.
 SLOW_TIMERS_S = 600

@@ -9,7 +9,8 @@ import pytest
 import yaml
 
 from tests.harness.controlplane import ControlPlane
-from tests.unit.models.test_policy import INVALID, VALID, policy
+from tests.helpers import policy
+from tests.unit.models.test_policy import INVALID, VALID
 from tests.unit.test_sloth import DATA, MAPPED
 from vigil.cli import read_documents
 from vigil.models import policy as policy_models

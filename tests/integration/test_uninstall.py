@@ -11,12 +11,12 @@ import os
 import subprocess
 from pathlib import Path
 
+from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import start_operator
 from tests.harness.process import eventually
 from tests.harness.tools import VENV_BIN
 from tests.helpers import sink, stack
-from tests.integration.test_operator import Cluster
 from vigil import api
 
 CHILDREN = "serviceaccounts,configmaps,services,deployments"

@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.harness.tools import require
+from tests.harness.schemas import validate_against_crd
+from tests.harness.tools import run_tool
 from tests.helpers import render_examples
-from tests.tools.test_schemas import validate_against_crd
 from vigil.models.policy import AlertPolicy
 from vigil.render.alerts import render_alertmanager_yaml, render_policy, render_rule_groups
 from vigil.render.context import RenderContext
@@ -130,18 +130,6 @@ EXAMPLES = {m.metadata.name: m for m in render_examples().models if isinstance(m
 EVERY = {**{f"example-{k}": v for k, v in EXAMPLES.items()}, **POLICIES}
 
 
-def run(tool: str, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    """Run a real tool (promtool, amtool) and capture its output."""
-    return subprocess.run(
-        [str(require(tool)), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
-
-
 def write_rules(path: Path, model: AlertPolicy) -> Path:
     """The PrometheusRule's spec as a Prometheus rule file."""
     rule = render_policy(model, RenderContext())[0]
@@ -155,7 +143,7 @@ def write_rules(path: Path, model: AlertPolicy) -> Path:
 @pytest.mark.parametrize("name", sorted(EVERY))
 def test_generated_rules_pass_promtool_check(tmp_path: Path, name: str) -> None:
     rules = write_rules(tmp_path / "rules.yaml", EVERY[name])
-    result = run("promtool", "check", "rules", str(rules))
+    result = run_tool("promtool", "check", "rules", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
     count = sum(len(g["rules"]) for g in render_rule_groups(EVERY[name]))
     assert f"SUCCESS: {count} rules found" in result.stdout
@@ -202,7 +190,7 @@ def _promtool_test(
         ],
     }
     (tmp_path / "slo_test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    return run("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
+    return run_tool("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
 
 
 def _slo_test(tmp_path: Path, errors: str, ok: str, checks: list[dict[str, Any]]) -> None:
@@ -380,7 +368,7 @@ def test_no_traffic_records_nothing_instead_of_nan(tmp_path: Path) -> None:
 def _check_config(tmp_path: Path, policies: list[AlertPolicy]) -> subprocess.CompletedProcess[str]:
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(render_alertmanager_yaml(policies), sort_keys=False))
-    return run("amtool", "check-config", str(path))
+    return run_tool("amtool", "check-config", str(path))
 
 
 @pytest.mark.parametrize("name", sorted(EVERY))
@@ -397,7 +385,7 @@ def test_alertmanager_yaml_of_all_examples_passes_amtool(tmp_path: Path) -> None
 
 
 def _amtool_version() -> tuple[int, ...]:
-    out = run("amtool", "--version")
+    out = run_tool("amtool", "--version")
     found = re.search(r"version (\d+)\.(\d+)", out.stdout + out.stderr)
     assert found is not None, out.stdout + out.stderr
     return (int(found[1]), int(found[2]))
@@ -439,7 +427,7 @@ def test_webhook_url_from_a_secret_passes_amtool(tmp_path: Path) -> None:
 def test_amtool_routes_each_alert_to_its_receivers(tmp_path: Path, labels: list[str], receivers: list[str]) -> None:
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(render_alertmanager_yaml(list(POLICIES.values()))))
-    result = run("amtool", "config", "routes", "test", f"--config.file={path}", *labels)
+    result = run_tool("amtool", "config", "routes", "test", f"--config.file={path}", *labels)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.split() == [",".join(receivers)]
 

@@ -15,7 +15,7 @@ import yaml
 from scripts import chart_sync
 
 from tests.harness.helm import CHART, CI_VALUES, Helm, HelmError, by_kind, one
-from tests.tools.test_schemas import KUBERNETES_VERSION, validate_against_crd
+from tests.harness.schemas import KUBERNETES_VERSION, validate_against_crd
 from vigil import cli, settings
 from vigil.render import components
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import yaml
 
+from tests.harness.tools import run_tool
 from tests.helpers import ROOT
-from tests.tools.test_alerts_promtool import run
 from tests.unit.dashboards.inventory import committed, panels
 
 GRAFANA = (("$namespace", ".*"), ("$job", ".*"), ("$__range_s", "7200"), ("$__range", "2h"))
@@ -79,5 +79,5 @@ def test_aet_recovery_times_measure_episodes_and_outages(tmp_path: Path) -> None
         ],
     }
     (tmp_path / "recovery_test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = run("promtool", "test", "rules", "recovery_test.yaml", cwd=tmp_path)
+    result = run_tool("promtool", "test", "rules", "recovery_test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -18,9 +18,9 @@ from grafana_foundation_sdk.models.dashboard import Dashboard
 from prometheus_client.parser import text_string_to_metric_families
 
 from tests.harness import collector, otlp
+from tests.harness.schemas import KUBERNETES_VERSION, validate_against_crd
 from tests.harness.tools import require
 from tests.helpers import sink, stack
-from tests.tools.test_schemas import KUBERNETES_VERSION, validate_against_crd
 from tests.unit.dashboards.inventory import committed, expressions, metric_names
 from vigil.models.dashboards import DASHBOARD_NAMES, DashboardSelection
 from vigil.models.sink import TelemetrySink

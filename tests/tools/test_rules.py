@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.harness.tools import require
+from tests.harness.tools import run_tool
 from tests.helpers import ROOT
 
 RULES = ROOT / "rules"
@@ -16,14 +16,7 @@ BUNDLES = sorted(p for p in RULES.glob("*.yaml") if p.name != "bundles.yaml")
 
 def promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """Run the real promtool (Debian package `prometheus`)."""
-    return subprocess.run(
-        [str(require("promtool")), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
-        check=False,
-    )
+    return run_tool("promtool", *args, cwd=cwd)
 
 
 @pytest.mark.parametrize("bundle", BUNDLES, ids=lambda p: p.stem)

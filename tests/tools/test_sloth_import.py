@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.tools.test_alerts_promtool import run, write_rules
+from tests.harness.tools import run_tool
+from tests.tools.test_alerts_promtool import write_rules
 from tests.unit.test_sloth import DATA, MAPPED
 from vigil.cli import read_documents
 from vigil.models.policy import AlertPolicy
@@ -27,7 +28,7 @@ def test_every_spec_was_imported() -> None:
 @pytest.mark.parametrize("name", sorted(IMPORTED))
 def test_imported_rules_pass_promtool_check(tmp_path: Path, name: str) -> None:
     rules = write_rules(tmp_path / "rules.yaml", IMPORTED[name])
-    result = run("promtool", "check", "rules", str(rules))
+    result = run_tool("promtool", "check", "rules", str(rules))
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -59,5 +60,5 @@ def test_a_raw_sli_pages_when_every_probe_fails(tmp_path: Path) -> None:
         ],
     }
     (tmp_path / "slo_test.yaml").write_text(yaml.safe_dump(tests, sort_keys=False))
-    result = run("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
+    result = run_tool("promtool", "test", "rules", "slo_test.yaml", cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr

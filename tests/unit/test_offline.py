@@ -6,20 +6,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import EXAMPLES, sink, stack
+from tests.helpers import EXAMPLES, policy, sink, stack
 from vigil import api
 from vigil.cli import main
 from vigil.offline import Result, process
 from vigil.parse import Source
-
-
-def policy(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": "vigil.dev/v1alpha1",
-        "kind": "AlertPolicy",
-        "metadata": {"name": name, "namespace": "team-a"},
-        "spec": {"expr": "up == 0"},
-    }
 
 
 def run(*docs: dict[str, Any], namespace: str = "default") -> Result:
@@ -38,7 +29,7 @@ def test_stacks_whose_names_differ_only_in_dots_render_apart() -> None:
 
 
 def test_policies_whose_names_differ_only_in_dots_render_apart() -> None:
-    result = run(policy("p.x"), policy("p-x"))
+    result = run(policy("p.x", expr="up == 0"), policy("p-x", expr="up == 0"))
     assert result.problems == []
     rules = [o["metadata"]["name"] for o in result.objects if o["kind"] == "PrometheusRule"]
     assert len(set(rules)) == 2

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tests.helpers import deep
+from tests.helpers import deep, policy
 from vigil.models.policy import (
     AlertPolicy,
     default_alert_name,
@@ -33,16 +33,6 @@ SLO = {
     "errorQuery": 'sum(rate(http_requests_total{code=~"5.."}[{{window}}]))',
     "totalQuery": "sum(rate(http_requests_total[{{window}}]))",
 }
-
-
-def policy(name: str = "p", **spec: Any) -> dict[str, Any]:
-    """An AlertPolicy document in namespace team-a."""
-    return {
-        "apiVersion": "vigil.dev/v1alpha1",
-        "kind": "AlertPolicy",
-        "metadata": {"name": name, "namespace": "team-a"},
-        "spec": spec,
-    }
 
 
 VALID = {

@@ -9,7 +9,8 @@ import promql_parser
 import pytest
 import yaml
 
-from tests.unit.models.test_policy import RATIO, SLO, WEBHOOK, policy
+from tests.helpers import policy
+from tests.unit.models.test_policy import RATIO, SLO, WEBHOOK
 from vigil.cli import main
 from vigil.models.common import ObjectMeta
 from vigil.models.policy import AlertPolicy, seconds
