@@ -115,16 +115,6 @@ def _decimal(value: Decimal) -> str:
 # --- PrometheusRule ----------------------------------------------------------------------------
 
 
-def owner_of(policy: AlertPolicy, ctx: RenderContext) -> meta.Owner:
-    """The Owner of everything generated for ``policy``."""
-    return meta.Owner(
-        kind="AlertPolicy",
-        name=policy.metadata.name,
-        namespace=policy.metadata.namespace or "default",
-        uid=ctx.uid,
-    )
-
-
 def prometheus_labels(policy: AlertPolicy, ctx: RenderContext) -> dict[str, str]:
     """Labels Prometheus/Alertmanager select on: the policy's own, else the operator's default."""
     chosen = policy.spec.prometheus_labels
@@ -375,7 +365,7 @@ def render_rule_groups(policy: AlertPolicy) -> list[dict[str, Any]]:
 
 def render_prometheus_rule(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any]:
     """The PrometheusRule with the recording and alerting rules of ``policy``."""
-    owner = owner_of(policy, ctx)
+    owner = meta.owner_of(policy, ctx.uid)
     return {
         "apiVersion": RULE_API_VERSION,
         "kind": "PrometheusRule",
@@ -528,7 +518,7 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
     ]
     if rules:
         config["inhibitRules"] = rules
-    owner = owner_of(policy, ctx)
+    owner = meta.owner_of(policy, ctx.uid)
     return {
         "apiVersion": CONFIG_API_VERSION,
         "kind": "AlertmanagerConfig",
