@@ -10,7 +10,7 @@ import itertools
 import logging
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import kopf
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics, generate_latest
@@ -158,11 +158,15 @@ def limit_malloc_arenas() -> None:
         return  # not glibc: nothing to tune
 
 
-def peering_priority(settings: Settings) -> int:
-    """The priority to peer with: the configured one, else a random one (replicas must not tie)."""
+PRIORITY_RANGE = 1_000_000
+
+
+def peering_priority(settings: Settings, draw: Callable[[int], int] = secrets.randbelow) -> int:
+    """The priority to peer with: the configured one (the chart gives each replica its pod index),
+    else one drawn from 1..PRIORITY_RANGE: kopf pauses every operator of a tied priority."""
     if settings.priority is not None:
         return settings.priority
-    return secrets.randbelow(1_000_000) + 1 if settings.peering else 0
+    return draw(PRIORITY_RANGE) + 1 if settings.peering else 0
 
 
 def run(settings: Settings) -> int:

@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from vigil.operator import peering_priority
+from vigil.operator import PRIORITY_RANGE, peering_priority
 from vigil.settings import Settings, add_arguments, from_arguments
 
 
@@ -30,11 +30,20 @@ def test_standalone_needs_no_priority() -> None:
     assert peering_priority(Settings()) == 0
 
 
-def test_replicas_without_a_priority_do_not_tie() -> None:
-    # kopf pauses every operator of a tied priority: identical replicas must draw different ones.
-    draws = {peering_priority(Settings(peering="vigil")) for _ in range(50)}
-    assert len(draws) > 1
-    assert all(d > 0 for d in draws)
+def test_replicas_without_a_priority_draw_one_from_the_whole_range() -> None:
+    # kopf pauses every operator of a tied priority: replicas draw from a million, never 0 (standalone).
+    asked: list[int] = []
+
+    def draw(n: int, result: int) -> int:
+        asked.append(n)
+        return result
+
+    peering = Settings(peering="vigil")
+    assert peering_priority(peering, lambda n: draw(n, 0)) == 1
+    assert peering_priority(peering, lambda n: draw(n, PRIORITY_RANGE - 1)) == PRIORITY_RANGE
+    assert asked == [PRIORITY_RANGE, PRIORITY_RANGE]
+    assert peering_priority(Settings(), lambda n: draw(n, 5)) == 0
+    assert asked == [PRIORITY_RANGE, PRIORITY_RANGE], "standalone draws nothing"
 
 
 def test_cluster_rule_namespaces_from_flag_or_environment(monkeypatch: pytest.MonkeyPatch) -> None:
