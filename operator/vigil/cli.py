@@ -277,6 +277,17 @@ def _pods(text: str) -> tuple[str, dict[str, str]]:
     return namespace, labels
 
 
+def _add_reading_arguments(p: argparse.ArgumentParser) -> None:
+    """What render and validate share: how objects are read and judged."""
+    p.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
+    settings.add_cluster_rule_namespaces(p)
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (empty files, duplicate keys, objects passed over that look meant for Vigil) as errors",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``vigil``."""
     p = argparse.ArgumentParser(prog="vigil", description=__doc__)
@@ -298,24 +309,12 @@ def parser() -> argparse.ArgumentParser:
         help="print one alertmanager.yml routing the AlertPolicies (for an Alertmanager "
         "without prometheus-operator) instead of the manifests",
     )
-    r.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
-    settings.add_cluster_rule_namespaces(r)
-    r.add_argument(
-        "--strict",
-        action="store_true",
-        help="treat warnings (empty files, duplicate keys, objects passed over that look meant for Vigil) as errors",
-    )
+    _add_reading_arguments(r)
     r.set_defaults(func=cmd_render)
 
     v = sub.add_parser("validate", help="check objects; exit 1 if any is invalid")
     v.add_argument("paths", nargs="+", help="YAML files or folders (not recursive)")
-    v.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
-    settings.add_cluster_rule_namespaces(v)
-    v.add_argument(
-        "--strict",
-        action="store_true",
-        help="treat warnings (empty files, duplicate keys, objects passed over that look meant for Vigil) as errors",
-    )
+    _add_reading_arguments(v)
     v.set_defaults(func=cmd_validate)
 
     d = sub.add_parser(

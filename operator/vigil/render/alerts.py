@@ -363,20 +363,22 @@ def render_rule_groups(policy: AlertPolicy) -> list[dict[str, Any]]:
     return [{"name": f"vigil.{namespace}.{policy.metadata.name}", "rules": build(policy)}]
 
 
+def _policy_metadata(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any]:
+    """Metadata of an object generated for ``policy``: named after it, labelled for Prometheus."""
+    return meta.metadata(
+        meta.owner_of(policy, ctx.uid),
+        meta.ObjectMetaSpec(
+            meta.policy_objects_name(policy.metadata.name), COMPONENT, extra_labels=prometheus_labels(policy, ctx)
+        ),
+    )
+
+
 def render_prometheus_rule(policy: AlertPolicy, ctx: RenderContext) -> dict[str, Any]:
     """The PrometheusRule with the recording and alerting rules of ``policy``."""
-    owner = meta.owner_of(policy, ctx.uid)
     return {
         "apiVersion": RULE_API_VERSION,
         "kind": "PrometheusRule",
-        "metadata": meta.metadata(
-            owner,
-            meta.ObjectMetaSpec(
-                meta.policy_objects_name(policy.metadata.name),
-                COMPONENT,
-                extra_labels=prometheus_labels(policy, ctx),
-            ),
-        ),
+        "metadata": _policy_metadata(policy, ctx),
         "spec": {"groups": render_rule_groups(policy)},
     }
 
@@ -518,18 +520,10 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
     ]
     if rules:
         config["inhibitRules"] = rules
-    owner = meta.owner_of(policy, ctx.uid)
     return {
         "apiVersion": CONFIG_API_VERSION,
         "kind": "AlertmanagerConfig",
-        "metadata": meta.metadata(
-            owner,
-            meta.ObjectMetaSpec(
-                meta.policy_objects_name(policy.metadata.name),
-                COMPONENT,
-                extra_labels=prometheus_labels(policy, ctx),
-            ),
-        ),
+        "metadata": _policy_metadata(policy, ctx),
         "spec": config,
     }
 
