@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
@@ -204,6 +204,36 @@ class Panel:
     height: int
 
 
+_B = TypeVar("_B", stat.Panel, timeseries.Panel, bargauge.Panel, table.Panel, builders.Panel)
+
+
+def _described(b: _B, title: str, description: str, unit: str, steps: Steps) -> _B:
+    """``b`` with what every panel states: its title, description, unit and thresholds."""
+    return b.title(title).description(description).unit(unit).thresholds(steps.builder())
+
+
+_Current = TypeVar("_Current", stat.Panel, bargauge.Panel)
+_Scaled = TypeVar("_Scaled", timeseries.Panel, bargauge.Panel)
+
+
+def _current_values(b: _Current, queries: Sequence[Query]) -> _Current:
+    """``b`` showing the last value of each series of ``queries``, coloured by its thresholds."""
+    return (
+        b.targets(_targets(_whole_range(queries)))
+        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def _bounded(b: _Scaled, minimum: float | None, maximum: float | None) -> _Scaled:
+    """``b`` with the axis or gauge bounds that are given."""
+    if minimum is not None:
+        b = b.min(minimum)
+    if maximum is not None:
+        b = b.max(maximum)
+    return b
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -217,16 +247,9 @@ def stat_panel(
 ) -> Panel:
     """A single big number (the seed's "cards"), coloured by its thresholds."""
     b = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .targets(_targets(_whole_range(queries)))
-        .unit(unit)
-        .thresholds(steps.builder())
-        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        _current_values(_described(stat.Panel(), title, description, unit, steps), queries)
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.AREA)
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
     if decimals is not None:
         b = b.decimals(decimals)
@@ -249,12 +272,8 @@ def timeseries_panel(
 ) -> Panel:
     """A graph over time; thresholds other than neutral are drawn as dashed lines."""
     b = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
+        _described(timeseries.Panel(), title, description, unit, steps)
         .targets(_targets(queries))
-        .unit(unit)
-        .thresholds(steps.builder())
         .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.PALETTE_CLASSIC))
         .line_width(1)
         .fill_opacity(60 if bars else 10)
@@ -277,11 +296,7 @@ def timeseries_panel(
     )
     if stacked:
         b = b.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
-    if minimum is not None:
-        b = b.min(minimum)
-    if maximum is not None:
-        b = b.max(maximum)
-    return Panel(b, width, height)
+    return Panel(_bounded(b, minimum, maximum), width, height)
 
 
 def bargauge_panel(
@@ -298,23 +313,12 @@ def bargauge_panel(
 ) -> Panel:
     """Horizontal bars, one per series, for comparing current values."""
     b = (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .targets(_targets(_whole_range(queries)))
-        .unit(unit)
-        .thresholds(steps.builder())
-        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        _current_values(_described(bargauge.Panel(), title, description, unit, steps), queries)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .show_unfilled(True)
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
-    if minimum is not None:
-        b = b.min(minimum)
-    if maximum is not None:
-        b = b.max(maximum)
-    return Panel(b, width, height)
+    return Panel(_bounded(b, minimum, maximum), width, height)
 
 
 @dataclass(frozen=True)
@@ -345,17 +349,13 @@ def table_panel(
     )
     keep = dict.fromkeys(key_labels, True) | dict.fromkeys(value_names, True)
     b = (
-        table.Panel()
-        .title(title)
-        .description(description)
+        _described(table.Panel(), title, description, COUNT, NEUTRAL)
         .targets(
             [
                 Query(c.query.expr, c.query.legend, instant=True, table=True).builder(_ref_id(i))
                 for i, c in enumerate(columns)
             ]
         )
-        .unit(COUNT)
-        .thresholds(NEUTRAL.builder())
         .transformations(
             [
                 models.DataTransformerConfig(id_val="merge", options={}),
@@ -401,34 +401,26 @@ def alert_list_panel(
     if job:
         matchers.append('job=~"${job:regex}"')
     label_filter = ", ".join([*matchers, *extra_filter])
-    b = (
-        builders.Panel()
-        .type("alertlist")
-        .title(title)
-        .description(description)
-        .unit(COUNT)
-        .thresholds(NEUTRAL.builder())
-        .options(
-            {
-                "alertInstanceLabelFilter": "{" + label_filter + "}",
-                "alertName": "",
-                "dashboardAlerts": False,
-                "datasource": "${datasource}",
-                "groupBy": [],
-                "groupMode": "default",
-                "maxItems": 20,
-                "sortOrder": 1,
-                "stateFilter": {
-                    "error": True,
-                    "firing": True,
-                    "noData": False,
-                    "normal": False,
-                    "pending": True,
-                    "recovering": True,
-                },
-                "viewMode": "list",
-            }
-        )
+    b = _described(builders.Panel().type("alertlist"), title, description, COUNT, NEUTRAL).options(
+        {
+            "alertInstanceLabelFilter": "{" + label_filter + "}",
+            "alertName": "",
+            "dashboardAlerts": False,
+            "datasource": "${datasource}",
+            "groupBy": [],
+            "groupMode": "default",
+            "maxItems": 20,
+            "sortOrder": 1,
+            "stateFilter": {
+                "error": True,
+                "firing": True,
+                "noData": False,
+                "normal": False,
+                "pending": True,
+                "recovering": True,
+            },
+            "viewMode": "list",
+        }
     )
     return Panel(b, width, height)
 
