@@ -24,11 +24,9 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     increase,
     query_variable,
     rate,
@@ -57,17 +55,6 @@ MINUTE_STEP = "1m"
 
 def _alerts(*names: str) -> tuple[str, ...]:
     return tuple(a for a in bundle_alerts("aet") if a in names)
-
-
-def _alert_row(board: Board, description: str, alerts: tuple[str, ...]) -> None:
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(description, alerts),
-    )
 
 
 def _success_rate(*matchers: str) -> str:
@@ -179,11 +166,9 @@ def build_system() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's alerts that are pending or firing now: task failures, agent "
         "latency, CPU, memory, error events, stuck tasks and availability.",
-        alerts,
     )
     return board.build()
 
@@ -309,10 +294,8 @@ def build_agents() -> dict[str, Any]:
             unit=SECONDS,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's per-agent alerts that are pending or firing now: task failure rate and response time.",
-        alerts,
     )
     return board.build()
 
@@ -423,11 +406,9 @@ def build_errors() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's error alerts that are pending or firing now: task failures, error "
         "events, stuck tasks and availability.",
-        alerts,
     )
     return board.build()
 
@@ -593,9 +574,7 @@ def build_resources() -> dict[str, Any]:
             unit=BYTES,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's resource alerts that are pending or firing now: CPU, memory and memory against the limits.",
-        alerts,
     )
     return board.build()

@@ -20,10 +20,8 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     increase,
     query_variable,
     rate,
@@ -227,17 +225,9 @@ def build() -> dict[str, Any]:
             width=24,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The aureus bundle's alerts that are pending or firing now (Prometheus ALERTS "
-            "series): task failure rate, mean task duration, CRV blockages, rollbacks and "
-            "policy escalations.",
-            bundle_alerts("aureus"),
-        ),
+    board.alerts_row(
+        "The aureus bundle's alerts that are pending or firing now (Prometheus ALERTS "
+        "series): task failure rate, mean task duration, CRV blockages, rollbacks and "
+        "policy escalations.",
     )
     return board.build()

@@ -19,11 +19,9 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     increase,
     query_variable,
     rate,
@@ -56,17 +54,6 @@ def _alerts(*names: str) -> tuple[str, ...]:
 
 def _board(name: str, title: str, description: str, variables: list[Any], alerts: tuple[str, ...]) -> Board:
     return Board(name, f"Vigil / blipee {title}", description, TAGS, variables, alerts=alerts)
-
-
-def _alert_row(board: Board, description: str, alerts: tuple[str, ...]) -> None:
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(description, alerts),
-    )
 
 
 def _label_variable(name: str, label: str, metric: str) -> Any:
@@ -174,10 +161,8 @@ def build_system() -> dict[str, Any]:
             steps=above(1),
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The blipee bundle's system alerts that are pending or firing now: API latency and database failures.",
-        alerts,
     )
     return board.build()
 
@@ -253,7 +238,7 @@ def build_agents() -> dict[str, Any]:
             unit=SECONDS,
         ),
     )
-    _alert_row(board, "The blipee bundle's agent alert, pending or firing now.", alerts)
+    board.alerts_row("The blipee bundle's agent alert, pending or firing now.")
     return board.build()
 
 
@@ -310,7 +295,7 @@ def build_models() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(board, "The blipee bundle's ML alerts that are pending or firing now: accuracy and latency.", alerts)
+    board.alerts_row("The blipee bundle's ML alerts that are pending or firing now: accuracy and latency.")
     return board.build()
 
 
@@ -397,7 +382,7 @@ def build_business() -> dict[str, Any]:
             steps=NEUTRAL,
         ),
     )
-    _alert_row(board, "The blipee bundle's business alert, pending or firing now: stalled network growth.", alerts)
+    board.alerts_row("The blipee bundle's business alert, pending or firing now: stalled network growth.")
     return board.build()
 
 
@@ -493,5 +478,5 @@ def build_network() -> dict[str, Any]:
             steps=NEUTRAL,
         ),
     )
-    _alert_row(board, "The blipee bundle's network alert, pending or firing now: stalled growth.", alerts)
+    board.alerts_row("The blipee bundle's network alert, pending or firing now: stalled growth.")
     return board.build()

@@ -20,11 +20,9 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     rate,
     recorded,
     selector,
@@ -280,16 +278,8 @@ def build() -> dict[str, Any]:
             height=6,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The collector bundle's alerts that are pending or firing now: availability, send "
-            "failures, full queues, dropped data and refused data.",
-            alerts,
-        ),
+    board.alerts_row(
+        "The collector bundle's alerts that are pending or firing now: availability, send "
+        "failures, full queues, dropped data and refused data.",
     )
     return board.build()

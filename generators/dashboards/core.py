@@ -383,6 +383,12 @@ def table_panel(
     return Panel(b, width, height)
 
 
+ALERT_LIST_DESCRIPTION = (
+    "Pending and firing alerts of the selected namespaces and jobs, from the rules of the selected data source."
+)
+FIRING_KEYS = ("alertname", "alertstate", "severity", "namespace", "job")
+
+
 def alert_list_panel(
     title: str,
     description: str,
@@ -433,7 +439,7 @@ def firing_alerts_panel(
     height: int = 8,
     job: bool = True,
     matchers: Sequence[str] = (),
-    keys: Sequence[str] = ("alertname", "alertstate", "severity", "namespace", "job"),
+    keys: Sequence[str] = FIRING_KEYS,
 ) -> Panel:
     """A table of the alerts that are pending or firing now (Prometheus' ALERTS series).
 
@@ -560,6 +566,26 @@ class Board:
             self._x += p.width
             self._line_height = max(self._line_height, p.height)
         return self
+
+    def alerts_row(
+        self,
+        description: str,
+        *,
+        list_description: str = ALERT_LIST_DESCRIPTION,
+        list_filter: Sequence[str] = (),
+        keys: Sequence[str] = FIRING_KEYS,
+    ) -> Board:
+        """Add the row "Alerts": Grafana's alert list, and the board's own alerts pending or firing now.
+
+        The table shows the alerts the board annotates (``alerts``, ``alert_matchers``);
+        ``description`` says which they are, ``list_filter`` narrows the alert list.
+        """
+        return self.row("Alerts").add(
+            alert_list_panel("Alerts", list_description, job=self.alert_job_filter, extra_filter=list_filter),
+            firing_alerts_panel(
+                description, self.alerts, job=self.alert_job_filter, matchers=self.alert_matchers, keys=keys
+            ),
+        )
 
     def _dashboard(self) -> builders.Dashboard:
         b = (

@@ -18,11 +18,9 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     increase,
     query_variable,
     rate,
@@ -206,19 +204,11 @@ def build_system() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces, from the rules of the "
-            "selected data source. Node alerts carry the node exporter's namespace.",
-            job=False,
-        ),
-        firing_alerts_panel(
-            "The orchestrator bundle's system and application alerts that are pending or "
-            "firing now: CPU, memory, disk, service availability, HTTP errors and latency.",
-            alerts,
-            job=False,
-        ),
+    board.alerts_row(
+        "The orchestrator bundle's system and application alerts that are pending or "
+        "firing now: CPU, memory, disk, service availability, HTTP errors and latency.",
+        list_description="Pending and firing alerts of the selected namespaces, from the rules of the "
+        "selected data source. Node alerts carry the node exporter's namespace.",
     )
     return board.build()
 
@@ -401,16 +391,8 @@ def build_workflows() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The orchestrator bundle's workflow and business alerts that are pending or firing "
-            "now: failure rate, queue backlog, logins, workflow creation and execution volume.",
-            workflow_alerts,
-        ),
+    board.alerts_row(
+        "The orchestrator bundle's workflow and business alerts that are pending or firing "
+        "now: failure rate, queue backlog, logins, workflow creation and execution volume.",
     )
     return board.build()

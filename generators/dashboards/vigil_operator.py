@@ -13,10 +13,8 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     query_variable,
     rate,
     recorded,
@@ -195,16 +193,8 @@ def build() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The vigil-operator bundle's alerts that are pending or firing now: reconcile "
-            "errors and latency, API errors, stalled watches and availability.",
-            alerts,
-        ),
+    board.alerts_row(
+        "The vigil-operator bundle's alerts that are pending or firing now: reconcile "
+        "errors and latency, API errors, stalled watches and availability.",
     )
     return board.build()
