@@ -28,7 +28,7 @@ from generators.dashboards.core import (
     below,
     bundle_alerts,
     increase,
-    query_variable,
+    label_variable,
     rate,
     recorded,
     selector,
@@ -184,11 +184,7 @@ def build_agents() -> dict[str, Any]:
         ["aet"],
         [
             *standard_variables(TASKS),
-            query_variable(
-                "agent",
-                "Agent",
-                f'label_values({TASKS}{{namespace=~"$namespace", job=~"$job"}}, agent)',
-            ),
+            label_variable("agent", "Agent", TASKS),
         ],
         alerts=alerts,
     )

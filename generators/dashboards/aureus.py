@@ -23,7 +23,7 @@ from generators.dashboards.core import (
     below,
     bundle_alerts,
     increase,
-    query_variable,
+    label_variable,
     rate,
     selector,
     standard_variables,
@@ -38,6 +38,7 @@ WORKFLOW = 'workflow_id=~"$workflow"'
 
 def build() -> dict[str, Any]:
     """The aureus-overview dashboard as JSON data."""
+    completed = "aureus_tasks_completed_total"
     board = Board(
         NAME,
         "Vigil / Aureus overview",
@@ -45,17 +46,12 @@ def build() -> dict[str, Any]:
         "an event timeline and the alerts of the aureus rule bundle.",
         ["aureus"],
         [
-            *standard_variables("aureus_tasks_completed_total"),
-            query_variable(
-                "workflow",
-                "Workflow",
-                'label_values(aureus_tasks_completed_total{namespace=~"$namespace", job=~"$job"}, workflow_id)',
-            ),
+            *standard_variables(completed),
+            label_variable("workflow", "Workflow", completed, label_name="workflow_id"),
         ],
         alerts=bundle_alerts("aureus"),
         refresh="10s",
     )
-    completed = "aureus_tasks_completed_total"
     succeeded, failed = 'success="true"', 'success="false"'
     blocked, escalated = 'passed="false"', 'allowed="false"'
     board.row("Overview").add(

@@ -23,7 +23,7 @@ from generators.dashboards.core import (
     below,
     bundle_alerts,
     increase,
-    query_variable,
+    label_variable,
     rate,
     recorded,
     selector,
@@ -54,10 +54,6 @@ def _alerts(*names: str) -> tuple[str, ...]:
 
 def _board(name: str, title: str, description: str, variables: list[Any], alerts: tuple[str, ...]) -> Board:
     return Board(name, f"Vigil / blipee {title}", description, TAGS, variables, alerts=alerts)
-
-
-def _label_variable(name: str, label: str, metric: str) -> Any:
-    return query_variable(name, label, f'label_values({metric}{{namespace=~"$namespace", job=~"$job"}}, {name})')
 
 
 def build_system() -> dict[str, Any]:
@@ -174,7 +170,7 @@ def build_agents() -> dict[str, Any]:
         AGENTS,
         "agent performance",
         "blipee's AI agents: executions, errors and duration per agent.",
-        [*standard_variables(EXECUTIONS), _label_variable("agent", "Agent", EXECUTIONS)],
+        [*standard_variables(EXECUTIONS), label_variable("agent", "Agent", EXECUTIONS)],
         alerts,
     )
     succeeded = 'status="success"'
@@ -249,7 +245,7 @@ def build_models() -> dict[str, Any]:
         MODELS,
         "ML models",
         "blipee's ML models: predictions, accuracy and prediction latency per model.",
-        [*standard_variables(PREDICTIONS), _label_variable("model", "Model", PREDICTIONS)],
+        [*standard_variables(PREDICTIONS), label_variable("model", "Model", PREDICTIONS)],
         alerts,
     )
     accuracy = "blipee:ml_model_accuracy:avg10m"

@@ -497,6 +497,11 @@ def query_variable(
     return v
 
 
+def label_variable(name: str, label: str, metric: str, *, label_name: str = "") -> builders.QueryVariable:
+    """A variable of the values of ``metric``'s label ``label_name`` (default: ``name``) in the selected jobs."""
+    return query_variable(name, label, f"label_values({metric}{selector()}, {label_name or name})")
+
+
 def standard_variables(metric: str, *, job: bool = True) -> list[Builder[models.VariableModel]]:
     """``datasource``, ``namespace`` and (unless ``job`` is False) ``job``, from ``metric``."""
     out: list[Builder[models.VariableModel]] = [

@@ -15,7 +15,7 @@ from generators.dashboards.core import (
     above,
     below,
     bundle_alerts,
-    query_variable,
+    label_variable,
     rate,
     recorded,
     selector,
@@ -41,11 +41,7 @@ def build() -> dict[str, Any]:
         ["operator"],
         [
             *standard_variables(RECONCILES),
-            query_variable(
-                "kind",
-                "Kind",
-                f'label_values({RECONCILES}{{namespace=~"$namespace", job=~"$job"}}, kind)',
-            ),
+            label_variable("kind", "Kind", RECONCILES),
         ],
         alerts=alerts,
     )
