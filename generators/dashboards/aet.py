@@ -35,6 +35,7 @@ from generators.dashboards.core import (
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -75,13 +76,10 @@ def build_system() -> dict[str, Any]:
         alerts=alerts,
     )
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last "
             "scrape. AETDown fires for a target down for 5 minutes.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Task success rate",

@@ -30,6 +30,7 @@ from generators.dashboards.core import (
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -67,12 +68,9 @@ def build_system() -> dict[str, Any]:
         alerts,
     )
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last scrape (up).",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Uptime",

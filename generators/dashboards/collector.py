@@ -28,6 +28,7 @@ from generators.dashboards.core import (
     selector,
     standard_variables,
     stat_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -59,13 +60,10 @@ def build() -> dict[str, Any]:
         alerts=alerts,
     )
     board.row("Overview").add(
-        stat_panel(
+        targets_up_panel(
             "Collectors up",
             "Share of the selected collector pods Prometheus reached at the last scrape. "
             "OtelCollectorDown fires for a pod unreachable for 5 minutes.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Accepted",

@@ -256,6 +256,11 @@ def stat_panel(
     return Panel(b, width, height)
 
 
+def targets_up_panel(title: str, description: str) -> Panel:
+    """The share of the selected jobs' scrape targets up at the last scrape; red below all of them."""
+    return stat_panel(title, description, [Query(f"avg(up{selector()})")], unit=PERCENT_UNIT, steps=below(1))
+
+
 def timeseries_panel(
     title: str,
     description: str,

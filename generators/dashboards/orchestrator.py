@@ -29,6 +29,7 @@ from generators.dashboards.core import (
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -63,13 +64,10 @@ def build_system() -> dict[str, Any]:
     )
     requests = "http_requests_total"
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last "
             "scrape (up). The ServiceDown alert fires for a target down for 1 minute.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Request rate",

@@ -13,14 +13,13 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    below,
     bundle_alerts,
     label_variable,
     rate,
     recorded,
-    selector,
     standard_variables,
     stat_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -46,13 +45,10 @@ def build() -> dict[str, Any]:
         alerts=alerts,
     )
     board.row("Overview").add(
-        stat_panel(
+        targets_up_panel(
             "Operator up",
             "Share of the operator's scrape targets Prometheus reached at the last scrape. "
             "VigilOperatorDown fires after 5 minutes without one.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Reconciles",
