@@ -16,7 +16,6 @@ from generators.dashboards.core import (
     COUNT,
     NEUTRAL,
     PER_MINUTE,
-    PER_SECOND,
     PERCENT,
     PERCENT_UNIT,
     SECONDS,
@@ -30,6 +29,7 @@ from generators.dashboards.core import (
     increase,
     label_variable,
     rate,
+    rate_by_panel,
     recorded,
     selector,
     standard_variables,
@@ -124,18 +124,18 @@ def build_system() -> dict[str, Any]:
         ),
     )
     board.row("Tasks").add(
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by status",
             "Tasks finished per second, per status.",
-            [Query(rate(TASKS, by="status"), "{{status}}")],
-            unit=PER_SECOND,
+            TASKS,
+            by="status",
             stacked=True,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by mode",
             "Tasks finished per second, per mode.",
-            [Query(rate(TASKS, by="mode"), "{{mode}}")],
-            unit=PER_SECOND,
+            TASKS,
+            by="mode",
             stacked=True,
         ),
         timeseries_panel(
@@ -220,11 +220,12 @@ def build_agents() -> dict[str, Any]:
         ),
     )
     board.row("Throughput and success").add(
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by agent",
             "Tasks finished per second, per agent.",
-            [Query(rate(TASKS, AGENT, by="agent"), "{{agent}}")],
-            unit=PER_SECOND,
+            TASKS,
+            AGENT,
+            by="agent",
         ),
         timeseries_panel(
             "Task failure ratio by agent",
@@ -235,16 +236,13 @@ def build_agents() -> dict[str, Any]:
             steps=above(0.05),
             maximum=1,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Requests by agent and operation",
             "Agent operations answered per second, per agent and operation (count of the response time histogram).",
-            [
-                Query(
-                    rate(responses, 'le="+Inf"', AGENT, by="agent, operation"),
-                    "{{agent}} {{operation}}",
-                )
-            ],
-            unit=PER_SECOND,
+            responses,
+            'le="+Inf"',
+            AGENT,
+            by="agent, operation",
             width=24,
         ),
     )

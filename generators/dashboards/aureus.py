@@ -25,6 +25,7 @@ from generators.dashboards.core import (
     increase,
     label_variable,
     rate,
+    rate_by_panel,
     selector,
     standard_variables,
     stat_panel,
@@ -131,18 +132,21 @@ def build() -> dict[str, Any]:
             steps=below(0.95),
             maximum=1,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks completed by result",
             "Completed tasks of the selected workflows per second, split by success.",
-            [Query(rate(completed, WORKFLOW, by="success"), "success={{success}}")],
-            unit=PER_SECOND,
+            completed,
+            WORKFLOW,
+            by="success",
+            legend="success={{success}}",
             stacked=True,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks completed by task type",
             "Completed tasks of the selected workflows per second, per task type.",
-            [Query(rate(completed, WORKFLOW, by="task_type"), "{{task_type}}")],
-            unit=PER_SECOND,
+            completed,
+            WORKFLOW,
+            by="task_type",
             stacked=True,
         ),
         timeseries_panel(
@@ -161,11 +165,13 @@ def build() -> dict[str, Any]:
         ),
     )
     board.row("Gates, policies and rollbacks").add(
-        timeseries_panel(
+        rate_by_panel(
             "CRV gate checks by result",
             "CRV gate checks of the selected workflows per second, split by whether they passed.",
-            [Query(rate("aureus_crv_checks_total", WORKFLOW, by="passed"), "passed={{passed}}")],
-            unit=PER_SECOND,
+            "aureus_crv_checks_total",
+            WORKFLOW,
+            by="passed",
+            legend="passed={{passed}}",
             stacked=True,
         ),
         timeseries_panel(

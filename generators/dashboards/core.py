@@ -304,6 +304,27 @@ def timeseries_panel(
     return Panel(_bounded(b, minimum, maximum), width, height)
 
 
+def rate_by_panel(
+    title: str,
+    description: str,
+    metric: str,
+    *matchers: str,
+    by: str,
+    legend: str = "",
+    unit: str = PER_SECOND,
+    stacked: bool = False,
+    width: int = 12,
+) -> Panel:
+    """A graph of counter ``metric``'s rate, one series per value of the ``by`` labels.
+
+    The legend names those values (``{{status}}``, ``{{agent}} {{operation}}``) unless ``legend`` is given.
+    """
+    legend = legend or " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    return timeseries_panel(
+        title, description, [Query(rate(metric, *matchers, by=by), legend)], unit=unit, stacked=stacked, width=width
+    )
+
+
 def bargauge_panel(
     title: str,
     description: str,

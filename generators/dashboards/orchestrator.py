@@ -24,6 +24,7 @@ from generators.dashboards.core import (
     increase,
     query_variable,
     rate,
+    rate_by_panel,
     recorded,
     selector,
     standard_variables,
@@ -111,10 +112,11 @@ def build_system() -> dict[str, Any]:
         ),
     )
     board.row("HTTP traffic and availability").add(
-        timeseries_panel(
+        rate_by_panel(
             "Requests by status code",
             "HTTP requests per second, per status code.",
-            [Query(rate(requests, by="status_code"), "{{status_code}}")],
+            requests,
+            by="status_code",
             unit="reqps",
             stacked=True,
         ),
@@ -282,11 +284,11 @@ def build_workflows() -> dict[str, Any]:
         ),
     )
     board.row("Executions").add(
-        timeseries_panel(
+        rate_by_panel(
             "Executions by status",
             "Workflow executions finished per second, per status.",
-            [Query(rate(executions, by="status"), "{{status}}")],
-            unit=PER_SECOND,
+            executions,
+            by="status",
             stacked=True,
         ),
         timeseries_panel(
@@ -303,11 +305,11 @@ def build_workflows() -> dict[str, Any]:
             unit=PERCENT_UNIT,
             steps=above(0.1),
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Executions by engine",
             "Workflow executions finished per second, per engine type.",
-            [Query(rate(executions, by="engine_type"), "{{engine_type}}")],
-            unit=PER_SECOND,
+            executions,
+            by="engine_type",
             stacked=True,
         ),
         timeseries_panel(

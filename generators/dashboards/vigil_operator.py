@@ -16,6 +16,7 @@ from generators.dashboards.core import (
     bundle_alerts,
     label_variable,
     rate,
+    rate_by_panel,
     recorded,
     standard_variables,
     stat_panel,
@@ -91,11 +92,12 @@ def build() -> dict[str, Any]:
         ),
     )
     board.row("Reconciles").add(
-        timeseries_panel(
+        rate_by_panel(
             "Reconciles by kind and result",
             "Reconciliations per second, per kind and result (success or error).",
-            [Query(rate(RECONCILES, KIND, by="kind, result"), "{{kind}} {{result}}")],
-            unit=PER_SECOND,
+            RECONCILES,
+            KIND,
+            by="kind, result",
             stacked=True,
         ),
         timeseries_panel(
@@ -142,12 +144,13 @@ def build() -> dict[str, Any]:
         ),
     )
     board.row("Watches and objects").add(
-        timeseries_panel(
+        rate_by_panel(
             "Watch events by kind",
             "Watch events received per second, per kind. None for an hour while objects are "
             "managed means a stuck watch (VigilWatchStalled).",
-            [Query(rate("vigil_watch_events_total", KIND, by="kind"), "{{kind}}")],
-            unit=PER_SECOND,
+            "vigil_watch_events_total",
+            KIND,
+            by="kind",
         ),
         timeseries_panel(
             "Managed objects by kind",
@@ -158,19 +161,19 @@ def build() -> dict[str, Any]:
     )
     requests = "vigil_api_requests_total"
     board.row("Kubernetes API requests").add(
-        timeseries_panel(
+        rate_by_panel(
             "API requests by verb",
             "Requests the operator sent to the Kubernetes API server per second, per verb.",
-            [Query(rate(requests, by="verb"), "{{verb}}")],
-            unit=PER_SECOND,
+            requests,
+            by="verb",
             stacked=True,
             width=8,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "API requests by status code",
             "Requests to the Kubernetes API server per second, per HTTP status code.",
-            [Query(rate(requests, by="code"), "{{code}}")],
-            unit=PER_SECOND,
+            requests,
+            by="code",
             stacked=True,
             width=8,
         ),
