@@ -14,7 +14,6 @@ from typing import Any
 from generators.dashboards.core import (
     BYTES,
     COUNT,
-    NEUTRAL,
     PER_MINUTE,
     PERCENT,
     PERCENT_UNIT,
@@ -26,6 +25,7 @@ from generators.dashboards.core import (
     bargauge_panel,
     below,
     bundle_alerts,
+    count_stat_panel,
     increase,
     label_variable,
     rate,
@@ -90,13 +90,10 @@ def build_system() -> dict[str, Any]:
             steps=below(0.95, warn=0.99),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "Active tasks",
             "Tasks in progress now (aet:active_tasks:sum).",
-            [Query(f"sum({recorded('aet:active_tasks:sum')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('aet:active_tasks:sum')})",
         ),
         stat_panel(
             "Slowest agent p95",
@@ -315,22 +312,18 @@ def build_errors() -> dict[str, Any]:
             decimals=1,
             width=8,
         ),
-        stat_panel(
+        count_stat_panel(
             "Failed tasks",
             "Tasks that did not succeed in the selected time range.",
-            [Query(increase(TASKS, NOT_SUCCEEDED))],
-            unit=COUNT,
+            increase(TASKS, NOT_SUCCEEDED),
             steps=above(1),
-            decimals=0,
             width=8,
         ),
-        stat_panel(
+        count_stat_panel(
             "Error events",
             "Event log entries whose type names an error, a failure or an exception, in the selected time range.",
-            [Query(increase(events, ERROR_EVENTS))],
-            unit=COUNT,
+            increase(events, ERROR_EVENTS),
             steps=above(10),
-            decimals=0,
             width=8,
         ),
     )

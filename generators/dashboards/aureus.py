@@ -22,6 +22,7 @@ from generators.dashboards.core import (
     above,
     below,
     bundle_alerts,
+    count_stat_panel,
     increase,
     label_variable,
     rate,
@@ -65,32 +66,26 @@ def build() -> dict[str, Any]:
             steps=below(0.95),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "CRV failures",
             "CRV gate checks that failed and blocked a commit in the selected time range "
             '(aureus_crv_checks_total{passed="false"}). Red above 5.',
-            [Query(increase("aureus_crv_checks_total", blocked, WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_crv_checks_total", blocked, WORKFLOW),
             steps=above(5),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Policy denials",
             "Policy checks that were not allowed automatically and require human approval, "
             'in the selected time range (aureus_policy_checks_total{allowed="false"}). '
             "Orange above 10.",
-            [Query(increase("aureus_policy_checks_total", escalated, WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_policy_checks_total", escalated, WORKFLOW),
             steps=above(20, warn=10),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Rollbacks",
             "State restorations to a snapshot in the selected time range (aureus_rollbacks_total). Red above 5.",
-            [Query(increase("aureus_rollbacks_total", WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_rollbacks_total", WORKFLOW),
             steps=above(5),
-            decimals=0,
         ),
         stat_panel(
             "Mean task duration",
@@ -107,13 +102,11 @@ def build() -> dict[str, Any]:
             unit=SECONDS,
             steps=above(30),
         ),
-        stat_panel(
+        count_stat_panel(
             "Tasks completed",
             "Tasks of the selected workflows completed, successfully or not, in the selected time range.",
-            [Query(increase(completed, WORKFLOW))],
-            unit=COUNT,
+            increase(completed, WORKFLOW),
             steps=below(1),
-            decimals=0,
         ),
     )
     board.row("Tasks").add(

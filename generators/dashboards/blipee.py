@@ -22,6 +22,7 @@ from generators.dashboards.core import (
     bargauge_panel,
     below,
     bundle_alerts,
+    count_stat_panel,
     increase,
     label_variable,
     rate,
@@ -105,14 +106,12 @@ def build_system() -> dict[str, Any]:
             unit=SECONDS,
             steps=above(2, warn=1),
         ),
-        stat_panel(
+        count_stat_panel(
             "Database failures",
             "Failed database operations and connection-pool timeouts in the last 5 minutes "
             "(blipee:db_client_failures:increase5m). BlipeeDatabaseConnectionIssues fires on any.",
-            [Query(f"sum({recorded('blipee:db_client_failures:increase5m')}) or vector(0)")],
-            unit=COUNT,
+            f"sum({recorded('blipee:db_client_failures:increase5m')}) or vector(0)",
             steps=above(1),
-            decimals=0,
         ),
     )
     board.row("API traffic").add(
@@ -305,31 +304,22 @@ def build_business() -> dict[str, Any]:
     )
     emissions = "blipee:emissions_tracked_kg:sum"
     board.row("KPIs").add(
-        stat_panel(
+        count_stat_panel(
             "Active organizations",
             "Organizations active now (organizations_active; the seed's daily active organizations).",
-            [Query(f"sum({recorded('blipee:organizations_active:max')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:organizations_active:max')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Messages per hour",
             "User messages processed in the last hour, all intents (blipee:user_messages:increase1h).",
-            [Query(f"sum({recorded('blipee:user_messages:increase1h')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:user_messages:increase1h')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Messages in the time range",
             "User messages processed in the selected time range.",
-            [Query(increase("user_messages_total"))],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            increase("user_messages_total"),
             width=6,
         ),
         stat_panel(
@@ -392,41 +382,30 @@ def build_network() -> dict[str, Any]:
     )
     growth = "blipee:network_connections:growth1d"
     board.row("Network").add(
-        stat_panel(
+        count_stat_panel(
             "Active connections",
             "Active network connections now, all organizations (blipee:network_connections:sum).",
-            [Query(f"sum({recorded('blipee:network_connections:sum')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:network_connections:sum')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Growth in 24 hours",
             "Active connections now minus a day ago (blipee:network_connections:growth1d). "
             "BlipeeNetworkGrowthStalled fires below 100.",
-            [Query(f"sum({recorded(growth)})")],
-            unit=COUNT,
+            f"sum({recorded(growth)})",
             steps=below(100),
-            decimals=0,
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Benchmarks in the time range",
             "Benchmarks performed in the selected time range, all organizations.",
-            [Query(increase("benchmarks_performed_total"))],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            increase("benchmarks_performed_total"),
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Organizations benchmarking",
             "Organizations that performed a benchmark in the last 24 hours (the seed's benchmark participation).",
-            [Query(f"count({recorded('blipee:benchmarks:increase1d')} > 0) or vector(0)")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"count({recorded('blipee:benchmarks:increase1d')} > 0) or vector(0)",
             width=6,
         ),
     )

@@ -256,6 +256,11 @@ def stat_panel(
     return Panel(b, width, height)
 
 
+def count_stat_panel(title: str, description: str, expr: str, *, steps: Steps = NEUTRAL, width: int = 4) -> Panel:
+    """A stat of how many things ``expr`` counts, shown as a whole number."""
+    return stat_panel(title, description, [Query(expr)], unit=COUNT, steps=steps, decimals=0, width=width)
+
+
 def targets_up_panel(title: str, description: str) -> Panel:
     """The share of the selected jobs' scrape targets up at the last scrape; red below all of them."""
     return stat_panel(title, description, [Query(f"avg(up{selector()})")], unit=PERCENT_UNIT, steps=below(1))

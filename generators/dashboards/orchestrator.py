@@ -21,6 +21,7 @@ from generators.dashboards.core import (
     bargauge_panel,
     below,
     bundle_alerts,
+    count_stat_panel,
     increase,
     query_variable,
     rate,
@@ -228,13 +229,11 @@ def build_workflows() -> dict[str, Any]:
     )
     executions = "workflow_executions_total"
     board.row("Workflow health").add(
-        stat_panel(
+        count_stat_panel(
             "Executions",
             "Workflow executions finished in the selected time range.",
-            [Query(increase(executions))],
-            unit=COUNT,
+            increase(executions),
             steps=below(1),
-            decimals=0,
         ),
         stat_panel(
             "Success rate",
@@ -246,41 +245,33 @@ def build_workflows() -> dict[str, Any]:
             steps=below(0.9, warn=0.95),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "Executions in 5 minutes",
             "Workflow executions finished in the last 5 minutes "
             "(orchestrator:workflow_executions:increase5m). ExecutionVolumeSpike fires above "
             "100.",
-            [Query(f"sum({recorded('orchestrator:workflow_executions:increase5m')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:workflow_executions:increase5m')})",
             steps=above(100),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Queue backlog",
             "Pending items in the fullest workflow queue (orchestrator:workflow_queue_size:max)."
             " QueueBacklog fires above 100.",
-            [Query(f"max({recorded('orchestrator:workflow_queue_size:max')})")],
-            unit=COUNT,
+            f"max({recorded('orchestrator:workflow_queue_size:max')})",
             steps=above(100, warn=50),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Logins in the last hour",
             "User logins in the last hour (orchestrator:user_logins:increase1h). LowUserActivity fires below 10.",
-            [Query(f"sum({recorded('orchestrator:user_logins:increase1h')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:user_logins:increase1h')})",
             steps=below(10),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Workflows created in the last hour",
             "Workflows created in the last hour (orchestrator:workflows_created:increase1h). "
             "WorkflowCreationDrop fires below 5.",
-            [Query(f"sum({recorded('orchestrator:workflows_created:increase1h')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:workflows_created:increase1h')})",
             steps=below(5),
-            decimals=0,
         ),
     )
     board.row("Executions").add(

@@ -14,6 +14,7 @@ from generators.dashboards.core import (
     Query,
     above,
     bundle_alerts,
+    count_stat_panel,
     label_variable,
     rate,
     rate_by_panel,
@@ -82,13 +83,10 @@ def build() -> dict[str, Any]:
             unit=PERCENT_UNIT,
             steps=above(0.05, warn=0.01),
         ),
-        stat_panel(
+        count_stat_panel(
             "Managed objects",
             "Custom resources the operator manages (vigil:managed_objects:max).",
-            [Query(f"sum({recorded('vigil:managed_objects:max', KIND)})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('vigil:managed_objects:max', KIND)})",
         ),
     )
     board.row("Reconciles").add(
