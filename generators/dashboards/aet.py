@@ -65,7 +65,6 @@ def _success_rate(*matchers: str) -> str:
 
 def build_system() -> dict[str, Any]:
     """The aet-system-overview dashboard as JSON data."""
-    alerts = bundle_alerts("aet")
     board = Board(
         SYSTEM,
         "Vigil / AET system overview",
@@ -73,7 +72,7 @@ def build_system() -> dict[str, Any]:
         "availability, task success, active tasks, latency and resource use.",
         ["aet"],
         standard_variables(TASKS),
-        alerts=alerts,
+        alerts=bundle_alerts("aet"),
     )
     board.row("Health").add(
         targets_up_panel(
@@ -170,7 +169,6 @@ def build_system() -> dict[str, Any]:
 
 def build_agents() -> dict[str, Any]:
     """The aet-agent-performance dashboard as JSON data."""
-    alerts = _alerts("AETHighTaskFailureRate", "AETAgentLatencyHigh")
     board = Board(
         AGENTS,
         "Vigil / AET agent performance",
@@ -181,7 +179,7 @@ def build_agents() -> dict[str, Any]:
             *standard_variables(TASKS),
             label_variable("agent", "Agent", TASKS),
         ],
-        alerts=alerts,
+        alerts=_alerts("AETHighTaskFailureRate", "AETAgentLatencyHigh"),
     )
     responses = "aet_agent_response_seconds_bucket"
     board.row("Comparison").add(
@@ -291,7 +289,6 @@ def build_agents() -> dict[str, Any]:
 
 def build_errors() -> dict[str, Any]:
     """The aet-error-tracking dashboard as JSON data."""
-    alerts = _alerts("AETHighTaskFailureRate", "AETErrorEvents", "AETTasksStuck", "AETDown")
     board = Board(
         ERRORS,
         "Vigil / AET error tracking",
@@ -299,7 +296,7 @@ def build_errors() -> dict[str, Any]:
         "events in its event log, and tasks that make no progress.",
         ["aet"],
         standard_variables(TASKS),
-        alerts=alerts,
+        alerts=_alerts("AETHighTaskFailureRate", "AETErrorEvents", "AETTasksStuck", "AETDown"),
     )
     events = "aet_events_total"
     board.row("Errors").add(
@@ -438,7 +435,6 @@ def _recovery_rows(board: Board) -> None:
 
 def build_resources() -> dict[str, Any]:
     """The aet-resource-usage dashboard as JSON data."""
-    alerts = _alerts("AETHighCPUUsage", "AETHighMemoryUsage", "AETMemoryNearLimit")
     board = Board(
         RESOURCES,
         "Vigil / AET resource usage",
@@ -446,7 +442,7 @@ def build_resources() -> dict[str, Any]:
         "the containers' limits, the disk of the volumes it mounts, and how much work it does with them.",
         ["aet"],
         standard_variables("aet_cpu_usage_percent"),
-        alerts=alerts,
+        alerts=_alerts("AETHighCPUUsage", "AETHighMemoryUsage", "AETMemoryNearLimit"),
     )
     cpu = "aet:cpu_usage_percent:avg5m"
     memory = "aet:memory_usage_bytes:avg5m"

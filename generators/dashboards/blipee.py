@@ -60,13 +60,12 @@ def _board(name: str, title: str, description: str, variables: list[Any], alerts
 
 def build_system() -> dict[str, Any]:
     """The blipee-system-overview dashboard as JSON data."""
-    alerts = _alerts("BlipeeHighAPILatency", "BlipeeDatabaseConnectionIssues")
     board = _board(
         SYSTEM,
         "system overview",
         "Health, uptime and request rate of blipee OS: its API's traffic, errors and latency, and its database.",
         standard_variables(REQUESTS),
-        alerts,
+        _alerts("BlipeeHighAPILatency", "BlipeeDatabaseConnectionIssues"),
     )
     board.row("Health").add(
         targets_up_panel(
@@ -162,13 +161,12 @@ def build_system() -> dict[str, Any]:
 
 def build_agents() -> dict[str, Any]:
     """The blipee-agent-performance dashboard as JSON data."""
-    alerts = _alerts("BlipeeHighAgentFailureRate")
     board = _board(
         AGENTS,
         "agent performance",
         "blipee's AI agents: executions, errors and duration per agent.",
         [*standard_variables(EXECUTIONS), label_variable("agent", "Agent", EXECUTIONS)],
-        alerts,
+        _alerts("BlipeeHighAgentFailureRate"),
     )
     succeeded = 'status="success"'
     board.row("Comparison").add(
@@ -237,13 +235,12 @@ def build_agents() -> dict[str, Any]:
 
 def build_models() -> dict[str, Any]:
     """The blipee-ml-models dashboard as JSON data."""
-    alerts = _alerts("BlipeeLowModelAccuracy", "BlipeeMLPredictionLatencySLOBreach")
     board = _board(
         MODELS,
         "ML models",
         "blipee's ML models: predictions, accuracy and prediction latency per model.",
         [*standard_variables(PREDICTIONS), label_variable("model", "Model", PREDICTIONS)],
-        alerts,
+        _alerts("BlipeeLowModelAccuracy", "BlipeeMLPredictionLatencySLOBreach"),
     )
     accuracy = "blipee:ml_model_accuracy:avg10m"
     latency = "blipee:ml_prediction_latency_seconds:p95_rate5m"
@@ -294,13 +291,12 @@ def build_models() -> dict[str, Any]:
 
 def build_business() -> dict[str, Any]:
     """The blipee-business-metrics dashboard as JSON data."""
-    alerts = _alerts("BlipeeNetworkGrowthStalled")
     board = _board(
         BUSINESS,
         "business metrics",
         "blipee's business KPIs: active organizations, messages processed and emissions tracked.",
         standard_variables("user_messages_total"),
-        alerts,
+        _alerts("BlipeeNetworkGrowthStalled"),
     )
     emissions = "blipee:emissions_tracked_kg:sum"
     board.row("KPIs").add(
@@ -372,13 +368,12 @@ def build_business() -> dict[str, Any]:
 
 def build_network() -> dict[str, Any]:
     """The blipee-network-intelligence dashboard as JSON data."""
-    alerts = _alerts("BlipeeNetworkGrowthStalled")
     board = _board(
         NETWORK,
         "network intelligence",
         "blipee's network of organizations: connections, their growth and benchmarks performed.",
         standard_variables("network_connections_active"),
-        alerts,
+        _alerts("BlipeeNetworkGrowthStalled"),
     )
     growth = "blipee:network_connections:growth1d"
     board.row("Network").add(

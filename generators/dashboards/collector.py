@@ -48,7 +48,6 @@ def _sum_signals(metric: str) -> str:
 
 def build() -> dict[str, Any]:
     """The collector-health dashboard as JSON data."""
-    alerts = bundle_alerts("collector")
     board = Board(
         NAME,
         "Vigil / Collector health",
@@ -57,7 +56,7 @@ def build() -> dict[str, Any]:
         "the memory limiter, and the collector processes.",
         ["collector", "opentelemetry"],
         standard_variables("otelcol_process_uptime_seconds_total"),
-        alerts=alerts,
+        alerts=bundle_alerts("collector"),
     )
     board.row("Overview").add(
         targets_up_panel(

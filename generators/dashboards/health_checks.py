@@ -46,7 +46,6 @@ SLOW_MS = 100
 
 def build() -> dict[str, Any]:
     """The health-checks dashboard as JSON data."""
-    alerts = bundle_alerts(BUNDLE)
     board = Board(
         NAME,
         "Vigil / Health checks",
@@ -64,7 +63,7 @@ def build() -> dict[str, Any]:
                 f'label_values(httpcheck_duration_milliseconds{{namespace=~"$namespace"}}, {CHECK_LABEL})',
             ),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts(BUNDLE),
         alert_matchers=[CHECK],
         alert_job_filter=False,
         alert_text="{{severity}}: {{alertname}} is firing for {{namespace}}/{{" + CHECK_LABEL + "}}",

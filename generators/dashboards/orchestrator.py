@@ -50,7 +50,6 @@ def _node(record: str) -> str:
 
 def build_system() -> dict[str, Any]:
     """The orchestrator-system-overview dashboard as JSON data."""
-    alerts = bundle_alerts("orchestrator", ".system.alerts", ".application.alerts")
     board = Board(
         SYSTEM,
         "Vigil / Orchestrator system overview",
@@ -61,7 +60,7 @@ def build_system() -> dict[str, Any]:
             *standard_variables("http_requests_total"),
             query_variable("instance", "Node", f"label_values({NODE_CPU}, instance)"),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts("orchestrator", ".system.alerts", ".application.alerts"),
         alert_job_filter=False,
     )
     requests = "http_requests_total"

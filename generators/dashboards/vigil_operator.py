@@ -33,7 +33,6 @@ KIND = 'kind=~"$kind"'
 
 def build() -> dict[str, Any]:
     """The vigil-operator dashboard as JSON data."""
-    alerts = bundle_alerts("vigil-operator")
     board = Board(
         NAME,
         "Vigil / Operator",
@@ -44,7 +43,7 @@ def build() -> dict[str, Any]:
             *standard_variables(RECONCILES),
             label_variable("kind", "Kind", RECONCILES),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts("vigil-operator"),
     )
     board.row("Overview").add(
         targets_up_panel(
