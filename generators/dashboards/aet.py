@@ -14,9 +14,7 @@ from typing import Any
 from generators.dashboards.core import (
     BYTES,
     COUNT,
-    NEUTRAL,
     PER_MINUTE,
-    PER_SECOND,
     PERCENT,
     PERCENT_UNIT,
     SECONDS,
@@ -24,19 +22,20 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
+    count_stat_panel,
     increase,
-    query_variable,
+    label_variable,
     rate,
+    rate_by_panel,
     recorded,
     selector,
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -59,17 +58,6 @@ def _alerts(*names: str) -> tuple[str, ...]:
     return tuple(a for a in bundle_alerts("aet") if a in names)
 
 
-def _alert_row(board: Board, description: str, alerts: tuple[str, ...]) -> None:
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(description, alerts),
-    )
-
-
 def _success_rate(*matchers: str) -> str:
     failed = increase(TASKS, NOT_SUCCEEDED, *matchers)
     return f"1 - ({failed} or vector(0)) / {increase(TASKS, *matchers)}"
@@ -77,7 +65,6 @@ def _success_rate(*matchers: str) -> str:
 
 def build_system() -> dict[str, Any]:
     """The aet-system-overview dashboard as JSON data."""
-    alerts = bundle_alerts("aet")
     board = Board(
         SYSTEM,
         "Vigil / AET system overview",
@@ -85,16 +72,13 @@ def build_system() -> dict[str, Any]:
         "availability, task success, active tasks, latency and resource use.",
         ["aet"],
         standard_variables(TASKS),
-        alerts=alerts,
+        alerts=bundle_alerts("aet"),
     )
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last "
             "scrape. AETDown fires for a target down for 5 minutes.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Task success rate",
@@ -105,13 +89,10 @@ def build_system() -> dict[str, Any]:
             steps=below(0.95, warn=0.99),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "Active tasks",
             "Tasks in progress now (aet:active_tasks:sum).",
-            [Query(f"sum({recorded('aet:active_tasks:sum')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('aet:active_tasks:sum')})",
         ),
         stat_panel(
             "Slowest agent p95",
@@ -139,18 +120,18 @@ def build_system() -> dict[str, Any]:
         ),
     )
     board.row("Tasks").add(
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by status",
             "Tasks finished per second, per status.",
-            [Query(rate(TASKS, by="status"), "{{status}}")],
-            unit=PER_SECOND,
+            TASKS,
+            by="status",
             stacked=True,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by mode",
             "Tasks finished per second, per mode.",
-            [Query(rate(TASKS, by="mode"), "{{mode}}")],
-            unit=PER_SECOND,
+            TASKS,
+            by="mode",
             stacked=True,
         ),
         timeseries_panel(
@@ -179,18 +160,15 @@ def build_system() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's alerts that are pending or firing now: task failures, agent "
         "latency, CPU, memory, error events, stuck tasks and availability.",
-        alerts,
     )
     return board.build()
 
 
 def build_agents() -> dict[str, Any]:
     """The aet-agent-performance dashboard as JSON data."""
-    alerts = _alerts("AETHighTaskFailureRate", "AETAgentLatencyHigh")
     board = Board(
         AGENTS,
         "Vigil / AET agent performance",
@@ -199,13 +177,9 @@ def build_agents() -> dict[str, Any]:
         ["aet"],
         [
             *standard_variables(TASKS),
-            query_variable(
-                "agent",
-                "Agent",
-                f'label_values({TASKS}{{namespace=~"$namespace", job=~"$job"}}, agent)',
-            ),
+            label_variable("agent", "Agent", TASKS),
         ],
-        alerts=alerts,
+        alerts=_alerts("AETHighTaskFailureRate", "AETAgentLatencyHigh"),
     )
     responses = "aet_agent_response_seconds_bucket"
     board.row("Comparison").add(
@@ -241,11 +215,12 @@ def build_agents() -> dict[str, Any]:
         ),
     )
     board.row("Throughput and success").add(
-        timeseries_panel(
+        rate_by_panel(
             "Tasks by agent",
             "Tasks finished per second, per agent.",
-            [Query(rate(TASKS, AGENT, by="agent"), "{{agent}}")],
-            unit=PER_SECOND,
+            TASKS,
+            AGENT,
+            by="agent",
         ),
         timeseries_panel(
             "Task failure ratio by agent",
@@ -256,16 +231,13 @@ def build_agents() -> dict[str, Any]:
             steps=above(0.05),
             maximum=1,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Requests by agent and operation",
             "Agent operations answered per second, per agent and operation (count of the response time histogram).",
-            [
-                Query(
-                    rate(responses, 'le="+Inf"', AGENT, by="agent, operation"),
-                    "{{agent}} {{operation}}",
-                )
-            ],
-            unit=PER_SECOND,
+            responses,
+            'le="+Inf"',
+            AGENT,
+            by="agent, operation",
             width=24,
         ),
     )
@@ -309,17 +281,14 @@ def build_agents() -> dict[str, Any]:
             unit=SECONDS,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's per-agent alerts that are pending or firing now: task failure rate and response time.",
-        alerts,
     )
     return board.build()
 
 
 def build_errors() -> dict[str, Any]:
     """The aet-error-tracking dashboard as JSON data."""
-    alerts = _alerts("AETHighTaskFailureRate", "AETErrorEvents", "AETTasksStuck", "AETDown")
     board = Board(
         ERRORS,
         "Vigil / AET error tracking",
@@ -327,7 +296,7 @@ def build_errors() -> dict[str, Any]:
         "events in its event log, and tasks that make no progress.",
         ["aet"],
         standard_variables(TASKS),
-        alerts=alerts,
+        alerts=_alerts("AETHighTaskFailureRate", "AETErrorEvents", "AETTasksStuck", "AETDown"),
     )
     events = "aet_events_total"
     board.row("Errors").add(
@@ -340,22 +309,18 @@ def build_errors() -> dict[str, Any]:
             decimals=1,
             width=8,
         ),
-        stat_panel(
+        count_stat_panel(
             "Failed tasks",
             "Tasks that did not succeed in the selected time range.",
-            [Query(increase(TASKS, NOT_SUCCEEDED))],
-            unit=COUNT,
+            increase(TASKS, NOT_SUCCEEDED),
             steps=above(1),
-            decimals=0,
             width=8,
         ),
-        stat_panel(
+        count_stat_panel(
             "Error events",
             "Event log entries whose type names an error, a failure or an exception, in the selected time range.",
-            [Query(increase(events, ERROR_EVENTS))],
-            unit=COUNT,
+            increase(events, ERROR_EVENTS),
             steps=above(10),
-            decimals=0,
             width=8,
         ),
     )
@@ -423,11 +388,9 @@ def build_errors() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's error alerts that are pending or firing now: task failures, error "
         "events, stuck tasks and availability.",
-        alerts,
     )
     return board.build()
 
@@ -472,7 +435,6 @@ def _recovery_rows(board: Board) -> None:
 
 def build_resources() -> dict[str, Any]:
     """The aet-resource-usage dashboard as JSON data."""
-    alerts = _alerts("AETHighCPUUsage", "AETHighMemoryUsage", "AETMemoryNearLimit")
     board = Board(
         RESOURCES,
         "Vigil / AET resource usage",
@@ -480,7 +442,7 @@ def build_resources() -> dict[str, Any]:
         "the containers' limits, the disk of the volumes it mounts, and how much work it does with them.",
         ["aet"],
         standard_variables("aet_cpu_usage_percent"),
-        alerts=alerts,
+        alerts=_alerts("AETHighCPUUsage", "AETHighMemoryUsage", "AETMemoryNearLimit"),
     )
     cpu = "aet:cpu_usage_percent:avg5m"
     memory = "aet:memory_usage_bytes:avg5m"
@@ -593,9 +555,7 @@ def build_resources() -> dict[str, Any]:
             unit=BYTES,
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The aet bundle's resource alerts that are pending or firing now: CPU, memory and memory against the limits.",
-        alerts,
     )
     return board.build()

@@ -20,13 +20,13 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
+    count_stat_panel,
     increase,
-    query_variable,
+    label_variable,
     rate,
+    rate_by_panel,
     selector,
     standard_variables,
     stat_panel,
@@ -40,6 +40,7 @@ WORKFLOW = 'workflow_id=~"$workflow"'
 
 def build() -> dict[str, Any]:
     """The aureus-overview dashboard as JSON data."""
+    completed = "aureus_tasks_completed_total"
     board = Board(
         NAME,
         "Vigil / Aureus overview",
@@ -47,17 +48,12 @@ def build() -> dict[str, Any]:
         "an event timeline and the alerts of the aureus rule bundle.",
         ["aureus"],
         [
-            *standard_variables("aureus_tasks_completed_total"),
-            query_variable(
-                "workflow",
-                "Workflow",
-                'label_values(aureus_tasks_completed_total{namespace=~"$namespace", job=~"$job"}, workflow_id)',
-            ),
+            *standard_variables(completed),
+            label_variable("workflow", "Workflow", completed, label_name="workflow_id"),
         ],
         alerts=bundle_alerts("aureus"),
         refresh="10s",
     )
-    completed = "aureus_tasks_completed_total"
     succeeded, failed = 'success="true"', 'success="false"'
     blocked, escalated = 'passed="false"', 'allowed="false"'
     board.row("Overview").add(
@@ -70,32 +66,26 @@ def build() -> dict[str, Any]:
             steps=below(0.95),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "CRV failures",
             "CRV gate checks that failed and blocked a commit in the selected time range "
             '(aureus_crv_checks_total{passed="false"}). Red above 5.',
-            [Query(increase("aureus_crv_checks_total", blocked, WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_crv_checks_total", blocked, WORKFLOW),
             steps=above(5),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Policy denials",
             "Policy checks that were not allowed automatically and require human approval, "
             'in the selected time range (aureus_policy_checks_total{allowed="false"}). '
             "Orange above 10.",
-            [Query(increase("aureus_policy_checks_total", escalated, WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_policy_checks_total", escalated, WORKFLOW),
             steps=above(20, warn=10),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Rollbacks",
             "State restorations to a snapshot in the selected time range (aureus_rollbacks_total). Red above 5.",
-            [Query(increase("aureus_rollbacks_total", WORKFLOW))],
-            unit=COUNT,
+            increase("aureus_rollbacks_total", WORKFLOW),
             steps=above(5),
-            decimals=0,
         ),
         stat_panel(
             "Mean task duration",
@@ -112,13 +102,11 @@ def build() -> dict[str, Any]:
             unit=SECONDS,
             steps=above(30),
         ),
-        stat_panel(
+        count_stat_panel(
             "Tasks completed",
             "Tasks of the selected workflows completed, successfully or not, in the selected time range.",
-            [Query(increase(completed, WORKFLOW))],
-            unit=COUNT,
+            increase(completed, WORKFLOW),
             steps=below(1),
-            decimals=0,
         ),
     )
     board.row("Tasks").add(
@@ -137,18 +125,21 @@ def build() -> dict[str, Any]:
             steps=below(0.95),
             maximum=1,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks completed by result",
             "Completed tasks of the selected workflows per second, split by success.",
-            [Query(rate(completed, WORKFLOW, by="success"), "success={{success}}")],
-            unit=PER_SECOND,
+            completed,
+            WORKFLOW,
+            by="success",
+            legend="success={{success}}",
             stacked=True,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Tasks completed by task type",
             "Completed tasks of the selected workflows per second, per task type.",
-            [Query(rate(completed, WORKFLOW, by="task_type"), "{{task_type}}")],
-            unit=PER_SECOND,
+            completed,
+            WORKFLOW,
+            by="task_type",
             stacked=True,
         ),
         timeseries_panel(
@@ -167,11 +158,13 @@ def build() -> dict[str, Any]:
         ),
     )
     board.row("Gates, policies and rollbacks").add(
-        timeseries_panel(
+        rate_by_panel(
             "CRV gate checks by result",
             "CRV gate checks of the selected workflows per second, split by whether they passed.",
-            [Query(rate("aureus_crv_checks_total", WORKFLOW, by="passed"), "passed={{passed}}")],
-            unit=PER_SECOND,
+            "aureus_crv_checks_total",
+            WORKFLOW,
+            by="passed",
+            legend="passed={{passed}}",
             stacked=True,
         ),
         timeseries_panel(
@@ -227,17 +220,9 @@ def build() -> dict[str, Any]:
             width=24,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The aureus bundle's alerts that are pending or firing now (Prometheus ALERTS "
-            "series): task failure rate, mean task duration, CRV blockages, rollbacks and "
-            "policy escalations.",
-            bundle_alerts("aureus"),
-        ),
+    board.alerts_row(
+        "The aureus bundle's alerts that are pending or firing now (Prometheus ALERTS "
+        "series): task failure rate, mean task duration, CRV blockages, rollbacks and "
+        "policy escalations.",
     )
     return board.build()

@@ -19,19 +19,19 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
+    count_stat_panel,
     increase,
-    query_variable,
+    label_variable,
     rate,
     recorded,
     selector,
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -58,38 +58,19 @@ def _board(name: str, title: str, description: str, variables: list[Any], alerts
     return Board(name, f"Vigil / blipee {title}", description, TAGS, variables, alerts=alerts)
 
 
-def _alert_row(board: Board, description: str, alerts: tuple[str, ...]) -> None:
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(description, alerts),
-    )
-
-
-def _label_variable(name: str, label: str, metric: str) -> Any:
-    return query_variable(name, label, f'label_values({metric}{{namespace=~"$namespace", job=~"$job"}}, {name})')
-
-
 def build_system() -> dict[str, Any]:
     """The blipee-system-overview dashboard as JSON data."""
-    alerts = _alerts("BlipeeHighAPILatency", "BlipeeDatabaseConnectionIssues")
     board = _board(
         SYSTEM,
         "system overview",
         "Health, uptime and request rate of blipee OS: its API's traffic, errors and latency, and its database.",
         standard_variables(REQUESTS),
-        alerts,
+        _alerts("BlipeeHighAPILatency", "BlipeeDatabaseConnectionIssues"),
     )
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last scrape (up).",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Uptime",
@@ -124,14 +105,12 @@ def build_system() -> dict[str, Any]:
             unit=SECONDS,
             steps=above(2, warn=1),
         ),
-        stat_panel(
+        count_stat_panel(
             "Database failures",
             "Failed database operations and connection-pool timeouts in the last 5 minutes "
             "(blipee:db_client_failures:increase5m). BlipeeDatabaseConnectionIssues fires on any.",
-            [Query(f"sum({recorded('blipee:db_client_failures:increase5m')}) or vector(0)")],
-            unit=COUNT,
+            f"sum({recorded('blipee:db_client_failures:increase5m')}) or vector(0)",
             steps=above(1),
-            decimals=0,
         ),
     )
     board.row("API traffic").add(
@@ -174,23 +153,20 @@ def build_system() -> dict[str, Any]:
             steps=above(1),
         ),
     )
-    _alert_row(
-        board,
+    board.alerts_row(
         "The blipee bundle's system alerts that are pending or firing now: API latency and database failures.",
-        alerts,
     )
     return board.build()
 
 
 def build_agents() -> dict[str, Any]:
     """The blipee-agent-performance dashboard as JSON data."""
-    alerts = _alerts("BlipeeHighAgentFailureRate")
     board = _board(
         AGENTS,
         "agent performance",
         "blipee's AI agents: executions, errors and duration per agent.",
-        [*standard_variables(EXECUTIONS), _label_variable("agent", "Agent", EXECUTIONS)],
-        alerts,
+        [*standard_variables(EXECUTIONS), label_variable("agent", "Agent", EXECUTIONS)],
+        _alerts("BlipeeHighAgentFailureRate"),
     )
     succeeded = 'status="success"'
     board.row("Comparison").add(
@@ -253,19 +229,18 @@ def build_agents() -> dict[str, Any]:
             unit=SECONDS,
         ),
     )
-    _alert_row(board, "The blipee bundle's agent alert, pending or firing now.", alerts)
+    board.alerts_row("The blipee bundle's agent alert, pending or firing now.")
     return board.build()
 
 
 def build_models() -> dict[str, Any]:
     """The blipee-ml-models dashboard as JSON data."""
-    alerts = _alerts("BlipeeLowModelAccuracy", "BlipeeMLPredictionLatencySLOBreach")
     board = _board(
         MODELS,
         "ML models",
         "blipee's ML models: predictions, accuracy and prediction latency per model.",
-        [*standard_variables(PREDICTIONS), _label_variable("model", "Model", PREDICTIONS)],
-        alerts,
+        [*standard_variables(PREDICTIONS), label_variable("model", "Model", PREDICTIONS)],
+        _alerts("BlipeeLowModelAccuracy", "BlipeeMLPredictionLatencySLOBreach"),
     )
     accuracy = "blipee:ml_model_accuracy:avg10m"
     latency = "blipee:ml_prediction_latency_seconds:p95_rate5m"
@@ -310,47 +285,37 @@ def build_models() -> dict[str, Any]:
             width=24,
         ),
     )
-    _alert_row(board, "The blipee bundle's ML alerts that are pending or firing now: accuracy and latency.", alerts)
+    board.alerts_row("The blipee bundle's ML alerts that are pending or firing now: accuracy and latency.")
     return board.build()
 
 
 def build_business() -> dict[str, Any]:
     """The blipee-business-metrics dashboard as JSON data."""
-    alerts = _alerts("BlipeeNetworkGrowthStalled")
     board = _board(
         BUSINESS,
         "business metrics",
         "blipee's business KPIs: active organizations, messages processed and emissions tracked.",
         standard_variables("user_messages_total"),
-        alerts,
+        _alerts("BlipeeNetworkGrowthStalled"),
     )
     emissions = "blipee:emissions_tracked_kg:sum"
     board.row("KPIs").add(
-        stat_panel(
+        count_stat_panel(
             "Active organizations",
             "Organizations active now (organizations_active; the seed's daily active organizations).",
-            [Query(f"sum({recorded('blipee:organizations_active:max')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:organizations_active:max')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Messages per hour",
             "User messages processed in the last hour, all intents (blipee:user_messages:increase1h).",
-            [Query(f"sum({recorded('blipee:user_messages:increase1h')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:user_messages:increase1h')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Messages in the time range",
             "User messages processed in the selected time range.",
-            [Query(increase("user_messages_total"))],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            increase("user_messages_total"),
             width=6,
         ),
         stat_panel(
@@ -397,57 +362,45 @@ def build_business() -> dict[str, Any]:
             steps=NEUTRAL,
         ),
     )
-    _alert_row(board, "The blipee bundle's business alert, pending or firing now: stalled network growth.", alerts)
+    board.alerts_row("The blipee bundle's business alert, pending or firing now: stalled network growth.")
     return board.build()
 
 
 def build_network() -> dict[str, Any]:
     """The blipee-network-intelligence dashboard as JSON data."""
-    alerts = _alerts("BlipeeNetworkGrowthStalled")
     board = _board(
         NETWORK,
         "network intelligence",
         "blipee's network of organizations: connections, their growth and benchmarks performed.",
         standard_variables("network_connections_active"),
-        alerts,
+        _alerts("BlipeeNetworkGrowthStalled"),
     )
     growth = "blipee:network_connections:growth1d"
     board.row("Network").add(
-        stat_panel(
+        count_stat_panel(
             "Active connections",
             "Active network connections now, all organizations (blipee:network_connections:sum).",
-            [Query(f"sum({recorded('blipee:network_connections:sum')})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('blipee:network_connections:sum')})",
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Growth in 24 hours",
             "Active connections now minus a day ago (blipee:network_connections:growth1d). "
             "BlipeeNetworkGrowthStalled fires below 100.",
-            [Query(f"sum({recorded(growth)})")],
-            unit=COUNT,
+            f"sum({recorded(growth)})",
             steps=below(100),
-            decimals=0,
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Benchmarks in the time range",
             "Benchmarks performed in the selected time range, all organizations.",
-            [Query(increase("benchmarks_performed_total"))],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            increase("benchmarks_performed_total"),
             width=6,
         ),
-        stat_panel(
+        count_stat_panel(
             "Organizations benchmarking",
             "Organizations that performed a benchmark in the last 24 hours (the seed's benchmark participation).",
-            [Query(f"count({recorded('blipee:benchmarks:increase1d')} > 0) or vector(0)")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"count({recorded('blipee:benchmarks:increase1d')} > 0) or vector(0)",
             width=6,
         ),
     )
@@ -493,5 +446,5 @@ def build_network() -> dict[str, Any]:
             steps=NEUTRAL,
         ),
     )
-    _alert_row(board, "The blipee bundle's network alert, pending or firing now: stalled growth.", alerts)
+    board.alerts_row("The blipee bundle's network alert, pending or firing now: stalled growth.")
     return board.build()

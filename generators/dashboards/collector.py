@@ -20,16 +20,15 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
     rate,
     recorded,
     selector,
     standard_variables,
     stat_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -49,7 +48,6 @@ def _sum_signals(metric: str) -> str:
 
 def build() -> dict[str, Any]:
     """The collector-health dashboard as JSON data."""
-    alerts = bundle_alerts("collector")
     board = Board(
         NAME,
         "Vigil / Collector health",
@@ -58,16 +56,13 @@ def build() -> dict[str, Any]:
         "the memory limiter, and the collector processes.",
         ["collector", "opentelemetry"],
         standard_variables("otelcol_process_uptime_seconds_total"),
-        alerts=alerts,
+        alerts=bundle_alerts("collector"),
     )
     board.row("Overview").add(
-        stat_panel(
+        targets_up_panel(
             "Collectors up",
             "Share of the selected collector pods Prometheus reached at the last scrape. "
             "OtelCollectorDown fires for a pod unreachable for 5 minutes.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Accepted",
@@ -280,16 +275,8 @@ def build() -> dict[str, Any]:
             height=6,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The collector bundle's alerts that are pending or firing now: availability, send "
-            "failures, full queues, dropped data and refused data.",
-            alerts,
-        ),
+    board.alerts_row(
+        "The collector bundle's alerts that are pending or firing now: availability, send "
+        "failures, full queues, dropped data and refused data.",
     )
     return board.build()

@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
@@ -204,6 +204,36 @@ class Panel:
     height: int
 
 
+_B = TypeVar("_B", stat.Panel, timeseries.Panel, bargauge.Panel, table.Panel, builders.Panel)
+
+
+def _described(b: _B, title: str, description: str, unit: str, steps: Steps) -> _B:
+    """``b`` with what every panel states: its title, description, unit and thresholds."""
+    return b.title(title).description(description).unit(unit).thresholds(steps.builder())
+
+
+_Current = TypeVar("_Current", stat.Panel, bargauge.Panel)
+_Scaled = TypeVar("_Scaled", timeseries.Panel, bargauge.Panel)
+
+
+def _current_values(b: _Current, queries: Sequence[Query]) -> _Current:
+    """``b`` showing the last value of each series of ``queries``, coloured by its thresholds."""
+    return (
+        b.targets(_targets(_whole_range(queries)))
+        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
+    )
+
+
+def _bounded(b: _Scaled, minimum: float | None, maximum: float | None) -> _Scaled:
+    """``b`` with the axis or gauge bounds that are given."""
+    if minimum is not None:
+        b = b.min(minimum)
+    if maximum is not None:
+        b = b.max(maximum)
+    return b
+
+
 def stat_panel(
     title: str,
     description: str,
@@ -217,20 +247,23 @@ def stat_panel(
 ) -> Panel:
     """A single big number (the seed's "cards"), coloured by its thresholds."""
     b = (
-        stat.Panel()
-        .title(title)
-        .description(description)
-        .targets(_targets(_whole_range(queries)))
-        .unit(unit)
-        .thresholds(steps.builder())
-        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        _current_values(_described(stat.Panel(), title, description, unit, steps), queries)
         .color_mode(common.BigValueColorMode.BACKGROUND)
         .graph_mode(common.BigValueGraphMode.AREA)
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
     if decimals is not None:
         b = b.decimals(decimals)
     return Panel(b, width, height)
+
+
+def count_stat_panel(title: str, description: str, expr: str, *, steps: Steps = NEUTRAL, width: int = 4) -> Panel:
+    """A stat of how many things ``expr`` counts, shown as a whole number."""
+    return stat_panel(title, description, [Query(expr)], unit=COUNT, steps=steps, decimals=0, width=width)
+
+
+def targets_up_panel(title: str, description: str) -> Panel:
+    """The share of the selected jobs' scrape targets up at the last scrape; red below all of them."""
+    return stat_panel(title, description, [Query(f"avg(up{selector()})")], unit=PERCENT_UNIT, steps=below(1))
 
 
 def timeseries_panel(
@@ -249,12 +282,8 @@ def timeseries_panel(
 ) -> Panel:
     """A graph over time; thresholds other than neutral are drawn as dashed lines."""
     b = (
-        timeseries.Panel()
-        .title(title)
-        .description(description)
+        _described(timeseries.Panel(), title, description, unit, steps)
         .targets(_targets(queries))
-        .unit(unit)
-        .thresholds(steps.builder())
         .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.PALETTE_CLASSIC))
         .line_width(1)
         .fill_opacity(60 if bars else 10)
@@ -277,11 +306,28 @@ def timeseries_panel(
     )
     if stacked:
         b = b.stacking(common_builders.StackingConfig().mode(common.StackingMode.NORMAL))
-    if minimum is not None:
-        b = b.min(minimum)
-    if maximum is not None:
-        b = b.max(maximum)
-    return Panel(b, width, height)
+    return Panel(_bounded(b, minimum, maximum), width, height)
+
+
+def rate_by_panel(
+    title: str,
+    description: str,
+    metric: str,
+    *matchers: str,
+    by: str,
+    legend: str = "",
+    unit: str = PER_SECOND,
+    stacked: bool = False,
+    width: int = 12,
+) -> Panel:
+    """A graph of counter ``metric``'s rate, one series per value of the ``by`` labels.
+
+    The legend names those values (``{{status}}``, ``{{agent}} {{operation}}``) unless ``legend`` is given.
+    """
+    legend = legend or " ".join(f"{{{{{label.strip()}}}}}" for label in by.split(","))
+    return timeseries_panel(
+        title, description, [Query(rate(metric, *matchers, by=by), legend)], unit=unit, stacked=stacked, width=width
+    )
 
 
 def bargauge_panel(
@@ -298,23 +344,12 @@ def bargauge_panel(
 ) -> Panel:
     """Horizontal bars, one per series, for comparing current values."""
     b = (
-        bargauge.Panel()
-        .title(title)
-        .description(description)
-        .targets(_targets(_whole_range(queries)))
-        .unit(unit)
-        .thresholds(steps.builder())
-        .color_scheme(builders.FieldColor().mode(models.FieldColorModeId.THRESHOLDS))
+        _current_values(_described(bargauge.Panel(), title, description, unit, steps), queries)
         .display_mode(common.BarGaugeDisplayMode.GRADIENT)
         .orientation(common.VizOrientation.HORIZONTAL)
         .show_unfilled(True)
-        .reduce_options(common_builders.ReduceDataOptions().calcs(["lastNotNull"]).values(False))
     )
-    if minimum is not None:
-        b = b.min(minimum)
-    if maximum is not None:
-        b = b.max(maximum)
-    return Panel(b, width, height)
+    return Panel(_bounded(b, minimum, maximum), width, height)
 
 
 @dataclass(frozen=True)
@@ -345,17 +380,13 @@ def table_panel(
     )
     keep = dict.fromkeys(key_labels, True) | dict.fromkeys(value_names, True)
     b = (
-        table.Panel()
-        .title(title)
-        .description(description)
+        _described(table.Panel(), title, description, COUNT, NEUTRAL)
         .targets(
             [
                 Query(c.query.expr, c.query.legend, instant=True, table=True).builder(_ref_id(i))
                 for i, c in enumerate(columns)
             ]
         )
-        .unit(COUNT)
-        .thresholds(NEUTRAL.builder())
         .transformations(
             [
                 models.DataTransformerConfig(id_val="merge", options={}),
@@ -383,6 +414,12 @@ def table_panel(
     return Panel(b, width, height)
 
 
+ALERT_LIST_DESCRIPTION = (
+    "Pending and firing alerts of the selected namespaces and jobs, from the rules of the selected data source."
+)
+FIRING_KEYS = ("alertname", "alertstate", "severity", "namespace", "job")
+
+
 def alert_list_panel(
     title: str,
     description: str,
@@ -401,34 +438,26 @@ def alert_list_panel(
     if job:
         matchers.append('job=~"${job:regex}"')
     label_filter = ", ".join([*matchers, *extra_filter])
-    b = (
-        builders.Panel()
-        .type("alertlist")
-        .title(title)
-        .description(description)
-        .unit(COUNT)
-        .thresholds(NEUTRAL.builder())
-        .options(
-            {
-                "alertInstanceLabelFilter": "{" + label_filter + "}",
-                "alertName": "",
-                "dashboardAlerts": False,
-                "datasource": "${datasource}",
-                "groupBy": [],
-                "groupMode": "default",
-                "maxItems": 20,
-                "sortOrder": 1,
-                "stateFilter": {
-                    "error": True,
-                    "firing": True,
-                    "noData": False,
-                    "normal": False,
-                    "pending": True,
-                    "recovering": True,
-                },
-                "viewMode": "list",
-            }
-        )
+    b = _described(builders.Panel().type("alertlist"), title, description, COUNT, NEUTRAL).options(
+        {
+            "alertInstanceLabelFilter": "{" + label_filter + "}",
+            "alertName": "",
+            "dashboardAlerts": False,
+            "datasource": "${datasource}",
+            "groupBy": [],
+            "groupMode": "default",
+            "maxItems": 20,
+            "sortOrder": 1,
+            "stateFilter": {
+                "error": True,
+                "firing": True,
+                "noData": False,
+                "normal": False,
+                "pending": True,
+                "recovering": True,
+            },
+            "viewMode": "list",
+        }
     )
     return Panel(b, width, height)
 
@@ -441,7 +470,7 @@ def firing_alerts_panel(
     height: int = 8,
     job: bool = True,
     matchers: Sequence[str] = (),
-    keys: Sequence[str] = ("alertname", "alertstate", "severity", "namespace", "job"),
+    keys: Sequence[str] = FIRING_KEYS,
 ) -> Panel:
     """A table of the alerts that are pending or firing now (Prometheus' ALERTS series).
 
@@ -497,6 +526,11 @@ def query_variable(
     if include_all and match_all:
         v = v.all_value(MATCH_ALL)
     return v
+
+
+def label_variable(name: str, label: str, metric: str, *, label_name: str = "") -> builders.QueryVariable:
+    """A variable of the values of ``metric``'s label ``label_name`` (default: ``name``) in the selected jobs."""
+    return query_variable(name, label, f"label_values({metric}{selector()}, {label_name or name})")
 
 
 def standard_variables(metric: str, *, job: bool = True) -> list[Builder[models.VariableModel]]:
@@ -568,6 +602,26 @@ class Board:
             self._x += p.width
             self._line_height = max(self._line_height, p.height)
         return self
+
+    def alerts_row(
+        self,
+        description: str,
+        *,
+        list_description: str = ALERT_LIST_DESCRIPTION,
+        list_filter: Sequence[str] = (),
+        keys: Sequence[str] = FIRING_KEYS,
+    ) -> Board:
+        """Add the row "Alerts": Grafana's alert list, and the board's own alerts pending or firing now.
+
+        The table shows the alerts the board annotates (``alerts``, ``alert_matchers``);
+        ``description`` says which they are, ``list_filter`` narrows the alert list.
+        """
+        return self.row("Alerts").add(
+            alert_list_panel("Alerts", list_description, job=self.alert_job_filter, extra_filter=list_filter),
+            firing_alerts_panel(
+                description, self.alerts, job=self.alert_job_filter, matchers=self.alert_matchers, keys=keys
+            ),
+        )
 
     def _dashboard(self) -> builders.Dashboard:
         b = (

@@ -21,11 +21,9 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     below,
     bundle_alerts,
     datasource_variable,
-    firing_alerts_panel,
     query_variable,
     selector,
     stat_panel,
@@ -48,7 +46,6 @@ SLOW_MS = 100
 
 def build() -> dict[str, Any]:
     """The health-checks dashboard as JSON data."""
-    alerts = bundle_alerts(BUNDLE)
     board = Board(
         NAME,
         "Vigil / Health checks",
@@ -66,7 +63,7 @@ def build() -> dict[str, Any]:
                 f'label_values(httpcheck_duration_milliseconds{{namespace=~"$namespace"}}, {CHECK_LABEL})',
             ),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts(BUNDLE),
         alert_matchers=[CHECK],
         alert_job_filter=False,
         alert_text="{{severity}}: {{alertname}} is firing for {{namespace}}/{{" + CHECK_LABEL + "}}",
@@ -172,20 +169,11 @@ def build() -> dict[str, Any]:
             steps=above(1),
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and checks, from the rules of "
-            "the selected data source.",
-            job=False,
-            extra_filter=[f'{CHECK_LABEL}=~"${{check:regex}}"'],
-        ),
-        firing_alerts_panel(
-            "The health-checks bundle's alerts that are pending or firing now: checks down and checks slow.",
-            alerts,
-            job=False,
-            matchers=[CHECK],
-            keys=("alertname", "alertstate", "severity", "namespace", CHECK_LABEL),
-        ),
+    board.alerts_row(
+        "The health-checks bundle's alerts that are pending or firing now: checks down and checks slow.",
+        list_description="Pending and firing alerts of the selected namespaces and checks, from the rules of "
+        "the selected data source.",
+        list_filter=[f'{CHECK_LABEL}=~"${{check:regex}}"'],
+        keys=("alertname", "alertstate", "severity", "namespace", CHECK_LABEL),
     )
     return board.build()

@@ -18,19 +18,20 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     bundle_alerts,
-    firing_alerts_panel,
+    count_stat_panel,
     increase,
     query_variable,
     rate,
+    rate_by_panel,
     recorded,
     selector,
     standard_variables,
     stat_panel,
     table_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -49,7 +50,6 @@ def _node(record: str) -> str:
 
 def build_system() -> dict[str, Any]:
     """The orchestrator-system-overview dashboard as JSON data."""
-    alerts = bundle_alerts("orchestrator", ".system.alerts", ".application.alerts")
     board = Board(
         SYSTEM,
         "Vigil / Orchestrator system overview",
@@ -60,18 +60,15 @@ def build_system() -> dict[str, Any]:
             *standard_variables("http_requests_total"),
             query_variable("instance", "Node", f"label_values({NODE_CPU}, instance)"),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts("orchestrator", ".system.alerts", ".application.alerts"),
         alert_job_filter=False,
     )
     requests = "http_requests_total"
     board.row("Health").add(
-        stat_panel(
+        targets_up_panel(
             "Targets up",
             "Share of the selected jobs' scrape targets that Prometheus reached at the last "
             "scrape (up). The ServiceDown alert fires for a target down for 1 minute.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Request rate",
@@ -115,10 +112,11 @@ def build_system() -> dict[str, Any]:
         ),
     )
     board.row("HTTP traffic and availability").add(
-        timeseries_panel(
+        rate_by_panel(
             "Requests by status code",
             "HTTP requests per second, per status code.",
-            [Query(rate(requests, by="status_code"), "{{status_code}}")],
+            requests,
+            by="status_code",
             unit="reqps",
             stacked=True,
         ),
@@ -206,19 +204,11 @@ def build_system() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces, from the rules of the "
-            "selected data source. Node alerts carry the node exporter's namespace.",
-            job=False,
-        ),
-        firing_alerts_panel(
-            "The orchestrator bundle's system and application alerts that are pending or "
-            "firing now: CPU, memory, disk, service availability, HTTP errors and latency.",
-            alerts,
-            job=False,
-        ),
+    board.alerts_row(
+        "The orchestrator bundle's system and application alerts that are pending or "
+        "firing now: CPU, memory, disk, service availability, HTTP errors and latency.",
+        list_description="Pending and firing alerts of the selected namespaces, from the rules of the "
+        "selected data source. Node alerts carry the node exporter's namespace.",
     )
     return board.build()
 
@@ -238,13 +228,11 @@ def build_workflows() -> dict[str, Any]:
     )
     executions = "workflow_executions_total"
     board.row("Workflow health").add(
-        stat_panel(
+        count_stat_panel(
             "Executions",
             "Workflow executions finished in the selected time range.",
-            [Query(increase(executions))],
-            unit=COUNT,
+            increase(executions),
             steps=below(1),
-            decimals=0,
         ),
         stat_panel(
             "Success rate",
@@ -256,49 +244,41 @@ def build_workflows() -> dict[str, Any]:
             steps=below(0.9, warn=0.95),
             decimals=1,
         ),
-        stat_panel(
+        count_stat_panel(
             "Executions in 5 minutes",
             "Workflow executions finished in the last 5 minutes "
             "(orchestrator:workflow_executions:increase5m). ExecutionVolumeSpike fires above "
             "100.",
-            [Query(f"sum({recorded('orchestrator:workflow_executions:increase5m')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:workflow_executions:increase5m')})",
             steps=above(100),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Queue backlog",
             "Pending items in the fullest workflow queue (orchestrator:workflow_queue_size:max)."
             " QueueBacklog fires above 100.",
-            [Query(f"max({recorded('orchestrator:workflow_queue_size:max')})")],
-            unit=COUNT,
+            f"max({recorded('orchestrator:workflow_queue_size:max')})",
             steps=above(100, warn=50),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Logins in the last hour",
             "User logins in the last hour (orchestrator:user_logins:increase1h). LowUserActivity fires below 10.",
-            [Query(f"sum({recorded('orchestrator:user_logins:increase1h')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:user_logins:increase1h')})",
             steps=below(10),
-            decimals=0,
         ),
-        stat_panel(
+        count_stat_panel(
             "Workflows created in the last hour",
             "Workflows created in the last hour (orchestrator:workflows_created:increase1h). "
             "WorkflowCreationDrop fires below 5.",
-            [Query(f"sum({recorded('orchestrator:workflows_created:increase1h')})")],
-            unit=COUNT,
+            f"sum({recorded('orchestrator:workflows_created:increase1h')})",
             steps=below(5),
-            decimals=0,
         ),
     )
     board.row("Executions").add(
-        timeseries_panel(
+        rate_by_panel(
             "Executions by status",
             "Workflow executions finished per second, per status.",
-            [Query(rate(executions, by="status"), "{{status}}")],
-            unit=PER_SECOND,
+            executions,
+            by="status",
             stacked=True,
         ),
         timeseries_panel(
@@ -315,11 +295,11 @@ def build_workflows() -> dict[str, Any]:
             unit=PERCENT_UNIT,
             steps=above(0.1),
         ),
-        timeseries_panel(
+        rate_by_panel(
             "Executions by engine",
             "Workflow executions finished per second, per engine type.",
-            [Query(rate(executions, by="engine_type"), "{{engine_type}}")],
-            unit=PER_SECOND,
+            executions,
+            by="engine_type",
             stacked=True,
         ),
         timeseries_panel(
@@ -401,16 +381,8 @@ def build_workflows() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The orchestrator bundle's workflow and business alerts that are pending or firing "
-            "now: failure rate, queue backlog, logins, workflow creation and execution volume.",
-            workflow_alerts,
-        ),
+    board.alerts_row(
+        "The orchestrator bundle's workflow and business alerts that are pending or firing "
+        "now: failure rate, queue backlog, logins, workflow creation and execution volume.",
     )
     return board.build()

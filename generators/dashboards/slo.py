@@ -18,11 +18,9 @@ from generators.dashboards.core import (
     Column,
     Query,
     above,
-    alert_list_panel,
     bargauge_panel,
     below,
     datasource_variable,
-    firing_alerts_panel,
     query_variable,
     table_panel,
     timeseries_panel,
@@ -141,19 +139,11 @@ def build() -> dict[str, Any]:
             width=24,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing burn-rate alerts of the selected AlertPolicies, from the rules "
-            "of the selected data source.",
-            job=False,
-            extra_filter=[f'{POLICY_LABEL}=~"${{policy:regex}}"'],
-        ),
-        firing_alerts_panel(
-            "Burn-rate alerts of the selected AlertPolicies that are pending or firing now.",
-            job=False,
-            matchers=[POLICY],
-            keys=("alertname", "alertstate", "severity", POLICY_LABEL),
-        ),
+    board.alerts_row(
+        "Burn-rate alerts of the selected AlertPolicies that are pending or firing now.",
+        list_description="Pending and firing burn-rate alerts of the selected AlertPolicies, from the rules "
+        "of the selected data source.",
+        list_filter=[f'{POLICY_LABEL}=~"${{policy:regex}}"'],
+        keys=("alertname", "alertstate", "severity", POLICY_LABEL),
     )
     return board.build()

@@ -13,16 +13,15 @@ from generators.dashboards.core import (
     Board,
     Query,
     above,
-    alert_list_panel,
-    below,
     bundle_alerts,
-    firing_alerts_panel,
-    query_variable,
+    count_stat_panel,
+    label_variable,
     rate,
+    rate_by_panel,
     recorded,
-    selector,
     standard_variables,
     stat_panel,
+    targets_up_panel,
     timeseries_panel,
 )
 
@@ -34,7 +33,6 @@ KIND = 'kind=~"$kind"'
 
 def build() -> dict[str, Any]:
     """The vigil-operator dashboard as JSON data."""
-    alerts = bundle_alerts("vigil-operator")
     board = Board(
         NAME,
         "Vigil / Operator",
@@ -43,22 +41,15 @@ def build() -> dict[str, Any]:
         ["operator"],
         [
             *standard_variables(RECONCILES),
-            query_variable(
-                "kind",
-                "Kind",
-                f'label_values({RECONCILES}{{namespace=~"$namespace", job=~"$job"}}, kind)',
-            ),
+            label_variable("kind", "Kind", RECONCILES),
         ],
-        alerts=alerts,
+        alerts=bundle_alerts("vigil-operator"),
     )
     board.row("Overview").add(
-        stat_panel(
+        targets_up_panel(
             "Operator up",
             "Share of the operator's scrape targets Prometheus reached at the last scrape. "
             "VigilOperatorDown fires after 5 minutes without one.",
-            [Query(f"avg(up{selector()})")],
-            unit=PERCENT_UNIT,
-            steps=below(1),
         ),
         stat_panel(
             "Reconciles",
@@ -91,21 +82,19 @@ def build() -> dict[str, Any]:
             unit=PERCENT_UNIT,
             steps=above(0.05, warn=0.01),
         ),
-        stat_panel(
+        count_stat_panel(
             "Managed objects",
             "Custom resources the operator manages (vigil:managed_objects:max).",
-            [Query(f"sum({recorded('vigil:managed_objects:max', KIND)})")],
-            unit=COUNT,
-            steps=NEUTRAL,
-            decimals=0,
+            f"sum({recorded('vigil:managed_objects:max', KIND)})",
         ),
     )
     board.row("Reconciles").add(
-        timeseries_panel(
+        rate_by_panel(
             "Reconciles by kind and result",
             "Reconciliations per second, per kind and result (success or error).",
-            [Query(rate(RECONCILES, KIND, by="kind, result"), "{{kind}} {{result}}")],
-            unit=PER_SECOND,
+            RECONCILES,
+            KIND,
+            by="kind, result",
             stacked=True,
         ),
         timeseries_panel(
@@ -152,12 +141,13 @@ def build() -> dict[str, Any]:
         ),
     )
     board.row("Watches and objects").add(
-        timeseries_panel(
+        rate_by_panel(
             "Watch events by kind",
             "Watch events received per second, per kind. None for an hour while objects are "
             "managed means a stuck watch (VigilWatchStalled).",
-            [Query(rate("vigil_watch_events_total", KIND, by="kind"), "{{kind}}")],
-            unit=PER_SECOND,
+            "vigil_watch_events_total",
+            KIND,
+            by="kind",
         ),
         timeseries_panel(
             "Managed objects by kind",
@@ -168,19 +158,19 @@ def build() -> dict[str, Any]:
     )
     requests = "vigil_api_requests_total"
     board.row("Kubernetes API requests").add(
-        timeseries_panel(
+        rate_by_panel(
             "API requests by verb",
             "Requests the operator sent to the Kubernetes API server per second, per verb.",
-            [Query(rate(requests, by="verb"), "{{verb}}")],
-            unit=PER_SECOND,
+            requests,
+            by="verb",
             stacked=True,
             width=8,
         ),
-        timeseries_panel(
+        rate_by_panel(
             "API requests by status code",
             "Requests to the Kubernetes API server per second, per HTTP status code.",
-            [Query(rate(requests, by="code"), "{{code}}")],
-            unit=PER_SECOND,
+            requests,
+            by="code",
             stacked=True,
             width=8,
         ),
@@ -195,16 +185,8 @@ def build() -> dict[str, Any]:
             width=8,
         ),
     )
-    board.row("Alerts").add(
-        alert_list_panel(
-            "Alerts",
-            "Pending and firing alerts of the selected namespaces and jobs, from the rules of "
-            "the selected data source.",
-        ),
-        firing_alerts_panel(
-            "The vigil-operator bundle's alerts that are pending or firing now: reconcile "
-            "errors and latency, API errors, stalled watches and availability.",
-            alerts,
-        ),
+    board.alerts_row(
+        "The vigil-operator bundle's alerts that are pending or firing now: reconcile "
+        "errors and latency, API errors, stalled watches and availability.",
     )
     return board.build()
