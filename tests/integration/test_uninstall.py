@@ -46,6 +46,13 @@ def generated(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
     return {owner: sorted(names) for owner, names in found.items()}
 
 
+def finalizers(cp: ControlPlane, namespace: str) -> dict[str, list[str] | None]:
+    """The finalizers of every sink, stack and policy of ``namespace``, by ``Kind/name``."""
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": o["metadata"].get("finalizers") for o in vigil_objects(cp, namespace)
+    }
+
+
 def test_with_the_operator_gone_objects_go_at_once_and_their_children_are_collected(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
@@ -57,11 +64,11 @@ def test_with_the_operator_gone_objects_go_at_once_and_their_children_are_collec
     try:
         apply_all(control_plane, docs)
         converged(control_plane, namespace, docs, deadline_s=120)
-        held = {
-            f"{o['kind']}/{o['metadata']['name']}": o["metadata"].get("finalizers")
-            for o in vigil_objects(control_plane, namespace)
+        assert finalizers(control_plane, namespace) == {
+            "TelemetrySink/console": None,
+            "MonitoringStack/shop": None,
+            "AlertPolicy/errors": None,
         }
-        assert held == {"TelemetrySink/console": None, "MonitoringStack/shop": None, "AlertPolicy/errors": None}
     finally:
         operator.stop()
     operator.assert_log_clean()
@@ -72,3 +79,20 @@ def test_with_the_operator_gone_objects_go_at_once_and_their_children_are_collec
     delete_all(control_plane, namespace, [shop, errors, console])
     eventually(lambda: vigil_objects(control_plane, namespace) == [], "the stack, policy and sink gone", GONE_S)
     eventually(lambda: generated(control_plane, namespace) == {}, "their children garbage-collected", COLLECTED_S)
+
+
+def test_the_finalizer_an_older_version_put_is_taken_off(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    # Older versions put vigil.dev/finalizer on every object; kopf, which knows that name, takes it off.
+    old = sink("old", signals=["logs"], debug={})
+    old["metadata"]["finalizers"] = ["vigil.dev/finalizer"]
+    apply_all(control_plane, in_namespace([old], namespace))
+    operator = start_operator(control_plane, tmp_path, VIGIL_NAMESPACES=namespace)
+    try:
+        eventually(lambda: finalizers(control_plane, namespace) == {"TelemetrySink/old": None}, "the finalizer off")
+    finally:
+        operator.stop()
+    operator.assert_log_clean()
+    delete_all(control_plane, namespace, [old])
+    eventually(lambda: vigil_objects(control_plane, namespace) == [], "the sink gone", GONE_S)
