@@ -10,29 +10,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import start_operator
 from tests.harness.population import CHILD_KINDS, apply_all, converged, delete_all, in_namespace, vigil_objects
 from tests.harness.process import eventually
-from tests.helpers import sink, stack
+from tests.helpers import policy, sink, stack
 from vigil.render import meta
 
 GONE_S = 5.0
 # The garbage collector notices owners of new CRDs' kinds within 30 s (its discovery resync).
 COLLECTED_S = 90.0
-
-POLICY = {
-    "apiVersion": "vigil.dev/v1alpha1",
-    "kind": "AlertPolicy",
-    "metadata": {"name": "errors"},
-    "spec": {
-        "severity": "warning",
-        "threshold": {"expr": 'sum(rate(http_requests_total{code=~"5.."}[5m]))', "comparison": ">", "value": 1},
-        "receivers": [{"name": "hook", "webhook": {"url": "http://alert-sink.monitoring.svc:8080/hook"}}],
-    },
-}
 
 
 def generated(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
@@ -58,7 +46,12 @@ def test_with_the_operator_gone_objects_go_at_once_and_their_children_are_collec
 ) -> None:
     console = sink("console", signals=["logs"], debug={})
     shop = stack("shop", sinks={"names": ["console"]})
-    errors: dict[str, Any] = json.loads(json.dumps(POLICY))
+    errors = policy(
+        "errors",
+        severity="warning",
+        threshold={"expr": 'sum(rate(http_requests_total{code=~"5.."}[5m]))', "comparison": ">", "value": 1},
+        receivers=[{"name": "hook", "webhook": {"url": "http://alert-sink.monitoring.svc:8080/hook"}}],
+    )
     docs = in_namespace([console, shop, errors], namespace)
     operator = start_operator(control_plane, tmp_path, VIGIL_NAMESPACES=namespace)
     try:
