@@ -55,8 +55,6 @@ DEPLOY_HEADER = f"""\
 #
 # It holds no ServiceMonitor or PrometheusRule (they need prometheus-operator's CRDs): render
 # them with `helm template {DEPLOY_RELEASE} charts/vigil -n {DEPLOY_NAMESPACE} --api-versions monitoring.coreos.com/v1`.
-# After deleting it, run `vigil remove-finalizers` (what the chart's uninstall hook runs) before
-# deleting Vigil objects: the operator's finalizer would keep them.
 """
 
 
@@ -81,8 +79,7 @@ def _without_leading_comments(text: str) -> str:
 def render_deploy(helm: Path) -> str:
     """deploy/vigil.yaml as `make chart` writes it: the chart's templates with default values."""
     result = subprocess.run(
-        # Without the uninstall hook: kubectl apply would run its Job at once.
-        [str(helm), "template", DEPLOY_RELEASE, str(CHART), "--namespace", DEPLOY_NAMESPACE, "--no-hooks"],
+        [str(helm), "template", DEPLOY_RELEASE, str(CHART), "--namespace", DEPLOY_NAMESPACE],
         capture_output=True,
         text=True,
         check=False,

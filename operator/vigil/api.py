@@ -10,9 +10,6 @@ GROUP = "vigil.dev"
 VERSION = "v1alpha1"
 API_VERSION = f"{GROUP}/{VERSION}"
 CATEGORY = "vigil"
-FINALIZER = f"{GROUP}/finalizer"
-"""What kopf puts on every Vigil object while the operator runs (its timers need it); `vigil
-remove-finalizers` takes it off once the operator is uninstalled."""
 
 
 @dataclass(frozen=True)

@@ -239,44 +239,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     return run(settings.from_arguments(args))
 
 
-def cmd_remove_finalizers(args: argparse.Namespace) -> int:
-    from vigil import uninstall  # noqa: PLC0415 - the offline commands need no client
-    from vigil.k8s import Kube, KubeError  # noqa: PLC0415
-
-    try:
-        kube = Kube.from_environment()
-    except Exception as exc:  # noqa: BLE001 - any kubeconfig problem: say it and exit like kubectl
-        print(f"error: cannot load a kubeconfig (in-cluster, KUBECONFIG or ~/.kube/config): {exc}", file=sys.stderr)
-        return 2
-    try:
-        if args.wait_for_pods is not None:
-            namespace, selector = args.wait_for_pods
-            if not uninstall.operator_pods_gone(kube, namespace, selector, args.wait_timeout):
-                print(
-                    f"error: operator pods ({namespace}, {selector}) still run after {args.wait_timeout:.0f}s; "
-                    "they could put the finalizer back: nothing was changed",
-                    file=sys.stderr,
-                )
-                return 1
-        released = uninstall.remove_finalizers(kube, args.namespaces)
-    except KubeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    for name in released.objects:
-        print(f"finalizer removed: {name}")
-    print(f"{len(released.objects)} objects released; they can now be deleted without the operator")
-    return 0
-
-
-def _pods(text: str) -> tuple[str, dict[str, str]]:
-    """``NAMESPACE:key=value[,key=value]``: the operator's pods to wait for."""
-    namespace, sep, selector = text.partition(":")
-    labels = settings.parse_labels(selector) if sep else {}
-    if not namespace or not labels:
-        raise argparse.ArgumentTypeError(f"expected NAMESPACE:key=value[,key=value], got {text!r}")
-    return namespace, labels
-
-
 def _add_reading_arguments(p: argparse.ArgumentParser) -> None:
     """What render and validate share: how objects are read and judged."""
     p.add_argument("-n", "--namespace", default="default", help="namespace of objects that name none")
@@ -375,31 +337,6 @@ def parser() -> argparse.ArgumentParser:
     o = sub.add_parser("run", help="run the operator (in a pod, or with KUBECONFIG)")
     settings.add_arguments(o)
     o.set_defaults(func=cmd_run)
-
-    f = sub.add_parser(
-        "remove-finalizers",
-        help="after the operator is uninstalled: take its finalizer off every Vigil object (KUBECONFIG)",
-        description="Take the operator's finalizer (vigil.dev/finalizer) off every TelemetrySink, "
-        "MonitoringStack and AlertPolicy, so that they (and the CRDs) can be deleted without an "
-        "operator. The chart runs it as a post-delete hook. Never while an operator runs: it would "
-        "put the finalizer back.",
-    )
-    f.add_argument(
-        "--namespace",
-        action="append",
-        dest="namespaces",
-        default=[],
-        help="only in this namespace (repeatable; default: every namespace)",
-    )
-    f.add_argument(
-        "--wait-for-pods",
-        type=_pods,
-        metavar="NAMESPACE:SELECTOR",
-        help="first wait until no pod matches SELECTOR in NAMESPACE (the operator's), e.g. "
-        "vigil-system:app.kubernetes.io/instance=vigil,app.kubernetes.io/component=operator",
-    )
-    f.add_argument("--wait-timeout", type=float, default=120.0, help="seconds to wait for those pods (default 120)")
-    f.set_defaults(func=cmd_remove_finalizers)
 
     c = sub.add_parser("crds", help="print the CustomResourceDefinitions (or write them to --dir)")
     c.add_argument("--dir", help="write one file per CRD into this folder")

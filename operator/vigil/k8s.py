@@ -32,9 +32,6 @@ from vigil.models.base import quantity_value
 FIELD_MANAGER = "vigil"
 DISCOVERY_TTL_S = 30.0
 REQUEST_TIMEOUT_S = 30.0
-FINALIZER_ATTEMPTS = 5
-Objects = list[dict[str, Any]]
-"""Objects as the API server returns them (named here: inside Kube, ``list`` is a method)."""
 NO_ANSWER = 0
 """KubeError.status when the API server could not be reached at all."""
 PARTIAL_LIST = {"Accept": "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1"}
@@ -245,11 +242,6 @@ class Kube:
                 found.append(str(service["metadata"]["name"]))
         return tuple(sorted(found))
 
-    def list_all(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> Objects:
-        """Every object of ``rt`` in ``namespaces`` (none given: in every namespace)."""
-        paths = [rt.path(ns) for ns in namespaces] or [rt.path(None)]
-        return [item for p in paths for item in (self.request("list", "GET", p) or {}).get("items", [])]
-
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""
         paths = [rt.path(ns) for ns in namespaces] or [rt.path(None)]
@@ -328,34 +320,6 @@ class Kube:
             headers={"Content-Type": "application/merge-patch+json"},
             missing_ok=True,
         )
-
-    def remove_finalizer(self, rt: ResourceType, namespace: str, name: str, finalizer: str) -> bool:
-        """Take ``finalizer`` off one object; False when it does not carry it (or is gone).
-
-        A JSON patch that first tests the entry, so a finalizer list changed meanwhile is never
-        overwritten: the object is read again and the patch retried.
-        """
-        for _ in range(FINALIZER_ATTEMPTS):
-            current = self.get(rt, namespace, name)
-            found = list((current or {}).get("metadata", {}).get("finalizers") or [])
-            if finalizer not in found:
-                return False
-            at = f"/metadata/finalizers/{found.index(finalizer)}"
-            try:
-                self.request(
-                    "patch",
-                    "PATCH",
-                    rt.path(namespace, name),
-                    body=[{"op": "test", "path": at, "value": finalizer}, {"op": "remove", "path": at}],
-                    headers={"Content-Type": "application/json-patch+json"},
-                    missing_ok=True,
-                )
-            except KubeError as exc:
-                if exc.status not in (409, 422):  # 422: the test failed, the list changed
-                    raise
-                continue
-            return True
-        raise KubeError(409, "patch", rt.path(namespace, name), f"finalizers kept changing; {finalizer} stays")
 
     def delete(self, rt: ResourceType, namespace: str, name: str) -> None:
         """Delete one object (background propagation); already gone is fine."""

@@ -109,7 +109,8 @@ def configure_kopf(settings: kopf.OperatorSettings, vigil: Settings) -> None:
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
         prefix=api.GROUP, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = api.FINALIZER
+    # The name older versions put on objects: kopf takes it off, as no handler here requires one.
+    settings.persistence.finalizer = f"{api.GROUP}/finalizer"
     settings.watching.server_timeout = vigil.watch_server_timeout
     settings.watching.client_timeout = vigil.watch_client_timeout
     settings.watching.connect_timeout = 30

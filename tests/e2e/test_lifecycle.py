@@ -2,9 +2,9 @@
 
 An upgrade with changed values rolls the operator pod (its settings changed); the new operator
 reconciles every stack with the new values and rolls no collector whose inputs did not change.
-After helm uninstall, deleting the stacks removes every object Vigil generated: the chart's
-post-delete Job took the operator's finalizer off the stacks and sinks, and the generated objects
-hang on owner references (the garbage collector needs no operator).
+After helm uninstall, deleting the stacks removes every object Vigil generated: they hang on
+owner references (the garbage collector needs no operator) and Vigil puts no finalizer on stacks
+or sinks.
 The test installs the release again at the end, with its values, for the tests after it.
 """
 
@@ -91,7 +91,7 @@ def test_upgrade_rolls_no_collector_and_after_uninstall_deleting_stacks_removes_
         assert len(children) >= 5, [f"{o['kind']}/{o['metadata']['name']}" for o in children]
         for kind, name in (("mstack", "life"), ("tsink", "console")):
             left = (cluster.get(kind, name) or {})["metadata"].get("finalizers")
-            assert not left, f"the uninstall hook (vigil remove-finalizers) left {left} on {kind}/{name}"
+            assert not left, f"{kind}/{name} carries {left}: deleting it would wait for an operator"
         cluster.cp.kubectl("delete", "mstack,tsink", "--all", "-n", cluster.ns, "--timeout=60s")
 
         def leftovers() -> list[str]:

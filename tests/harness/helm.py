@@ -59,12 +59,9 @@ class Helm:
         api_versions: Sequence[str] = THIRD_PARTY_APIS,
         include_crds: bool = False,
         chart: Path = CHART,
-        hooks: bool = False,
     ) -> list[dict[str, Any]]:
-        """The objects ``helm template`` renders (the uninstall hook's only with ``hooks``)."""
+        """The objects ``helm template`` renders."""
         args = ["template", release, str(chart), "--namespace", namespace, "--kube-version", KUBE_VERSION]
-        if not hooks:
-            args.append("--no-hooks")
         args += [f"--values={v}" for v in values] + [f"--set={s}" for s in sets]
         args += [f"--api-versions={a}" for a in api_versions]
         if include_crds:

@@ -88,7 +88,7 @@ def collector_configs(cp: ControlPlane, namespace: str) -> dict[str, dict[str, A
 
 
 def delete_all(cp: ControlPlane, namespace: str, docs: Sequence[dict[str, Any]]) -> None:
-    """Delete ``docs`` without waiting: the operator has their finalizers to remove."""
+    """Delete ``docs`` in one kubectl call, without waiting for them to be gone."""
     cp.kubectl("delete", "-n", namespace, "--wait=false", *(f"{d['kind']}/{d['metadata']['name']}" for d in docs))
 
 

@@ -31,10 +31,6 @@ NAMESPACED_KINDS = (
     "servicemonitors,prometheusrules,grafanadashboards,kopfpeerings"
 )
 CLUSTER_KINDS = "clusterroles,clusterrolebindings,clusterkopfpeerings"
-# No kubelet here: the chart's post-delete Job (vigil remove-finalizers) could never run, and
-# uninstall would wait for it. tests/e2e/test_lifecycle.py runs it on a node; test_uninstall.py
-# runs the command itself against this control plane.
-NO_POD_UNINSTALL = ("--no-hooks",)
 VIGIL_CRDS = [p.stem for p in (ROOT / "crds").glob("*.yaml")]
 PEERING_CRDS = ["clusterkopfpeerings.kopf.dev", "kopfpeerings.kopf.dev"]
 DEFAULT_KINDS = sorted(
@@ -63,7 +59,7 @@ def release(helm: Helm, namespace: str) -> Iterator[str]:
     name = f"vigil-{secrets.token_hex(3)}"
     yield name
     try:
-        helm.run("uninstall", name, "--namespace", namespace, "--ignore-not-found", *NO_POD_UNINSTALL)
+        helm.run("uninstall", name, "--namespace", namespace, "--ignore-not-found")
     except RuntimeError as exc:
         print(f"uninstall of {name} failed: {exc}")
 
@@ -138,7 +134,7 @@ def test_install_upgrade_uninstall(control_plane: ControlPlane, helm: Helm, name
     history = json.loads(helm.run("history", release, "--namespace", namespace, "--output", "json"))
     assert [h["status"] for h in history] == ["superseded", "deployed"]
 
-    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s", *NO_POD_UNINSTALL)
+    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s")
     assert objects(control_plane, release) == {}
     assert crds_present(control_plane, VIGIL_CRDS + PEERING_CRDS), "Helm leaves the CRDs of crds/ in place"
 
@@ -165,7 +161,7 @@ def test_ha_install_creates_the_peering(
         assert "ClusterKopfPeering" not in found
     else:
         assert get(control_plane, "clusterkopfpeering", release)["metadata"]["name"] == release
-    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s", *NO_POD_UNINSTALL)
+    helm.run("uninstall", release, "--namespace", namespace, "--wait", "--timeout=60s")
     assert objects(control_plane, release) == {}
     assert crds_present(control_plane, PEERING_CRDS)
     for name in watched:

@@ -89,8 +89,7 @@ def test_a_sink_change_reaches_the_stacks_that_select_it_at_once(
         DEADLINE_S,
     )
 
-    # Deleted: the reconcile its deletion wakes must not see it any more (it still exists then,
-    # held by the operator's finalizer while its delete handler runs).
+    # Deleted: the reconcile its deletion wakes must not see it any more.
     cluster.apply(sink("gw3", labels={"team": "shop"}, signals=["logs"], debug={"verbosity": "basic"}))
     eventually(lambda: selected(cluster, "shop") == ["gw", "gw3"], "shop exports to gw3 again", DEADLINE_S)
     control_plane.kubectl("delete", "tsink", "gw3", "-n", namespace)

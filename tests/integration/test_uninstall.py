@@ -1,107 +1,91 @@
-"""`vigil remove-finalizers` against a real API server: what the chart's uninstall hook runs.
+"""With the operator gone, Vigil's objects are still deleted at once, against a real API server.
 
-kopf puts vigil.dev/finalizer on every Vigil object while the operator runs (its timers need it).
-With the operator gone the objects would never go away; the command takes the finalizer off, and
-only once the operator's pods are gone.
+Vigil puts no finalizer on a TelemetrySink, MonitoringStack or AlertPolicy (its timers are
+registered without one; deletions are seen in the watch), so `helm uninstall`, or deleting the
+operator any other way, leaves nothing that waits for it: a deleted object goes at once, and the
+garbage collector removes what was generated for it (ownerReferences).
 """
 
 from __future__ import annotations
 
-import os
-import subprocess
+import json
 from pathlib import Path
 
-from tests.harness.cluster import Cluster
 from tests.harness.controlplane import ControlPlane
 from tests.harness.operator import start_operator
+from tests.harness.population import CHILD_KINDS, apply_all, converged, delete_all, in_namespace, vigil_objects
 from tests.harness.process import eventually
-from tests.harness.tools import VENV_BIN
-from tests.helpers import sink, stack
-from vigil import api
+from tests.helpers import policy, sink, stack
+from vigil.render import meta
 
-CHILDREN = "serviceaccounts,configmaps,services,deployments"
-
-
-def remove_finalizers(cp: ControlPlane, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(VENV_BIN / "vigil"), "remove-finalizers", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=120,
-        env={**os.environ, "KUBECONFIG": str(cp.kubeconfig)},
-    )
+GONE_S = 5.0
+# The garbage collector notices owners of new CRDs' kinds within 30 s (its discovery resync).
+COLLECTED_S = 90.0
 
 
-def finalizers(cluster: Cluster, kind: str, name: str) -> list[str]:
-    return list(((cluster.get(kind, name) or {}).get("metadata") or {}).get("finalizers") or [])
+def generated(cp: ControlPlane, namespace: str) -> dict[str, list[str]]:
+    """What Vigil generated in ``namespace``: owner ``Kind/name`` -> its children's ``Kind/name``, sorted."""
+    out = cp.kubectl("get", CHILD_KINDS, "-n", namespace, "-l", f"{meta.MANAGED_BY}=vigil", "-o", "json").stdout
+    found: dict[str, list[str]] = {}
+    for child in json.loads(out)["items"]:
+        labels = child["metadata"]["labels"]
+        owner = f"{labels[meta.OWNER_KIND]}/{labels[meta.INSTANCE]}"
+        found.setdefault(owner, []).append(f"{child['kind']}/{child['metadata']['name']}")
+    return {owner: sorted(names) for owner, names in found.items()}
 
 
-def test_objects_left_by_an_uninstalled_operator_can_be_deleted_once_released(
+def finalizers(cp: ControlPlane, namespace: str) -> dict[str, list[str] | None]:
+    """The finalizers of every sink, stack and policy of ``namespace``, by ``Kind/name``."""
+    return {
+        f"{o['kind']}/{o['metadata']['name']}": o["metadata"].get("finalizers") for o in vigil_objects(cp, namespace)
+    }
+
+
+def test_with_the_operator_gone_objects_go_at_once_and_their_children_are_collected(
     control_plane: ControlPlane, namespace: str, tmp_path: Path
 ) -> None:
-    cluster = Cluster(control_plane, namespace)
+    console = sink("console", signals=["logs"], debug={})
+    shop = stack("shop", sinks={"names": ["console"]})
+    errors = policy(
+        "errors",
+        severity="warning",
+        threshold={"expr": 'sum(rate(http_requests_total{code=~"5.."}[5m]))', "comparison": ">", "value": 1},
+        receivers=[{"name": "hook", "webhook": {"url": "http://alert-sink.monitoring.svc:8080/hook"}}],
+    )
+    docs = in_namespace([console, shop, errors], namespace)
     operator = start_operator(control_plane, tmp_path, VIGIL_NAMESPACES=namespace)
     try:
-        cluster.apply(sink("console", signals=["logs"], debug={}), stack("shop", sinks={"names": ["console"]}))
-        eventually(lambda: cluster.ready("mstack", "shop"), "stack shop Ready")
-        eventually(lambda: api.FINALIZER in finalizers(cluster, "tsink", "console"), "the sink's finalizer")
-        assert api.FINALIZER in finalizers(cluster, "mstack", "shop")
+        apply_all(control_plane, docs)
+        converged(control_plane, namespace, docs, deadline_s=120)
+        assert finalizers(control_plane, namespace) == {
+            "TelemetrySink/console": None,
+            "MonitoringStack/shop": None,
+            "AlertPolicy/errors": None,
+        }
     finally:
         operator.stop()
     operator.assert_log_clean()
-    assert cluster.children("shop", CHILDREN)
+    children = generated(control_plane, namespace)
+    assert "Deployment/shop-collector" in children["MonitoringStack/shop"]
+    assert {n.split("/")[0] for n in children["AlertPolicy/errors"]} == {"PrometheusRule", "AlertmanagerConfig"}
 
-    # Another namespace's objects are left alone when namespaces are named.
-    untouched = remove_finalizers(control_plane, "--namespace", "kube-system")
-    assert untouched.returncode == 0, untouched.stderr
-    assert "0 objects released" in untouched.stdout
-    assert api.FINALIZER in finalizers(cluster, "mstack", "shop")
-
-    done = remove_finalizers(control_plane, "--namespace", namespace)
-    assert done.returncode == 0, done.stderr
-    assert f"finalizer removed: MonitoringStack {namespace}/shop" in done.stdout
-    assert f"finalizer removed: TelemetrySink {namespace}/console" in done.stdout
-    assert finalizers(cluster, "mstack", "shop") == []
-    again = remove_finalizers(control_plane, "--namespace", namespace)
-    assert "0 objects released" in again.stdout, "nothing left to do"
-
-    control_plane.kubectl("delete", "mstack,tsink", "--all", "-n", namespace, "--timeout=30s")
-    eventually(lambda: cluster.children("shop", CHILDREN) == {}, "the children garbage-collected", 90)
+    delete_all(control_plane, namespace, [shop, errors, console])
+    eventually(lambda: vigil_objects(control_plane, namespace) == [], "the stack, policy and sink gone", GONE_S)
+    eventually(lambda: generated(control_plane, namespace) == {}, "their children garbage-collected", COLLECTED_S)
 
 
-def test_nothing_is_released_while_an_operator_pod_remains(control_plane: ControlPlane, namespace: str) -> None:
-    cluster = Cluster(control_plane, namespace)
-    pod = {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": "operator", "labels": {"app.kubernetes.io/component": "operator"}},
-        "spec": {"containers": [{"name": "operator", "image": "ghcr.io/vigil-operator/vigil:0.1.0"}]},
-    }
-    # A finalizer as kopf writes it, on an object no operator here serves.
-    held = stack("held", sinks={"names": ["console"]})
-    held["metadata"]["finalizers"] = [api.FINALIZER]
-    cluster.apply(pod, held)
-    refused = remove_finalizers(
-        control_plane,
-        f"--wait-for-pods={namespace}:app.kubernetes.io/component=operator",
-        "--wait-timeout=1",
-        "--namespace",
-        namespace,
-    )
-    assert refused.returncode == 1
-    assert "still run" in refused.stderr
-    assert finalizers(cluster, "mstack", "held") == [api.FINALIZER]
-
-    control_plane.kubectl("delete", "pod", "operator", "-n", namespace, "--grace-period=0", "--force")
-    released = remove_finalizers(
-        control_plane, f"--wait-for-pods={namespace}:app.kubernetes.io/component=operator", "--namespace", namespace
-    )
-    assert released.returncode == 0, released.stderr
-    assert finalizers(cluster, "mstack", "held") == []
-
-
-def test_a_wrong_pod_selector_is_refused_naming_the_form(control_plane: ControlPlane) -> None:
-    wrong = remove_finalizers(control_plane, "--wait-for-pods=app=vigil")
-    assert wrong.returncode == 2
-    assert "expected NAMESPACE:key=value" in wrong.stderr
+def test_the_finalizer_an_older_version_put_is_taken_off(
+    control_plane: ControlPlane, namespace: str, tmp_path: Path
+) -> None:
+    # Older versions put vigil.dev/finalizer on every object; kopf, which knows that name, takes it off.
+    old = sink("old", signals=["logs"], debug={})
+    old["metadata"]["finalizers"] = ["vigil.dev/finalizer"]
+    apply_all(control_plane, in_namespace([old], namespace))
+    operator = start_operator(control_plane, tmp_path, VIGIL_NAMESPACES=namespace)
+    try:
+        eventually(lambda: finalizers(control_plane, namespace) == {"TelemetrySink/old": None}, "the finalizer off")
+    finally:
+        operator.stop()
+    operator.assert_log_clean()
+    delete_all(control_plane, namespace, [old])
+    eventually(lambda: vigil_objects(control_plane, namespace) == [], "the sink gone", GONE_S)

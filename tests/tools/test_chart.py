@@ -16,7 +16,7 @@ from scripts import chart_sync
 
 from tests.harness.helm import CHART, CI_VALUES, Helm, HelmError, by_kind, one
 from tests.harness.schemas import KUBERNETES_VERSION, validate_against_crd
-from vigil import cli, settings
+from vigil import settings
 from vigil.render import components
 
 RBAC = yaml.safe_load_all((chart_sync.ROOT / "deploy" / "rbac.yaml").read_text())
@@ -35,12 +35,8 @@ def helm() -> Helm:
 
 
 @cache
-def _render(
-    values: Path | None, namespace: str = "vigil-system", include_crds: bool = False, hooks: bool = False
-) -> list[dict[str, Any]]:
-    return Helm.find().template(
-        namespace=namespace, values=[values] if values else [], include_crds=include_crds, hooks=hooks
-    )
+def _render(values: Path | None, namespace: str = "vigil-system", include_crds: bool = False) -> list[dict[str, Any]]:
+    return Helm.find().template(namespace=namespace, values=[values] if values else [], include_crds=include_crds)
 
 
 def _container(objects: list[dict[str, Any]]) -> dict[str, Any]:
@@ -68,7 +64,7 @@ def _third_party(obj: dict[str, Any]) -> bool:
 
 @pytest.mark.parametrize("values", MODES, ids=_mode)
 def test_every_rendered_object_passes_its_schema(values: Path | None) -> None:
-    objects = _render(values, include_crds=True, hooks=True)
+    objects = _render(values, include_crds=True)
     kopf_kinds = {
         (c["spec"]["group"], c["spec"]["names"]["kind"])
         for c in by_kind(objects, "CustomResourceDefinition")
@@ -395,7 +391,7 @@ def test_no_hard_coded_namespace(helm: Helm, values: Path | None) -> None:
 
 @pytest.mark.parametrize("values", MODES, ids=_mode)
 def test_standard_labels(values: Path | None) -> None:
-    for obj in _render(values, hooks=True):
+    for obj in _render(values):
         labels = obj["metadata"]["labels"]
         assert labels["app.kubernetes.io/name"] == "vigil"
         assert labels["app.kubernetes.io/instance"] == "vigil"
@@ -448,82 +444,14 @@ def test_schema_refuses_a_values_file_with_a_typo(helm: Helm, tmp_path: Path) ->
         helm.template(values=[values])
 
 
-# --- helm uninstall: the finalizers -------------------------------------------------------------
-
-HOOK = "helm.sh/hook"
+# --- helm uninstall ------------------------------------------------------------------------------
 
 
-def _hooks(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [o for o in objects if HOOK in (o["metadata"].get("annotations") or {})]
-
-
-def test_uninstall_runs_a_job_that_takes_the_finalizer_off() -> None:
-    hooks = _hooks(_render(None, hooks=True))
-    assert sorted(o["kind"] for o in hooks) == sorted(
-        ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Job"]
-    )
-    for obj in hooks:
-        annotations = obj["metadata"]["annotations"]
-        assert annotations[HOOK] == "post-delete"
-        assert annotations["helm.sh/hook-delete-policy"] == "before-hook-creation,hook-succeeded"
-        assert obj["metadata"]["labels"]["app.kubernetes.io/component"] == "cleanup"
-    weights = {o["kind"]: int(o["metadata"]["annotations"]["helm.sh/hook-weight"]) for o in hooks}
-    assert weights["ServiceAccount"] < weights["ClusterRoleBinding"] < weights["Job"], "RBAC before the Job"
-    assert one(hooks, "ClusterRole")["rules"] == [
-        {
-            "apiGroups": ["vigil.dev"],
-            "resources": ["telemetrysinks", "monitoringstacks", "alertpolicies"],
-            "verbs": ["get", "list", "patch"],
-        }
-    ]
-    pods = one(hooks, "Role")
-    assert pods["metadata"]["namespace"] == "vigil-system"
-    assert pods["rules"] == [{"apiGroups": [""], "resources": ["pods"], "verbs": ["list"]}]
-    job = one(hooks, "Job")
-    pod = job["spec"]["template"]["spec"]
-    assert pod["serviceAccountName"] == one(hooks, "ServiceAccount")["metadata"]["name"]
-    assert pod["restartPolicy"] == "Never"
-    (container,) = pod["containers"]
-    assert container["image"] == "ghcr.io/vigil-operator/vigil:0.1.0"
-    assert container["command"] == ["/usr/local/bin/vigil"]
-    assert container["args"] == [
-        "remove-finalizers",
-        "--wait-for-pods=vigil-system:app.kubernetes.io/instance=vigil,app.kubernetes.io/component=operator",
-        "--wait-timeout=150",
-    ]
-    assert container["securityContext"] == _container(_render(None))["securityContext"]
-    assert pod["securityContext"] == one(_render(None), "Deployment")["spec"]["template"]["spec"]["securityContext"]
-    # What it waits for is the operator's pods, and never itself.
-    selector = one(_render(None), "Deployment")["spec"]["selector"]["matchLabels"]
-    assert selector["app.kubernetes.io/component"] == "operator"
-    assert job["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/component"] == "cleanup"
-
-
-def test_the_jobs_arguments_are_what_the_cli_takes() -> None:
-    for values in MODES:
-        job = one(_hooks(_render(values, hooks=True)), "Job")
-        (container,) = job["spec"]["template"]["spec"]["containers"]
-        args = cli.parser().parse_args(container["args"])
-        assert args.func is cli.cmd_remove_finalizers
-        watched = yaml.safe_load(values.read_text()).get("watchNamespaces", []) if values else []
-        assert args.namespaces == watched
-        assert args.wait_for_pods == (
-            "vigil-system",
-            {"app.kubernetes.io/instance": "vigil", "app.kubernetes.io/component": "operator"},
-        )
-
-
-def test_namespaced_cleanup_holds_roles_in_the_watched_namespaces_only() -> None:
-    hooks = _hooks(_render(CHART / "ci" / "namespaced-values.yaml", hooks=True))
-    watched = yaml.safe_load((CHART / "ci" / "namespaced-values.yaml").read_text())["watchNamespaces"]
-    assert not by_kind(hooks, "ClusterRole")
-    assert not by_kind(hooks, "ClusterRoleBinding")
-    roles = {r["metadata"]["namespace"] for r in by_kind(hooks, "Role") if r["metadata"]["name"].endswith("-cleanup")}
-    assert roles == set(watched)
-
-
-def test_cleanup_can_be_turned_off(helm: Helm) -> None:
-    assert _hooks(helm.template(sets=["cleanup.enabled=false"], hooks=True)) == []
+@pytest.mark.parametrize("values", MODES, ids=_mode)
+def test_uninstall_runs_no_hook(values: Path | None) -> None:
+    # The operator puts no finalizer on Vigil objects: once it is gone they can be deleted as they are.
+    hooks = [o for o in _render(values) if "helm.sh/hook" in (o["metadata"].get("annotations") or {})]
+    assert hooks == []
 
 
 # --- the no-Helm path ----------------------------------------------------------------------------

@@ -130,21 +130,3 @@ collectors on rotation); it never lists or watches them. */}}
   resources: [events]
   verbs: [create]
 {{- end }}
-
-{{/* Labels of the uninstall cleanup's objects: the release's, with a component of their own (never the operator's selector). */}}
-{{- define "vigil.cleanupLabels" -}}
-helm.sh/chart: {{ include "vigil.chart" . }}
-app.kubernetes.io/name: {{ include "vigil.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/component: cleanup
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/part-of: vigil
-{{- end }}
-
-{{/* Hook annotations of the cleanup's objects: created after the release's objects are deleted (RBAC first), removed once it succeeded. */}}
-{{- define "vigil.cleanupHook" -}}
-helm.sh/hook: post-delete
-helm.sh/hook-weight: {{ .weight | quote }}
-helm.sh/hook-delete-policy: before-hook-creation,hook-succeeded
-{{- end }}
