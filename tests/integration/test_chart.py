@@ -398,6 +398,13 @@ def reconciles(op: Operator) -> float:
     return op.count("vigil_reconcile_total")
 
 
+def settled(op: Operator, quiet_s: float = 3.0) -> bool:
+    """Whether ``op`` ran no reconcile for ``quiet_s`` seconds."""
+    before = reconciles(op)
+    time.sleep(quiet_s)
+    return reconciles(op) == before
+
+
 @pytest.mark.parametrize("order", [(0, 1), (1, 0)], ids=["in-index-order", "lower-index-rejoins"])
 def test_ha_replicas_with_the_charts_peering_and_role(
     control_plane: ControlPlane,
@@ -434,7 +441,8 @@ def test_ha_replicas_with_the_charts_peering_and_role(
                 lambda: "Pausing operations in favour of" in replicas[0].process.log.read_text(errors="replace"),
                 "replica 0 paused in favour of replica 1",
             )
-            time.sleep(1)  # handlers already running finish
+        # Handlers a replica had started before pausing (other tests' objects too) finish first.
+        eventually(lambda: settled(replicas[0]), "replica 0 idle", deadline_s=90)
         baseline = reconciles(replicas[0])
         cluster = Cluster(control_plane, namespace)
         cluster.apply(
