@@ -8,6 +8,7 @@ AlertmanagerConfig's route, so routing matches its owner's alerts and no other.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Collection, Sequence
@@ -68,6 +69,8 @@ class BurnRateAlert:
         return self.factor * Decimal(_seconds(self.long_window)) / Decimal(REFERENCE_DAYS * 86400)
 
 
+# Pure and asked for once or more per SLO policy, with few distinct periods and scrape intervals.
+@functools.lru_cache(maxsize=256)
 def burn_rate_alerts(slo_window: str, scrape_interval: str = "1m") -> tuple[BurnRateAlert, ...]:
     """The workbook table for an SLO period, e.g. ``30d``, and a scrape interval.
 
@@ -295,19 +298,24 @@ def _expr_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     ]
 
 
+@functools.lru_cache(maxsize=256)
+def _burn_rate_windows(slo_window: str, scrape_interval: str) -> tuple[str, ...]:
+    found = {w for a in burn_rate_alerts(slo_window, scrape_interval) for w in (a.long_window, a.short_window)}
+    return tuple(sorted(found, key=_seconds))
+
+
 def slo_windows(policy: AlertPolicy) -> list[str]:
     """Every window an SLO policy records an error ratio for, shortest first."""
     slo = policy.spec.slo
     assert slo is not None
-    alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
-    found = {w for a in alerts for w in (a.long_window, a.short_window)}
-    return sorted(found, key=_seconds)
+    return list(_burn_rate_windows(slo.window, slo.scrape_interval))
 
 
 def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     slo = policy.spec.slo
     assert slo is not None
     windows = slo_windows(policy)
+    alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
     budget = _decimal(error_budget(slo.objective))
     selector = policy_selector(policy)
     rules = [_record(policy, slo_record_name(w), slo_error_ratio_expr(policy, w)) for w in windows]
@@ -333,7 +341,7 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
         conditions = [
             f"({slo_record_name(a.long_window)}{selector} > ({_decimal(a.factor)} * {budget}) "
             f"and {slo_record_name(a.short_window)}{selector} > ({_decimal(a.factor)} * {budget}))"
-            for a in burn_rate_alerts(slo.window, slo.scrape_interval)
+            for a in alerts
             if a.role == role
         ]
         rules.append(
