@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Literal
 
@@ -144,7 +145,13 @@ def _window_cel(field: str) -> str:
 
 def with_window(query: str, window: str) -> str:
     """``query`` with every ``{{window}}`` (or ``{{.window}}``) replaced by ``window``."""
-    return _WINDOW_RE.sub(lambda _: window, query)
+    return window.join(_around_windows(query))
+
+
+# An SLO's queries take every one of its windows in turn, at validation and at each render.
+@functools.lru_cache(maxsize=256)
+def _around_windows(query: str) -> tuple[str, ...]:
+    return tuple(_WINDOW_RE.split(query))
 
 
 def _promql_error(problem: str) -> PydanticCustomError:
@@ -855,6 +862,7 @@ class AlertPolicy(VigilModel):
         return f"{self.metadata.namespace or 'default'}/{self.metadata.name}"
 
 
+@functools.lru_cache(maxsize=1024)
 def default_alert_name(name: str) -> str:
     """``task-failure-rate`` -> ``TaskFailureRate`` (a valid alertname)."""
     camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^a-zA-Z0-9]+", name))

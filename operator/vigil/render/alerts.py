@@ -115,6 +115,11 @@ def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
 
 
+@functools.lru_cache(maxsize=256, typed=True)
+def _budget_text(objective: float) -> str:
+    return _decimal(error_budget(objective))
+
+
 # --- PrometheusRule ----------------------------------------------------------------------------
 
 
@@ -316,7 +321,7 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     assert slo is not None
     windows = slo_windows(policy)
     alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
-    budget = _decimal(error_budget(slo.objective))
+    budget = _budget_text(slo.objective)
     selector = policy_selector(policy)
     rules = [_record(policy, slo_record_name(w), slo_error_ratio_expr(policy, w)) for w in windows]
     # The period's ratio averages the shortest window instead of one huge range query.
@@ -338,11 +343,11 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     objective = format_number(slo.objective)
     speed = {"page": "fast", "ticket": "steadily"}
     for role, severity, settings in slo.alerts():
+        above = [(a, f"> ({_decimal(a.factor)} * {budget})") for a in alerts if a.role == role]
         conditions = [
-            f"({slo_record_name(a.long_window)}{selector} > ({_decimal(a.factor)} * {budget}) "
-            f"and {slo_record_name(a.short_window)}{selector} > ({_decimal(a.factor)} * {budget}))"
-            for a in alerts
-            if a.role == role
+            f"({slo_record_name(a.long_window)}{selector} {bound} "
+            f"and {slo_record_name(a.short_window)}{selector} {bound})"
+            for a, bound in above
         ]
         rules.append(
             _alert(
