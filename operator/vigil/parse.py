@@ -204,15 +204,27 @@ def _number(value: int | float) -> int | float:
     return int(value) if value.is_integer() and -_INT64 <= value < _INT64 else value
 
 
-def _leaf(value: Any) -> Any:
-    return _number(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
-
-
-def _container(value: Any) -> list[Any] | dict[Any, Any] | None:
-    """An empty container for the API server's reading of ``value``, or None for a scalar."""
+def _begin(value: Any) -> Any:
+    """The API server's reading of a scalar, or an empty list or dict to fill for a container."""
+    kind = type(value)
+    # The types JSON and YAML give first, without isinstance's slower look through Mapping's registry.
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {}
+    if kind is int or kind is float:
+        return _number(value)
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return _number(value)
     if isinstance(value, list):
         return []
-    return {} if isinstance(value, Mapping) else None
+    return {} if isinstance(value, Mapping) else value
+
+
+_BUILT = (list, dict)
+"""The types :func:`_begin` gives a container (a scalar is read as some other type)."""
 
 
 def _last_step(node: list[Any] | Mapping[Any, Any]) -> str | int:
@@ -229,9 +241,9 @@ def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
     Read without recursion, in one pass that also measures depth: :class:`TooDeepError` past
     MAX_DEPTH levels, naming the first such path in last-child-first order.
     """
-    root = _container(value)
-    if root is None:
-        return _leaf(value)
+    root = _begin(value)
+    if type(root) not in _BUILT:
+        return root
     # Each container is built empty where it belongs, then filled when popped.
     pending: list[tuple[Any, Mapping[str, Any], Any, tuple[str | int, ...]]] = [(value, schema, root, ())]
     while pending:
@@ -241,9 +253,9 @@ def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
         if isinstance(built, list):
             items: Mapping[str, Any] = node_schema.get("items", {})
             for i, child in enumerate(node):
-                made = _container(child)
-                built.append(_leaf(child) if made is None else made)
-                if made is not None:
+                made = _begin(child)
+                built.append(made)
+                if type(made) in _BUILT:
                     pending.append((child, items, made, (*path, i)))
             continue
         properties: Mapping[str, Any] = node_schema.get("properties", {})
@@ -252,9 +264,9 @@ def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
         for key, child in node.items():
             if child is None and not keep_nulls:
                 continue
-            made = _container(child)
-            built[key] = _leaf(child) if made is None else made
-            if made is not None:
+            made = _begin(child)
+            built[key] = made
+            if type(made) in _BUILT:
                 sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
                 pending.append((child, sub if sub is not None else {}, made, (*path, str(key))))
     return root
