@@ -386,6 +386,8 @@ def fits_go_duration(*durations: str) -> bool:
     return all(go_seconds(d) <= GO_DURATION_LIMIT_S for d in durations)
 
 
+# Pure, on short strings: CEL twins ask again for the same few durations.
+@functools.lru_cache(maxsize=1024)
 def go_seconds(duration: str) -> float:
     """A Go duration (``1h30m``, ``1.5s``, ``200ms``) in seconds."""
     return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", duration))

@@ -66,6 +66,8 @@ _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 
 
+# Pure, on short strings: CEL twins and renderers ask again for the same few durations.
+@functools.lru_cache(maxsize=1024)
 def seconds(duration: str) -> float:
     """A Prometheus duration (e.g. 1h30m, 30d) in seconds."""
     return sum(float(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration))
