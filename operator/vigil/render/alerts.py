@@ -23,6 +23,7 @@ from vigil.models.policy import (
     SCRAPES_PER_WINDOW,
     SEVERITY_RANK,
     AlertPolicy,
+    AlertPolicySpec,
     Annotations,
     Receiver,
     Routing,
@@ -408,11 +409,6 @@ class Inhibition:
     equal: tuple[str, ...]
 
 
-def receiver_severities(policy: AlertPolicy, receiver: Receiver) -> list[str] | None:
-    """Severities routed to ``receiver``, highest first; None when it takes all of them."""
-    return routed_severities(policy.spec.severities(), receiver)
-
-
 def routed_severities(raised: Sequence[str], receiver: Receiver) -> list[str] | None:
     """Which of the ``raised`` severities (highest first) go to ``receiver``; None: all of them."""
     wanted = [s for s in raised if not receiver.severities or s in receiver.severities]
@@ -421,12 +417,16 @@ def routed_severities(raised: Sequence[str], receiver: Receiver) -> list[str] | 
 
 def inhibitions(policy: AlertPolicy) -> list[Inhibition]:
     """Inhibit rules of ``policy``: each severity silences the next lower one."""
-    spec = policy.spec
-    raised = spec.severities()
-    if not spec.receivers or not spec.effective_routing.inhibit or len(raised) < 2:
+    return _inhibitions(policy.spec, policy.spec.severities())
+
+
+def _inhibitions(spec: AlertPolicySpec, raised: Sequence[str]) -> list[Inhibition]:
+    """:func:`inhibitions`, given the severities the policy raises, highest first."""
+    routing = spec.effective_routing
+    if not spec.receivers or not routing.inhibit or len(raised) < 2:
         return []
     by = list(spec.ratio.by) if spec.ratio is not None else []
-    equal = [api.ALERTNAME_LABEL, api.POLICY_LABEL, *by, *spec.effective_routing.group_by]
+    equal = [api.ALERTNAME_LABEL, api.POLICY_LABEL, *by, *routing.group_by]
     equal = [e for e in dict.fromkeys(equal) if e != api.SEVERITY_LABEL]
     return [Inhibition(high, low, tuple(equal)) for high, low in itertools.pairwise(raised)]
 
@@ -514,22 +514,21 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
     spec = policy.spec
     if not spec.receivers:
         return None
-    config = _config_spec(
-        _matcher(api.POLICY_LABEL, policy.policy_id), spec.receivers, spec.effective_routing, spec.severities()
-    )
+    policy_id, raised = policy.policy_id, spec.severities()
+    config = _config_spec(_matcher(api.POLICY_LABEL, policy_id), spec.receivers, spec.effective_routing, raised)
     rules = [
         {
             "sourceMatch": [
-                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.POLICY_LABEL, policy_id),
                 _matcher(api.SEVERITY_LABEL, i.source),
             ],
             "targetMatch": [
-                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.POLICY_LABEL, policy_id),
                 _matcher(api.SEVERITY_LABEL, i.target),
             ],
             "equal": list(i.equal),
         }
-        for i in inhibitions(policy)
+        for i in _inhibitions(spec, raised)
     ]
     if rules:
         config["inhibitRules"] = rules
@@ -638,12 +637,12 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
         spec = policy.spec
         if not spec.receivers:
             continue
-        routing = spec.effective_routing
+        routing, raised = spec.effective_routing, spec.severities()
         children = []
         for receiver in spec.receivers:
             name = file_receiver_name(policy, receiver)
             child: dict[str, Any] = {"receiver": name}
-            severities = receiver_severities(policy, receiver)
+            severities = routed_severities(raised, receiver)
             if severities is not None:
                 child["matchers"] = [_quoted(api.SEVERITY_LABEL, "=~", _severity_pattern(severities))]
             child["continue"] = True
@@ -672,7 +671,7 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
                 ],
                 "equal": list(i.equal),
             }
-            for i in inhibitions(policy)
+            for i in _inhibitions(spec, raised)
         ]
     config: dict[str, Any] = {
         "route": {"receiver": NO_RECEIVER, "routes": routes},
