@@ -399,6 +399,12 @@ def matches(pattern: str, value: str) -> bool:
     RE2's ``$`` matches only at the end of the text; Python's also before a final newline, so a
     pattern's closing ``$`` becomes ``\\Z`` here ("host:4317\\n" must not pass).
     """
+    return _re2(pattern).search(value) is not None
+
+
+# The patterns are the models' own constants: few, and asked for on every validation.
+@functools.lru_cache(maxsize=256)
+def _re2(pattern: str) -> re.Pattern[str]:
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"
-    return re.search(pattern, value) is not None
+    return re.compile(pattern)
