@@ -184,18 +184,12 @@ MAX_DEPTH = 100
 before any recursive code (validation, rendering, JSON) meets them."""
 
 
-def too_deep(value: Any) -> tuple[str | int, ...] | None:
-    """The path at which ``value`` nests past MAX_DEPTH levels, or None; found without recursion."""
-    pending: list[tuple[Any, tuple[str | int, ...]]] = [(value, ())]
-    while pending:
-        node, path = pending.pop()
-        if len(path) > MAX_DEPTH:
-            return path
-        if isinstance(node, Mapping):
-            pending += [(v, (*path, str(k))) for k, v in node.items()]
-        elif isinstance(node, list):
-            pending += [(v, (*path, i)) for i, v in enumerate(node)]
-    return None
+class TooDeepError(ValueError):
+    """A document nesting past MAX_DEPTH levels; ``path`` leads to the first node found beyond."""
+
+    def __init__(self, path: tuple[str | int, ...]) -> None:
+        super().__init__(f"{path_of(path[:6])}...: nested deeper than {MAX_DEPTH} levels")
+        self.path = path
 
 
 def _number(value: int | float) -> int | float:
@@ -210,31 +204,72 @@ def _number(value: int | float) -> int | float:
     return int(value) if value.is_integer() and -_INT64 <= value < _INT64 else value
 
 
+def _begin(value: Any) -> Any:
+    """The API server's reading of a scalar, or an empty list or dict to fill for a container."""
+    kind = type(value)
+    # The types JSON and YAML give first, without isinstance's slower look through Mapping's registry.
+    if kind is str or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {}
+    if kind is int or kind is float:
+        return _number(value)
+    if isinstance(value, bool | str):
+        return value
+    if isinstance(value, int | float):
+        return _number(value)
+    if isinstance(value, list):
+        return []
+    return {} if isinstance(value, Mapping) else value
+
+
+_BUILT = (list, dict)
+"""The types :func:`_begin` gives a container (a scalar is read as some other type)."""
+
+
+def _last_step(node: list[Any] | Mapping[Any, Any]) -> str | int:
+    return len(node) - 1 if isinstance(node, list) else str(list(node)[-1])
+
+
 def as_api_server_reads(value: Any, schema: Mapping[str, Any]) -> Any:
     """``value`` as the API server validates it against ``schema`` (a CRD's structural schema).
 
     Fields set to null are dropped (the server prunes them, then defaults), except where the
     schema keeps unknown fields as given; whole numbers are integers and integers beyond 64 bits
     floats, everywhere, as its JSON decoder makes them.
+
+    Read without recursion, in one pass that also measures depth: :class:`TooDeepError` past
+    MAX_DEPTH levels, naming the first such path in last-child-first order.
     """
-    if isinstance(value, bool) or value is None or isinstance(value, str):
-        return value
-    if isinstance(value, int | float):
-        return _number(value)
-    if isinstance(value, list):
-        return [as_api_server_reads(v, schema.get("items", {})) for v in value]
-    if not isinstance(value, Mapping):
-        return value
-    properties: Mapping[str, Any] = schema.get("properties", {})
-    extra = schema.get("additionalProperties")
-    keep_nulls = bool(schema.get("x-kubernetes-preserve-unknown-fields")) and not properties
-    out: dict[Any, Any] = {}
-    for key, child in value.items():
-        sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
-        if child is None and not keep_nulls:
+    root = _begin(value)
+    if type(root) not in _BUILT:
+        return root
+    # Each container is built empty where it belongs, then filled when popped.
+    pending: list[tuple[Any, Mapping[str, Any], Any, tuple[str | int, ...]]] = [(value, schema, root, ())]
+    while pending:
+        node, node_schema, built, path = pending.pop()
+        if len(path) == MAX_DEPTH and len(node):
+            raise TooDeepError((*path, _last_step(node)))
+        if isinstance(built, list):
+            items: Mapping[str, Any] = node_schema.get("items", {})
+            for i, child in enumerate(node):
+                made = _begin(child)
+                built.append(made)
+                if type(made) in _BUILT:
+                    pending.append((child, items, made, (*path, i)))
             continue
-        out[key] = as_api_server_reads(child, sub if sub is not None else {})
-    return out
+        properties: Mapping[str, Any] = node_schema.get("properties", {})
+        extra = node_schema.get("additionalProperties")
+        keep_nulls = bool(node_schema.get("x-kubernetes-preserve-unknown-fields")) and not properties
+        for key, child in node.items():
+            if child is None and not keep_nulls:
+                continue
+            made = _begin(child)
+            built[key] = made
+            if type(made) in _BUILT:
+                sub = properties.get(key, extra if isinstance(extra, Mapping) else None)
+                pending.append((child, sub if sub is not None else {}, made, (*path, str(key))))
+    return root
 
 
 def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] | list[Problem] | None:
@@ -260,13 +295,14 @@ def parse_document(doc: Any, source: Source | None = None) -> Parsed[BaseModel] 
     if model is None:
         supported = _quote(MODELS)
         return [Problem(source, label, "kind", f'Unsupported value: "{kind}": supported values: {supported}')]
-    deep = too_deep(doc)
-    if deep is not None:
-        where = f"{path_of(deep[:6])}..."
+    try:
+        read = as_api_server_reads(doc, SCHEMAS[model])
+    except TooDeepError as exc:
+        where = f"{path_of(exc.path[:6])}..."
         return [Problem(source, label, where, f"nested deeper than {MAX_DEPTH} levels: no Kubernetes object is")]
     try:
         # Strict: "3" is no integer and "yes" no boolean for the API server either.
-        return Parsed(source, model.model_validate(as_api_server_reads(doc, SCHEMAS[model]), strict=True))
+        return Parsed(source, model.model_validate(read, strict=True))
     except ValidationError as exc:
         errors = exc.errors()
         problems = [

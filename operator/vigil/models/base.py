@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,19 +64,16 @@ class VigilModel(BaseModel):
     @classmethod
     def _unique_items(cls, value: Any, info: ValidationInfo) -> Any:
         # Python twin of x-kubernetes-list-type set (each value once) and map (each key once).
-        extra = cls.model_fields[info.field_name or ""].json_schema_extra if info.field_name else None
-        if not isinstance(extra, dict) or not isinstance(value, list):
+        # Every field of every model passes here: fewer than two items hold no duplicate.
+        if not isinstance(value, list) or len(value) < 2 or not info.field_name:
             return value
-        list_type, keys = extra.get("x-kubernetes-list-type"), extra.get("x-kubernetes-list-map-keys")
-        if list_type not in ("set", "map"):
+        rule = _list_rule(cls, info.field_name)
+        if rule is None:
             return value
+        keys, fix = rule
         seen: set[str] = set()
         for item in value:
-            if list_type == "map" and isinstance(keys, list):
-                found = [getattr(item, to_snake(str(k)), None) for k in keys]
-                key, fix = ", ".join(str(f) for f in found), "give each entry its own " + "/".join(map(str, keys))
-            else:
-                key, fix = str(item), "list each value once"
+            key = ", ".join(str(getattr(item, k, None)) for k in keys) if keys is not None else str(item)
             if key in seen:
                 raise PydanticCustomError("duplicate", 'Duplicate value: "{key}": {fix}', {"key": key, "fix": fix})
             seen.add(key)
@@ -97,6 +95,21 @@ class VigilModel(BaseModel):
             if value in ([], {}):
                 prop["default"] = value
         return schema
+
+
+@functools.cache
+def _list_rule(model: type[BaseModel], field: str) -> tuple[tuple[str, ...] | None, str] | None:
+    """How a list field's items must differ, from its CRD extras: (the snake_case attributes that key a
+    list-type map, or None for a set; the fix a duplicate's message names), or None when they need not."""
+    extra = model.model_fields[field].json_schema_extra
+    if not isinstance(extra, dict):
+        return None
+    list_type, keys = extra.get("x-kubernetes-list-type"), extra.get("x-kubernetes-list-map-keys")
+    if list_type == "map" and isinstance(keys, list):
+        return tuple(to_snake(str(k)) for k in keys), "give each entry its own " + "/".join(map(str, keys))
+    if list_type in ("set", "map"):
+        return None, "list each value once"
+    return None
 
 
 class Credential:
@@ -373,6 +386,8 @@ def fits_go_duration(*durations: str) -> bool:
     return all(go_seconds(d) <= GO_DURATION_LIMIT_S for d in durations)
 
 
+# Pure, on short strings: CEL twins ask again for the same few durations.
+@functools.lru_cache(maxsize=1024)
 def go_seconds(duration: str) -> float:
     """A Go duration (``1h30m``, ``1.5s``, ``200ms``) in seconds."""
     return sum(float(n) * _GO_UNITS[u] for n, u in re.findall(r"([0-9.]+)(ns|us|ms|s|m|h)", duration))
@@ -384,6 +399,12 @@ def matches(pattern: str, value: str) -> bool:
     RE2's ``$`` matches only at the end of the text; Python's also before a final newline, so a
     pattern's closing ``$`` becomes ``\\Z`` here ("host:4317\\n" must not pass).
     """
+    return _re2(pattern).search(value) is not None
+
+
+# The patterns are the models' own constants: few, and asked for on every validation.
+@functools.lru_cache(maxsize=256)
+def _re2(pattern: str) -> re.Pattern[str]:
     if pattern.endswith("$") and not pattern.endswith("\\$"):
         pattern = pattern[:-1] + r"\Z"
-    return re.search(pattern, value) is not None
+    return re.compile(pattern)

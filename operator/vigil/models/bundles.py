@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from vigil.models.base import DNS_LABEL, VigilModel
-from vigil.models.policy import Receiver, Routing, unique_receivers
+from vigil.models.policy import DEFAULT_ROUTING, Receiver, Routing, unique_receivers
 
 BundleName = Annotated[str, StringConstraints(pattern=DNS_LABEL, min_length=1, max_length=63)]
 ThresholdName = Annotated[str, StringConstraints(pattern=r"^[a-zA-Z][a-zA-Z0-9]*$", min_length=1, max_length=63)]
@@ -60,4 +60,4 @@ class BundleAlerting(VigilModel):
     @property
     def effective_routing(self) -> Routing:
         """routing, or its defaults."""
-        return self.routing or Routing()
+        return self.routing or DEFAULT_ROUTING

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Literal
 
@@ -61,6 +62,15 @@ _RESERVED_LABELS = (
     api.STACK_LABEL,
 )
 _RANK_CEL = "{'info': 0, 'warning': 1, 'critical': 2}"
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
+
+
+# Pure, on short strings: CEL twins and renderers ask again for the same few durations.
+@functools.lru_cache(maxsize=1024)
+def seconds(duration: str) -> float:
+    """A Prometheus duration (e.g. 1h30m, 30d) in seconds."""
+    return sum(float(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration))
 
 
 # --- early checks the API server cannot do: PromQL and Go templates ---------------------------
@@ -137,7 +147,13 @@ def _window_cel(field: str) -> str:
 
 def with_window(query: str, window: str) -> str:
     """``query`` with every ``{{window}}`` (or ``{{.window}}``) replaced by ``window``."""
-    return _WINDOW_RE.sub(lambda _: window, query)
+    return window.join(_around_windows(query))
+
+
+# An SLO's queries take every one of its windows in turn, at validation and at each render.
+@functools.lru_cache(maxsize=256)
+def _around_windows(query: str) -> tuple[str, ...]:
+    return tuple(_WINDOW_RE.split(query))
 
 
 def _promql_error(problem: str) -> PydanticCustomError:
@@ -348,6 +364,10 @@ class SLOAlert(VigilModel):
     )
 
 
+DEFAULT_SLO_ALERT = SLOAlert()
+"""The settings of an SLO alert left unset; frozen, so every SLO shares this one."""
+
+
 _QUERIES = ("errorQuery", "goodQuery", "errorRatioQuery", "totalQuery")
 SCRAPES_PER_WINDOW = 4
 """Every burn-rate window spans at least this many scrape intervals, so rate() has samples."""
@@ -432,12 +452,12 @@ class SLO(VigilModel):
     page_severity: Severity = Field(default="critical", description="Severity of the page alerts (fast burn).")
     ticket_severity: Severity = Field(default="warning", description="Severity of the ticket alerts (slow burn).")
     page_alert: SLOAlert = Field(
-        default_factory=SLOAlert,
+        default_factory=lambda: DEFAULT_SLO_ALERT,
         description="The page alert (fast burn): disable it, or give it labels and annotations of its own.",
         json_schema_extra=object_default(SLOAlert),
     )
     ticket_alert: SLOAlert = Field(
-        default_factory=SLOAlert,
+        default_factory=lambda: DEFAULT_SLO_ALERT,
         description="The ticket alert (slow burn): disable it, or give it labels and annotations of its own.",
         json_schema_extra=object_default(SLOAlert),
     )
@@ -629,6 +649,10 @@ class Routing(VigilModel):
     )
 
 
+DEFAULT_ROUTING = Routing()
+"""Routing when none is given; frozen, so every policy and stack shares this one."""
+
+
 # --- the spec --------------------------------------------------------------------------------
 
 
@@ -800,7 +824,7 @@ class AlertPolicySpec(VigilModel):
     @property
     def effective_routing(self) -> Routing:
         """spec.routing, or its defaults."""
-        return self.routing or Routing()
+        return self.routing or DEFAULT_ROUTING
 
 
 class AlertPolicyStatus(VigilModel):
@@ -840,6 +864,7 @@ class AlertPolicy(VigilModel):
         return f"{self.metadata.namespace or 'default'}/{self.metadata.name}"
 
 
+@functools.lru_cache(maxsize=1024)
 def default_alert_name(name: str) -> str:
     """``task-failure-rate`` -> ``TaskFailureRate`` (a valid alertname)."""
     camel = "".join(part[:1].upper() + part[1:] for part in re.split(r"[^a-zA-Z0-9]+", name))
@@ -852,11 +877,3 @@ def format_number(value: float) -> str:
     if value.is_integer() and abs(value) < 1e15:
         return str(int(value))
     return repr(value)
-
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
-
-
-def seconds(duration: str) -> float:
-    """A Prometheus duration (e.g. 1h30m, 30d) in seconds."""
-    return sum(float(n) * _UNITS[u] for n, u in re.findall(r"([0-9]+)(ms|s|m|h|d|w|y)", duration))

@@ -8,6 +8,7 @@ AlertmanagerConfig's route, so routing matches its owner's alerts and no other.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Collection, Sequence
@@ -22,6 +23,7 @@ from vigil.models.policy import (
     SCRAPES_PER_WINDOW,
     SEVERITY_RANK,
     AlertPolicy,
+    AlertPolicySpec,
     Annotations,
     Receiver,
     Routing,
@@ -68,6 +70,8 @@ class BurnRateAlert:
         return self.factor * Decimal(_seconds(self.long_window)) / Decimal(REFERENCE_DAYS * 86400)
 
 
+# Pure and asked for once or more per SLO policy, with few distinct periods and scrape intervals.
+@functools.lru_cache(maxsize=256)
 def burn_rate_alerts(slo_window: str, scrape_interval: str = "1m") -> tuple[BurnRateAlert, ...]:
     """The workbook table for an SLO period, e.g. ``30d``, and a scrape interval.
 
@@ -110,6 +114,11 @@ def error_budget(objective: float) -> Decimal:
 
 def _decimal(value: Decimal) -> str:
     return format(value.normalize(), "f")
+
+
+@functools.lru_cache(maxsize=256, typed=True)
+def _budget_text(objective: float) -> str:
+    return _decimal(error_budget(objective))
 
 
 # --- PrometheusRule ----------------------------------------------------------------------------
@@ -295,20 +304,25 @@ def _expr_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     ]
 
 
+@functools.lru_cache(maxsize=256)
+def _burn_rate_windows(slo_window: str, scrape_interval: str) -> tuple[str, ...]:
+    found = {w for a in burn_rate_alerts(slo_window, scrape_interval) for w in (a.long_window, a.short_window)}
+    return tuple(sorted(found, key=_seconds))
+
+
 def slo_windows(policy: AlertPolicy) -> list[str]:
     """Every window an SLO policy records an error ratio for, shortest first."""
     slo = policy.spec.slo
     assert slo is not None
-    alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
-    found = {w for a in alerts for w in (a.long_window, a.short_window)}
-    return sorted(found, key=_seconds)
+    return list(_burn_rate_windows(slo.window, slo.scrape_interval))
 
 
 def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     slo = policy.spec.slo
     assert slo is not None
     windows = slo_windows(policy)
-    budget = _decimal(error_budget(slo.objective))
+    alerts = burn_rate_alerts(slo.window, slo.scrape_interval)
+    budget = _budget_text(slo.objective)
     selector = policy_selector(policy)
     rules = [_record(policy, slo_record_name(w), slo_error_ratio_expr(policy, w)) for w in windows]
     # The period's ratio averages the shortest window instead of one huge range query.
@@ -330,11 +344,11 @@ def _slo_rules(policy: AlertPolicy) -> list[dict[str, Any]]:
     objective = format_number(slo.objective)
     speed = {"page": "fast", "ticket": "steadily"}
     for role, severity, settings in slo.alerts():
+        above = [(a, f"> ({_decimal(a.factor)} * {budget})") for a in alerts if a.role == role]
         conditions = [
-            f"({slo_record_name(a.long_window)}{selector} > ({_decimal(a.factor)} * {budget}) "
-            f"and {slo_record_name(a.short_window)}{selector} > ({_decimal(a.factor)} * {budget}))"
-            for a in burn_rate_alerts(slo.window, slo.scrape_interval)
-            if a.role == role
+            f"({slo_record_name(a.long_window)}{selector} {bound} "
+            f"and {slo_record_name(a.short_window)}{selector} {bound})"
+            for a, bound in above
         ]
         rules.append(
             _alert(
@@ -395,11 +409,6 @@ class Inhibition:
     equal: tuple[str, ...]
 
 
-def receiver_severities(policy: AlertPolicy, receiver: Receiver) -> list[str] | None:
-    """Severities routed to ``receiver``, highest first; None when it takes all of them."""
-    return routed_severities(policy.spec.severities(), receiver)
-
-
 def routed_severities(raised: Sequence[str], receiver: Receiver) -> list[str] | None:
     """Which of the ``raised`` severities (highest first) go to ``receiver``; None: all of them."""
     wanted = [s for s in raised if not receiver.severities or s in receiver.severities]
@@ -408,12 +417,16 @@ def routed_severities(raised: Sequence[str], receiver: Receiver) -> list[str] | 
 
 def inhibitions(policy: AlertPolicy) -> list[Inhibition]:
     """Inhibit rules of ``policy``: each severity silences the next lower one."""
-    spec = policy.spec
-    raised = spec.severities()
-    if not spec.receivers or not spec.effective_routing.inhibit or len(raised) < 2:
+    return _inhibitions(policy.spec, policy.spec.severities())
+
+
+def _inhibitions(spec: AlertPolicySpec, raised: Sequence[str]) -> list[Inhibition]:
+    """:func:`inhibitions`, given the severities the policy raises, highest first."""
+    routing = spec.effective_routing
+    if not spec.receivers or not routing.inhibit or len(raised) < 2:
         return []
     by = list(spec.ratio.by) if spec.ratio is not None else []
-    equal = [api.ALERTNAME_LABEL, api.POLICY_LABEL, *by, *spec.effective_routing.group_by]
+    equal = [api.ALERTNAME_LABEL, api.POLICY_LABEL, *by, *routing.group_by]
     equal = [e for e in dict.fromkeys(equal) if e != api.SEVERITY_LABEL]
     return [Inhibition(high, low, tuple(equal)) for high, low in itertools.pairwise(raised)]
 
@@ -501,22 +514,21 @@ def render_alertmanager_config(policy: AlertPolicy, ctx: RenderContext) -> dict[
     spec = policy.spec
     if not spec.receivers:
         return None
-    config = _config_spec(
-        _matcher(api.POLICY_LABEL, policy.policy_id), spec.receivers, spec.effective_routing, spec.severities()
-    )
+    policy_id, raised = policy.policy_id, spec.severities()
+    config = _config_spec(_matcher(api.POLICY_LABEL, policy_id), spec.receivers, spec.effective_routing, raised)
     rules = [
         {
             "sourceMatch": [
-                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.POLICY_LABEL, policy_id),
                 _matcher(api.SEVERITY_LABEL, i.source),
             ],
             "targetMatch": [
-                _matcher(api.POLICY_LABEL, policy.policy_id),
+                _matcher(api.POLICY_LABEL, policy_id),
                 _matcher(api.SEVERITY_LABEL, i.target),
             ],
             "equal": list(i.equal),
         }
-        for i in inhibitions(policy)
+        for i in _inhibitions(spec, raised)
     ]
     if rules:
         config["inhibitRules"] = rules
@@ -625,12 +637,12 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
         spec = policy.spec
         if not spec.receivers:
             continue
-        routing = spec.effective_routing
+        routing, raised = spec.effective_routing, spec.severities()
         children = []
         for receiver in spec.receivers:
             name = file_receiver_name(policy, receiver)
             child: dict[str, Any] = {"receiver": name}
-            severities = receiver_severities(policy, receiver)
+            severities = routed_severities(raised, receiver)
             if severities is not None:
                 child["matchers"] = [_quoted(api.SEVERITY_LABEL, "=~", _severity_pattern(severities))]
             child["continue"] = True
@@ -659,7 +671,7 @@ def render_alertmanager_yaml(policies: Sequence[AlertPolicy], secrets_dir: str =
                 ],
                 "equal": list(i.equal),
             }
-            for i in inhibitions(policy)
+            for i in _inhibitions(spec, raised)
         ]
     config: dict[str, Any] = {
         "route": {"receiver": NO_RECEIVER, "routes": routes},
