@@ -9,6 +9,7 @@ garbage collector removes what was generated for it (ownerReferences).
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from tests.harness.controlplane import ControlPlane
@@ -89,3 +90,38 @@ def test_the_finalizer_an_older_version_put_is_taken_off(
     operator.assert_log_clean()
     delete_all(control_plane, namespace, [old])
     eventually(lambda: vigil_objects(control_plane, namespace) == [], "the sink gone", GONE_S)
+
+
+def test_a_deleted_objects_timers_stop(control_plane: ControlPlane, namespace: str, tmp_path: Path) -> None:
+    # kopf stops timers when it sees a deletion pending; without a finalizer there is none to see,
+    # only the DELETED event. Every timer ticks each second here: any left running would show.
+    docs = in_namespace(
+        [
+            sink("console", signals=["logs"], debug={}),
+            *[stack(f"s{i}", sinks={"names": ["console"]}) for i in range(3)],
+            policy("p", threshold={"expr": "up", "comparison": "<", "value": 1}),
+        ],
+        namespace,
+    )
+    operator = start_operator(
+        control_plane,
+        tmp_path,
+        VIGIL_NAMESPACES=namespace,
+        VIGIL_DRIFT_INTERVAL="1",
+        VIGIL_SECRET_CHECK_INTERVAL="1",
+        VIGIL_DATA_FLOW_INTERVAL="1",
+    )
+    try:
+        apply_all(control_plane, docs)
+        converged(control_plane, namespace, docs, deadline_s=120)
+        ticks = operator.count("vigil_reconcile_total")
+        eventually(lambda: operator.count("vigil_reconcile_total") > ticks + 10, "drift ticks")
+        delete_all(control_plane, namespace, docs)
+        eventually(lambda: vigil_objects(control_plane, namespace) == [], "every object gone", deadline_s=GONE_S * 6)
+        time.sleep(3)  # DELETED events delivered; ticks already running finish
+        stopped = operator.count("vigil_reconcile_total")
+        time.sleep(5)
+        assert operator.count("vigil_reconcile_total") == stopped, "a deleted object's timer still ticks"
+    finally:
+        operator.stop()
+    operator.assert_log_clean()

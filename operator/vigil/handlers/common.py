@@ -79,6 +79,7 @@ def register_kind(
     for event in (kopf.on.resume, kopf.on.create, kopf.on.update):
         event(**on, id="reconcile")(reconcile)
     timer(on, "drift", settings.drift_interval, reconcile)
+    kopf.on.event(**on, id="stop-timers-when-deleted")(stop_timers_when_deleted)
     return on
 
 
@@ -104,17 +105,87 @@ def spread(interval: float) -> Callable[..., float]:
     return delay
 
 
+class TimerStops:
+    """Stops the timers of deleted objects, which kopf would leave running.
+
+    kopf stops an object's timers when it sees its deletion pending (a deletionTimestamp, which a
+    finalizer holds in place). Vigil's objects carry no finalizer, so the watch's DELETED event is
+    the only sign of a deletion, and on it kopf forgets the object without stopping its timers:
+    they would tick for good, reconciling an object that no longer exists, even in a replica that
+    peering has paused. Each tick registers its timer's stopper under the object's uid; the
+    DELETED event stops them. A timer still in its first delay at the deletion stops itself at
+    its first tick: deleted uids are remembered for twice the longest interval.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stoppers: dict[str, list[Any]] = {}
+        self._gone: dict[str, float] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.keep_s = 0.0
+
+    def ticking(self, uid: str, stopped: Any) -> bool:
+        """Whether a tick of the timer of object ``uid`` runs; its timer is stopped if the object is gone.
+
+        ``stopped`` is the handler's ``stopped`` argument: kopf's read-only view of the stopper.
+        """
+        setter = stopped._setter
+        with self._lock:
+            if uid not in self._gone:
+                # Stoppers set since (a pause in peering stops timers; a resume starts new ones) go.
+                known = [s for s in self._stoppers.get(uid, []) if not s.is_set() and s is not setter]
+                self._stoppers[uid] = [*known, setter]
+                return True
+            loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(setter.set, STOPPED_BY_DELETION)
+        return False
+
+    def gone(self, uid: str) -> None:
+        """Object ``uid`` was deleted: stop its timers. Runs in the event loop."""
+        now = time.monotonic()
+        with self._lock:
+            self._loop = asyncio.get_running_loop()
+            self._gone[uid] = now
+            for old in [u for u, seen in self._gone.items() if now - seen > self.keep_s]:
+                del self._gone[old]
+            setters = self._stoppers.pop(uid, [])
+        for setter in setters:
+            setter.set(STOPPED_BY_DELETION)
+
+    def running(self) -> int:
+        """How many objects have timers registered (for tests)."""
+        with self._lock:
+            return len(self._stoppers)
+
+
+STOPPED_BY_DELETION = kopf.DaemonStoppingReason.RESOURCE_DELETED
+TIMERS = TimerStops()
+
+
 def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., object]) -> None:
     """Call ``fn`` every ``interval`` seconds per object, the first time after :func:`spread`.
 
     kopf puts a finalizer on every object with a timer, and runs no other handler of a new object
     until that patch has come back: a round trip more for each new object, and objects that cannot
-    be deleted while the operator is down. A timer of Vigil's needs none: on deletion kopf stops it,
-    and a tick that races the deletion only re-applies children the garbage collector removes.
+    be deleted while the operator is down. A timer of Vigil's needs none: :class:`TimerStops`
+    ends it when the object is deleted, and a tick that races the deletion only re-applies
+    children the garbage collector removes.
     """
-    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(fn)
+
+    def tick(**kwargs: Any) -> object:
+        return fn(**kwargs) if TIMERS.ticking(kwargs["uid"], kwargs["stopped"]) else None
+
+    TIMERS.keep_s = max(TIMERS.keep_s, 2 * interval)
+    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(tick)
     registered = on["registry"]._spawning._handlers
     registered[-1] = dataclasses.replace(registered[-1], requires_finalizer=False)
+
+
+async def stop_timers_when_deleted(*, type: str, uid: str, **_: Any) -> None:
+    """An event handler: a deleted object's timers stop (see :class:`TimerStops`)."""
+    if type == "DELETED":
+        TIMERS.gone(uid)
 
 
 def when_deleted(fn: Callable[..., None]) -> Callable[..., Awaitable[None]]:
