@@ -7,6 +7,7 @@ import dataclasses
 import datetime
 import functools
 import hashlib
+import inspect
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -173,11 +174,22 @@ def timer(on: dict[str, Any], id: str, interval: float, fn: Callable[..., object
     children the garbage collector removes.
     """
 
-    def tick(**kwargs: Any) -> object:
-        return fn(**kwargs) if TIMERS.ticking(kwargs["uid"], kwargs["stopped"]) else None
+    handler: Callable[..., object]
+    if inspect.iscoroutinefunction(fn):
+
+        async def ticks(**kwargs: Any) -> object:
+            return await fn(**kwargs) if TIMERS.ticking(kwargs["uid"], kwargs["stopped"]) else None
+
+        handler = ticks
+    else:
+
+        def tick(**kwargs: Any) -> object:
+            return fn(**kwargs) if TIMERS.ticking(kwargs["uid"], kwargs["stopped"]) else None
+
+        handler = tick
 
     TIMERS.keep_s = max(TIMERS.keep_s, 2 * interval)
-    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(tick)
+    kopf.timer(**on, id=id, interval=interval, initial_delay=spread(interval))(handler)
     registered = on["registry"]._spawning._handlers
     registered[-1] = dataclasses.replace(registered[-1], requires_finalizer=False)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 import uuid
 
@@ -100,3 +101,11 @@ def test_deleted_uids_are_forgotten_after_twice_the_longest_interval(monkeypatch
         assert not stops.ticking("new", _Stopped())
 
     asyncio.run(delete())
+
+
+def test_an_async_timer_stays_async_once_wrapped() -> None:
+    # Wrapped as a plain function, the data-flow reader would return its coroutine unawaited.
+    registry = build_registry(Settings(data_flow_interval=30))
+    kinds = {h.id: inspect.iscoroutinefunction(h.fn) for h in registry._spawning.get_all_handlers()}
+    assert kinds["data-flow"] is True
+    assert kinds["drift"] is False
