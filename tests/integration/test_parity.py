@@ -157,11 +157,14 @@ def _collector_env(objects: list[dict[str, Any]], owner: str, values: dict[tuple
     )
     env: dict[str, str] = {}
     for item in deployment["spec"]["template"]["spec"]["containers"][0].get("env", []):
+        source = item.get("valueFrom", {})
         if "value" in item:
             env[item["name"]] = item["value"]
-        else:
-            ref = item["valueFrom"]["secretKeyRef"]
+        elif "secretKeyRef" in source:
+            ref = source["secretKeyRef"]
             env[item["name"]] = values.get((ref["name"], ref["key"]), "x")
+        else:  # the downward API: what the kubelet would fill in
+            env[item["name"]] = f"downward-{source['fieldRef']['fieldPath']}"
     return env
 
 

@@ -59,28 +59,26 @@ class SecretValue(VigilModel):
             message="set exactly one of value or valueFrom.secretKeyRef",
             check=lambda m: is_set(m.value) != is_set(m.value_from),
         ),
+        # A rule, not a pattern: the API server repeats the value of a field that fails its
+        # pattern in the error, and this one may hold a credential.
+        CelRule(
+            rule=f"!has(self.value) || !self.value.matches(r'{NO_CONTROL}')",
+            message="value must not contain control characters such as CR or LF: an environment variable "
+            "or header value is one line",
+            check=lambda m: m.value is None or not matches(NO_CONTROL, m.value),
+        ),
     )
 
-    # An environment variable cannot hold NUL, nor a header value a line break.
-    value: Annotated[str, StringConstraints(pattern=r"^[^\x00\r\n]*$", max_length=4096), CREDENTIAL] | None = Field(
+    value: Annotated[str, StringConstraints(max_length=4096), CREDENTIAL] | None = Field(
         default=None,
-        description="Inline value, without NUL or line breaks. Rendered into the collector's environment, "
-        "never into its ConfigMap; prefer valueFrom for credentials.",
+        description="Inline value, one line without control characters (tab aside). Rendered into the "
+        "collector's environment, never into its ConfigMap; prefer valueFrom for credentials.",
     )
     value_from: ValueFrom | None = Field(default=None, description="Reference to a Secret key holding the value.")
 
 
 class Header(SecretValue):
     """One HTTP/gRPC header sent with every export request."""
-
-    cel_rules = (
-        *SecretValue.cel_rules,
-        CelRule(
-            rule=f"!has(self.value) || !self.value.matches(r'{NO_CONTROL}')",
-            message="value must not contain control characters such as CR or LF: a header value is one line",
-            check=lambda m: m.value is None or not matches(NO_CONTROL, m.value),
-        ),
-    )
 
     name: Annotated[str, StringConstraints(pattern=HEADER_NAME, min_length=1, max_length=256)] = Field(
         description="Header name, e.g. Authorization or X-Scope-OrgID."

@@ -105,8 +105,8 @@ INVALID = {
             "signals": ["traces"],
             "otlp": {"endpoint": "c:4317", "headers": [{"name": "X-Tenant", "value": "a\r\nX-Injected: 1"}]},
         },
-        "spec.otlp.headers[0].value",
-        "should match '^[^\\x00\\r\\n]*$'",
+        "spec.otlp.headers[0]",
+        "value must not contain control characters such as CR or LF",
     ),
     "otlp-grpc-endpoint-with-credentials": (
         {"signals": ["traces"], "otlp": {"endpoint": "user:pw@c:4317"}},
@@ -410,8 +410,8 @@ INVALID = {
     ),
     "header-value-with-nul": (
         {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "a", "value": "x\x00"}]}},
-        "spec.otlp.headers[0].value",
-        "should match",
+        "spec.otlp.headers[0]",
+        "value must not contain control characters",
     ),
     "header-name-with-dollar": (
         {"signals": ["traces"], "otlp": {"endpoint": "c:1", "headers": [{"name": "$", "value": "x"}]}},
