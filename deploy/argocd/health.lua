@@ -27,7 +27,9 @@ end
 
 local generation = obj.metadata.generation
 local status = obj.status
-if type(status) ~= "table" or type(status.conditions) ~= "table" then
+-- The CRD defaults status to empty lists and observedGeneration 0: no operator has touched it.
+if type(status) ~= "table" or type(status.conditions) ~= "table"
+    or (next(status.conditions) == nil and (status.observedGeneration == nil or status.observedGeneration == 0)) then
   hs.status = "Progressing"
   hs.message = "Waiting for the Vigil operator to reconcile this " .. obj.kind
   return hs
