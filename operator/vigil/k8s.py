@@ -242,6 +242,11 @@ class Kube:
                 found.append(str(service["metadata"]["name"]))
         return tuple(sorted(found))
 
+    def names(self, rt: ResourceType, namespace: str) -> set[str]:
+        """The names of every object of ``rt`` in ``namespace`` (one metadata-only LIST)."""
+        found = self.request("list", "GET", rt.path(namespace), headers=PARTIAL_LIST) or {}
+        return {str(item["metadata"]["name"]) for item in found.get("items") or []}
+
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""
         paths = [rt.path(ns) for ns in namespaces] or [rt.path(None)]

@@ -22,7 +22,7 @@ from vigil.handlers.common import (
     when_deleted,
 )
 from vigil.handlers.sink import tell_sinks
-from vigil.k8s import Kube, KubeError
+from vigil.k8s import VIGIL, Kube, KubeError
 from vigil.models.stack import MonitoringStack
 from vigil.pipeline import build_from_documents, plan_stack, problems_message
 from vigil.render import meta
@@ -44,12 +44,15 @@ def reconcile(
     memo: kopf.Memo,
     sinks_by_namespace: kopf.Index[str, dict[str, Any]],
     stacks_by_namespace: kopf.Index[str, dict[str, Any]],
+    reason: str | None = None,
     **_: Any,
 ) -> None:
     """Build the stack's collector config once, render from it, validate, apply what differs, report."""
     kube: Kube = memo.kube
     settings: Settings = memo.settings
     sinks = list(sinks_by_namespace.get(namespace, []))
+    if reason is None:
+        sinks = live_only(kube, namespace, sinks)
     build = build_from_documents(body, sinks)
     if isinstance(build, list):
         report(body, patch, status.Outcome(generation(body), Issue("InvalidSpec", problems_message(build))))
@@ -185,6 +188,17 @@ def index_stack(
             "selected": list(status.get("selectedSinks") or []),
         }
     }
+
+
+def live_only(kube: Kube, namespace: str, sinks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sinks of the index that still exist: a drift tick checks them with one LIST.
+
+    kopf keeps an object in its index until it sees the object's DELETED event. A sink deleted
+    while a watch was down long enough to expire (410 Gone) has none: the list that follows
+    simply lacks it. Without this check its stacks would export to it until a restart.
+    """
+    live = kube.names(VIGIL[api.TELEMETRY_SINK.kind], namespace)
+    return [s for s in sinks if s.get("metadata", {}).get("name") in live]
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
