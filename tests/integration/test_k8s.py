@@ -200,8 +200,10 @@ def test_children_from_watches_read_only_what_changed(kube: Kube, control_plane:
         names = {o["metadata"]["name"] for o in objects if o["kind"] == "ConfigMap"}
         eventually(lambda: set(children.current(rt, namespace, selector) or {}) == names, "the watch sees the children")
         served = [t for t in CHILD_TYPES if kube.served(t)]
+        wanted = {t: {o["metadata"]["name"] for o in objects if o["kind"] == t.kind} for t in served}
         eventually(
-            lambda: all(children.current(t, namespace, selector) is not None for t in served), "every watch synced"
+            lambda: all(set(children.current(t, namespace, selector) or {}) == wanted[t] for t in served),
+            "every watch synced and showing every child",
         )
         before = reads(kube)
         again = kube.reconcile_children(namespace, selector, objects)
