@@ -102,6 +102,14 @@ def test_killing_the_operator_pod_during_a_bulk_apply_converges_without_duplicat
     assert {d["metadata"]["name"]: d["metadata"]["generation"] for d in deployments} == {
         d["metadata"]["name"]: 1 for d in deployments
     }
-    replica_sets = json.loads(cluster.cp.kubectl("get", "replicasets", "-n", cluster.ns, "-o", "json").stdout)["items"]
-    owners = sorted(r["metadata"]["ownerReferences"][0]["name"] for r in replica_sets)
-    assert owners == sorted(d["metadata"]["name"] for d in deployments), "a collector was rolled out more than once"
+    names = sorted(d["metadata"]["name"] for d in deployments)
+
+    def replica_set_owners() -> list[str]:
+        """The Deployment of each ReplicaSet, once every Deployment has one (the deployment controller
+        works through 100 new Deployments in its own time)."""
+        found = json.loads(cluster.cp.kubectl("get", "replicasets", "-n", cluster.ns, "-o", "json").stdout)["items"]
+        owners = sorted(r["metadata"]["ownerReferences"][0]["name"] for r in found)
+        return owners if set(owners) == set(names) else []
+
+    owners = eventually(replica_set_owners, "a ReplicaSet for every Deployment", 120)
+    assert owners == names, "a collector was rolled out more than once"
