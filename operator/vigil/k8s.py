@@ -123,9 +123,15 @@ def _resource_of(path: str) -> str:
 class Kube:
     """A thin, counted client for the requests Vigil makes."""
 
-    def __init__(self, api: ApiClient | None = None, discovery_ttl: float = DISCOVERY_TTL_S) -> None:
+    def __init__(
+        self,
+        api: ApiClient | None = None,
+        discovery_ttl: float = DISCOVERY_TTL_S,
+        request_timeout: float = REQUEST_TIMEOUT_S,
+    ) -> None:
         self.api = api or ApiClient()
         self.discovery_ttl = discovery_ttl
+        self.request_timeout = request_timeout
         self.counts: dict[str, int] = {}
         self._lock = threading.Lock()
         self._discovery: dict[str, tuple[float, set[str]]] = {}
@@ -133,7 +139,9 @@ class Kube:
         """Set by :meth:`watch_children`: children's metadata from watches instead of LISTs."""
 
     @classmethod
-    def from_environment(cls, discovery_ttl: float = DISCOVERY_TTL_S, pool_size: int = 10) -> Kube:
+    def from_environment(
+        cls, discovery_ttl: float = DISCOVERY_TTL_S, pool_size: int = 10, request_timeout: float = REQUEST_TIMEOUT_S
+    ) -> Kube:
         """In-cluster config when running in a pod, else KUBECONFIG / ~/.kube/config.
 
         ``pool_size`` connections are kept: one per thread that may call at once.
@@ -144,7 +152,7 @@ class Kube:
             kubernetes.config.load_kube_config()
         configuration = kubernetes.client.Configuration.get_default_copy()
         configuration.connection_pool_maxsize = pool_size
-        return cls(ApiClient(configuration), discovery_ttl)
+        return cls(ApiClient(configuration), discovery_ttl, request_timeout)
 
     def watch_children(self, namespaces: Sequence[str] = ()) -> ChildWatch:
         """Keep the metadata of every object Vigil manages current with one watch per kind (in
@@ -173,7 +181,7 @@ class Kube:
             method, full, header_params=header_params, body=body, auth_settings=["BearerToken"]
         )
         try:
-            resp = self.api.call_api(method_, url, header_params, body_, _request_timeout=REQUEST_TIMEOUT_S)
+            resp = self.api.call_api(method_, url, header_params, body_, _request_timeout=self.request_timeout)
             data = resp.read()
         except urllib3.exceptions.HTTPError as exc:
             # Refused, reset or timed out: the same as a 503, worth a quiet retry.

@@ -184,7 +184,9 @@ def run(settings: Settings) -> int:
     # CRDs installed later (prometheus-operator's) are noticed within one drift interval.
     # Connections for every apply a handler thread has in flight, and a few for timers' reads.
     kube = Kube.from_environment(
-        discovery_ttl=min(30.0, settings.drift_interval), pool_size=settings.worker_limit * APPLY_CONCURRENCY + 4
+        discovery_ttl=min(30.0, settings.drift_interval),
+        pool_size=settings.worker_limit * APPLY_CONCURRENCY + 4,
+        request_timeout=settings.request_timeout,
     )
     # Children's metadata from watches: a reconcile reads only what changed, and lists nothing.
     children = kube.watch_children(settings.namespaces)

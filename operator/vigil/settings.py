@@ -68,6 +68,8 @@ class Settings:
     """Seconds after which the client drops a silent watch and starts again."""
     worker_limit: int = 20
     """Objects reconciled at once."""
+    request_timeout: float = 30.0
+    """Seconds the operator waits for one API request before it counts as failed (and is retried)."""
     posting_level: str = "WARNING"
     """Lowest level of handler log messages posted as Kubernetes Events."""
     peering: str = ""
@@ -158,6 +160,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--worker-limit", type=int, default=int(_env("WORKER_LIMIT", str(d.worker_limit))))
     p.add_argument(
+        "--request-timeout",
+        type=float,
+        default=float(_env("REQUEST_TIMEOUT", str(d.request_timeout))),
+        help="seconds to wait for one API request before retrying it (env VIGIL_REQUEST_TIMEOUT)",
+    )
+    p.add_argument(
         "--posting-level",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
         default=_env("POSTING_LEVEL", d.posting_level),
@@ -192,6 +200,7 @@ def from_arguments(args: argparse.Namespace) -> Settings:
         watch_server_timeout=args.watch_server_timeout,
         watch_client_timeout=args.watch_client_timeout,
         worker_limit=args.worker_limit,
+        request_timeout=args.request_timeout,
         posting_level=args.posting_level,
         peering=args.peering,
         priority=args.priority,

@@ -28,7 +28,6 @@ from tests.harness.population import (
 )
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
-from vigil.k8s import REQUEST_TIMEOUT_S
 
 
 def _deploy(cluster: Cluster, name: str) -> None:
@@ -175,6 +174,8 @@ def test_changes_missed_by_a_silent_or_expired_watch_are_not_lost(
 
 LATENCY_S = 0.25
 """Each way, on every request and every piece of every response (watch events included)."""
+REQUEST_TIMEOUT_S = 8.0
+"""The operator's request timeout here (--request-timeout; 30 s by default: the same story, told faster)."""
 STALLED = 2
 """Deployment applies held longer than the operator's request timeout: they time out."""
 
@@ -192,6 +193,7 @@ def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
         wait=False,
         KUBECONFIG=str(proxy.kubeconfig),
         VIGIL_NAMESPACES=namespace,
+        VIGIL_REQUEST_TIMEOUT=str(REQUEST_TIMEOUT_S),
         **SLOW_TIMERS,
     )
     try:
