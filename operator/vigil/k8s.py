@@ -494,6 +494,9 @@ class ChildWatch:
         self._started: set[ResourceType] = set()
         self._unwatchable: set[ResourceType] = set()
         self._verified: dict[tuple[ResourceType, str, str], tuple[str, str]] = {}
+        self._remembered: dict[tuple[ResourceType, str, str], int] = {}
+        """When (by :attr:`_writes`) each verified entry was remembered."""
+        self._writes = 0
         self._stop = threading.Event()
 
     def stop(self) -> None:
@@ -527,6 +530,8 @@ class ChildWatch:
         key = (rt, desired["metadata"]["namespace"], desired["metadata"]["name"])
         with self._lock:
             self._verified[key] = (digest(desired), resource_version)
+            self._writes += 1
+            self._remembered[key] = self._writes
 
     def _metadata(self, rt: ResourceType, namespace: str, name: str, seen: _Seen) -> dict[str, Any]:
         controller = dict(seen.controller)
@@ -556,8 +561,10 @@ class ChildWatch:
         query = {"labelSelector": f"{api.MANAGED_BY}=vigil"}
         while not self._stop.is_set():
             try:
+                with self._lock:
+                    before_list = self._writes
                 listed = self.kube.request("list", "GET", rt.path(scope or None), query=query, headers=PARTIAL_LIST)
-                self._replace(rt, scope, (listed or {}).get("items") or [])
+                self._replace(rt, scope, (listed or {}).get("items") or [], before_list)
                 version = str((listed or {}).get("metadata", {}).get("resourceVersion", ""))
                 watch = {**query, "resourceVersion": version, "allowWatchBookmarks": "true"}
                 for event in self.kube.stream(
@@ -582,16 +589,18 @@ class ChildWatch:
                 self._synced.discard((rt, scope))
             self._stop.wait(WATCH_RETRY_S)
 
-    def _replace(self, rt: ResourceType, scope: str, items: list[dict[str, Any]]) -> None:
+    def _replace(self, rt: ResourceType, scope: str, items: list[dict[str, Any]], before_list: int) -> None:
         with self._lock:
             for key in [k for k in self._seen if k[0] == rt and (not scope or k[1] == scope)]:
                 self._forget(key)
             for item in items:
                 self._put(rt, item)
-            # Children deleted while no watch ran: forget what was verified of them.
+            # Children deleted while no watch ran: forget what was verified of them. Not what was
+            # written while the list was on its way: the list may predate it, and the watch shows it next.
             for key in [k for k in self._verified if k[0] == rt and (not scope or k[1] == scope)]:
-                if key not in self._seen:
+                if key not in self._seen and self._remembered.get(key, 0) <= before_list:
                     del self._verified[key]
+                    self._remembered.pop(key, None)
             self._synced.add((rt, scope))
 
     def _apply(self, rt: ResourceType, event: dict[str, Any]) -> None:
@@ -603,6 +612,7 @@ class ChildWatch:
             if kind == "DELETED":
                 self._forget((rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]))
                 self._verified.pop((rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]), None)
+                self._remembered.pop((rt, obj["metadata"].get("namespace", ""), obj["metadata"]["name"]), None)
             else:
                 self._put(rt, obj)
 

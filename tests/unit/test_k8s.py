@@ -5,12 +5,12 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from typing import Any
+from typing import Any, cast
 
 import kubernetes
 import pytest
 
-from vigil.k8s import VIGIL, Kube, KubeError, contains, resource_type
+from vigil.k8s import TYPES, VIGIL, ChildWatch, Kube, KubeError, contains, resource_type
 
 MONITORING_STACK = VIGIL["MonitoringStack"]
 
@@ -94,3 +94,17 @@ def test_children_are_applied_a_few_at_once_and_deployments_last() -> None:
     assert sum(1 for event, _ in kube.log[:first_deployment] if event == "end") == 4
     # Four applies of 50 ms in waves of three, then one: well under five in a row.
     assert took < 0.2
+
+
+def test_a_child_written_while_the_watch_lists_stays_verified() -> None:
+    # The list may predate the write: the child is missing from it, yet it exists; the watch shows it next.
+    rt = TYPES[("v1", "ConfigMap")]
+    desired = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "ns"}}
+    watch = ChildWatch(cast(Kube, None))
+    listing_started = 0
+    watch.remember(rt, desired, "7")
+    watch._replace(rt, "", [], listing_started)
+    assert watch.verified(rt, desired, "7")
+    # Remembered before a list that lacks it: deleted while no watch ran.
+    watch._replace(rt, "", [], listing_started + 1)
+    assert not watch.verified(rt, desired, "7")
