@@ -172,7 +172,7 @@ def test_changes_missed_by_a_silent_or_expired_watch_are_not_lost(
     op.assert_log_clean()
 
 
-LATENCY_S = 0.25
+LATENCY_S = 0.1
 """Each way, on every request and every piece of every response (watch events included)."""
 REQUEST_TIMEOUT_S = 8.0
 """The operator's request timeout here (--request-timeout; 30 s by default: the same story, told faster)."""
