@@ -425,20 +425,18 @@ class Kube:
         itself); one GET for every other desired name. Children that are neither desired nor
         verified appear with their metadata, for pruning.
         """
-        known = self.children.current(rt, namespace, selector) if self.children else None
-        listed = known is None or self.children is None
-        if known is None or self.children is None:
-            known = {o["metadata"]["name"]: o for o in self.list(rt, namespace, selector)}
+        watch = self.children
+        known = watch.current(rt, namespace, selector) if watch is not None else None
+        if watch is None or known is None:
+            watch, known = None, {o["metadata"]["name"]: o for o in self.list(rt, namespace, selector)}
         live: dict[str, dict[str, Any]] = {}
         for obj in desired:
             name = obj["metadata"]["name"]
             seen = known.pop(name, None)
-            if seen is not None and listed:
-                live[name] = seen
+            if seen is not None and watch is None:
+                live[name] = seen  # listed: the object itself
             elif (
-                seen is not None
-                and self.children
-                and self.children.verified(rt, obj, seen["metadata"]["resourceVersion"])
+                watch is not None and seen is not None and watch.verified(rt, obj, seen["metadata"]["resourceVersion"])
             ):
                 live[name] = obj
             else:
