@@ -251,9 +251,10 @@ class Kube:
         return tuple(sorted(found))
 
     def names(self, rt: ResourceType, namespace: str) -> set[str]:
-        """The names of every object of ``rt`` in ``namespace`` (one metadata-only LIST)."""
+        """The names of the objects of ``rt`` in ``namespace`` not being deleted (one metadata-only LIST)."""
         found = self.request("list", "GET", rt.path(namespace), headers=PARTIAL_LIST) or {}
-        return {str(item["metadata"]["name"]) for item in found.get("items") or []}
+        items = found.get("items") or []
+        return {str(i["metadata"]["name"]) for i in items if not i["metadata"].get("deletionTimestamp")}
 
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""

@@ -46,7 +46,8 @@ class Fault:
 
     ``status``: answer with it; ``delay``: stall that long first; ``expire``: answer a watch as the
     API server does when its resourceVersion is too old (410 Gone in the stream); ``silent``:
-    accept a watch and then send nothing, as a half-open connection does, until it is cut.
+    accept a watch and then send nothing, as a half-open connection does, until it is cut; ``lag``:
+    pass a watch through, each of its events that many seconds late (a watch behind the others).
     """
 
     method: str
@@ -56,17 +57,20 @@ class Fault:
     delay: float = 0.0
     expire: bool = False
     silent: bool = False
+    lag: float = 0.0
     seen: int = 0
 
     @property
     def for_watches(self) -> bool:
-        return self.expire or self.silent
+        return self.expire or self.silent or self.lag > 0
 
     def describe(self) -> str:
         if self.expire:
             return "410 Gone in the stream"
         if self.silent:
             return "silent"
+        if self.lag:
+            return f"lag {self.lag}s"
         return str(self.status or f"stall {self.delay}s")
 
 
@@ -231,7 +235,7 @@ def start_fault_proxy(cp: ControlPlane, workdir: Path) -> FaultProxy:
                 headers={"Retry-After": "1"} if fault.status == 429 else None,
             )
         try:
-            return await forward(request, watch)
+            return await forward(request, watch, fault.lag if fault is not None else 0.0)
         except aiohttp.ClientError as exc:
             # The API server went away: a gateway answers 502.
             with proxy._lock:
@@ -240,7 +244,7 @@ def start_fault_proxy(cp: ControlPlane, workdir: Path) -> FaultProxy:
         except ConnectionResetError:
             return web.Response(status=499)  # the client left; nobody reads this
 
-    async def forward(request: web.Request, watch: bool) -> web.StreamResponse:
+    async def forward(request: web.Request, watch: bool, lag: float) -> web.StreamResponse:
         latency = proxy.latency
         body = (await request.read()) or None
         if latency:
@@ -261,7 +265,7 @@ def start_fault_proxy(cp: ControlPlane, workdir: Path) -> FaultProxy:
                 if latency:
                     await asyncio.sleep(latency)
                 await resp.prepare(request)
-                chunks = _delayed(up.content.iter_any(), latency)
+                chunks = _delayed(up.content.iter_any(), latency + lag)
                 if tracked is None:
                     async for chunk in chunks:
                         await resp.write(chunk)

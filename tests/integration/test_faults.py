@@ -178,6 +178,10 @@ REQUEST_TIMEOUT_S = 8.0
 """The operator's request timeout here (--request-timeout; 30 s by default: the same story, told faster)."""
 STALLED = 2
 """Deployment applies held longer than the operator's request timeout: they time out."""
+SLOW_STACKS = 6
+SINK_WATCH_LAG_S = 3.0
+"""How late the first sinks' watch delivers each event: less than a stack waits for its index
+(handlers/stack.py INDEX_WAIT_S) before it reports a sink missing."""
 
 
 def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
@@ -186,6 +190,8 @@ def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
     proxy = start_fault_proxy(control_plane, tmp_path)
     proxy.latency = LATENCY_S
     proxy.add(Fault("PATCH", "/deployments/", delay=REQUEST_TIMEOUT_S + 5, count=STALLED))
+    # One watch slower than the others: stacks arrive before the sinks applied with them.
+    proxy.add(Fault("GET", "/telemetrysinks?", lag=SINK_WATCH_LAG_S))
     # Alone in an empty namespace: readiness has to ask the API server whether anything exists.
     op = start_operator(
         control_plane,
@@ -199,8 +205,15 @@ def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
     try:
         with probing(op) as missed:
             eventually(op.ready, "the operator ready in its empty namespace", deadline_s=60)
-            docs = in_namespace(cheap_stacks(6), namespace)
+            docs = in_namespace(cheap_stacks(SLOW_STACKS), namespace)
             apply_all(control_plane, docs)
+            eventually(
+                lambda: op.count("vigil_reconcile_total", kind="MonitoringStack") >= SLOW_STACKS,
+                "every stack reconciled while the sinks' watch lags",
+                deadline_s=60,
+            )
+            assert [i for i in proxy.injected if "lag" in i], "the sinks' watch did not lag"
+            proxy.cut_watches("/telemetrysinks?")  # the next one is on time
             converged(control_plane, namespace, docs, alive=lambda: _running(op), deadline_s=180)
             sinks = [d for d in docs if d["kind"] == "TelemetrySink"]
             for doc in sinks:
@@ -215,7 +228,8 @@ def test_a_slow_network_turns_no_timeout_into_a_wrong_status(
                 "every collector config with the change",
             )
         assert missed == [], "probes the operator did not answer within 1 s"
-        assert len(proxy.injected) == STALLED, proxy.injected
+        stalled = [i for i in proxy.injected if "stall" in i]
+        assert len(stalled) == STALLED, proxy.injected
         assert op.count("vigil_api_requests_total", code="none") >= STALLED, "no request timed out"
         events = json.loads(control_plane.kubectl("get", "events", "-n", namespace, "-o", "json").stdout)["items"]
         warnings = [f"{e['involvedObject']['name']}: {e['reason']}" for e in events if e["type"] != "Normal"]

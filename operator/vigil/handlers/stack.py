@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 import kopf
@@ -24,7 +25,8 @@ from vigil.handlers.common import (
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import VIGIL, Kube, KubeError
 from vigil.models.stack import MonitoringStack
-from vigil.pipeline import build_from_documents, plan_stack, problems_message
+from vigil.parse import Problem
+from vigil.pipeline import StackBuild, build_from_documents, plan_stack, problems_message
 from vigil.render import meta
 from vigil.render.collector import COMPONENT
 from vigil.settings import Settings
@@ -54,6 +56,11 @@ def reconcile(
     if reason is None:
         sinks = live_only(kube, namespace, sinks)
     build = build_from_documents(body, sinks)
+    if reason is not None and misses_sinks(build):
+        caught_up = index_caught_up(kube, namespace, sinks_by_namespace)
+        if caught_up is not None:
+            sinks = caught_up
+            build = build_from_documents(body, sinks)
     if isinstance(build, list):
         report(body, patch, status.Outcome(generation(body), Issue("InvalidSpec", problems_message(build))))
         return
@@ -199,6 +206,37 @@ def live_only(kube: Kube, namespace: str, sinks: list[dict[str, Any]]) -> list[d
     """
     live = kube.names(VIGIL[api.TELEMETRY_SINK.kind], namespace)
     return [s for s in sinks if s.get("metadata", {}).get("name") in live]
+
+
+INDEX_WAIT_S = 5.0
+"""How long a reconcile waits for the sink index to hold every sink the API server lists."""
+
+
+def misses_sinks(build: StackBuild | list[Problem]) -> bool:
+    """Whether the build lacks a sink the stack asks for: it selects none, or names one not found."""
+    if isinstance(build, list):
+        return False
+    findings = [*build.warnings, *([build.error] if build.error else [])]
+    return any(f.reason in ("NoSinksSelected", "SinkNotFound") for f in findings)
+
+
+def index_caught_up(kube: Kube, namespace: str, index: kopf.Index[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
+    """The sinks of the index once it holds every sink the API server lists; None when it already did.
+
+    A stack and its sinks applied together arrive on two watches, in either order: the stack's
+    reconcile may run before the sinks' events reach the index, and would report NoSinksSelected
+    for sinks that exist. Before saying a sink is missing, one LIST asks the API server. The wait
+    is bounded; a sink's event slower still wakes the stack when it arrives.
+    """
+    live = kube.names(VIGIL[api.TELEMETRY_SINK.kind], namespace)
+    deadline = time.monotonic() + INDEX_WAIT_S
+    waited = False
+    while True:
+        sinks = list(index.get(namespace, []))
+        if live <= {s.get("metadata", {}).get("name") for s in sinks} or time.monotonic() > deadline:
+            return sinks if waited else None
+        waited = True
+        time.sleep(0.1)
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
