@@ -104,9 +104,9 @@ argocd-cm: setup  ## regenerate deploy/argocd/argocd-cm.yaml from deploy/argocd/
 clean:  ## remove the venv and caches (not the tool cache outside the checkout)
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .tools build dist operator/*.egg-info
 
-# What the e2e tier runs besides the cluster: Helm installs the chart, kubectl drives it, and the
-# collector goes into the images.
-E2E_TOOLS := otelcol-vigil helm kubectl
+# What the e2e tier runs besides the cluster: Helm installs the chart, kubectl drives it, the
+# collector goes into the images, prometheus-operator runs Prometheus and Alertmanager pods.
+E2E_TOOLS := otelcol-vigil helm kubectl prometheus-operator prometheus-config-reloader
 e2e: setup  ## e2e tier on $$KUBECONFIG (images of make images loaded), on kind where Docker runs, else on the local node (root)
 	@if [ -n "$$KUBECONFIG" ]; then \
 		$(TOOLS_BUILD) $(E2E_TOOLS) && $(BIN)/pytest tests/e2e $(PYTEST_ARGS); \

@@ -20,6 +20,12 @@ Tools (built one after another, in this order):
   helm                     helm.sh/helm/v3, via tools/helm (the chart)
   prometheus-operator      github.com/prometheus-operator/prometheus-operator
                            cmd/operator, via tools/prometheus-operator
+  prometheus-config-reloader  the same module's cmd/prometheus-config-reloader
+                           (the e2e tier's Prometheus and Alertmanager pods)
+  prometheus-pod           github.com/prometheus/prometheus cmd/prometheus, the
+                           version prometheus-operator requires, Kubernetes service
+                           discovery only (Debian's Prometheus has none): the e2e
+                           tier's Prometheus pod
   telemetrygen             github.com/open-telemetry/opentelemetry-collector-contrib
                            cmd/telemetrygen (OTLP load for the collector
                            benchmark), via tools/telemetrygen
@@ -95,6 +101,7 @@ HELM_MODULE = "helm.sh/helm/v3"
 # (the upstream main imports the module's internal packages, so no wrapper main can).
 PROMOP_DIR = TOOLS_DIR / "prometheus-operator"
 PROMOP_MODULE = "github.com/prometheus-operator/prometheus-operator"
+PROMETHEUS_MODULE = "github.com/prometheus/prometheus"
 TELEMETRYGEN_MODULE = "github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen"
 
 STAMP_NAME = ".vigil-stamp.json"
@@ -461,15 +468,35 @@ def helm_ldflags(go: GoEnv, version: str) -> str:
     return " ".join(flags)
 
 
-def build_tool_package(tool: Tool, go: GoEnv, workdir: Path, bindir: Path, *, package: str, ldflags: str) -> None:
-    """Build ``package``, a main package a `tool` directive of tools/<tool name>/go.mod names.
+def build_tool_package(
+    tool: Tool,
+    go: GoEnv,
+    workdir: Path,
+    bindir: Path,
+    *,
+    package: str,
+    ldflags: str,
+    module_dir: Path | None = None,
+    tags: str = "",
+) -> None:
+    """Build ``package``, a main package a `tool` directive of tools/<tool name>/go.mod (or of
+    ``module_dir``/go.mod) names.
 
     Upstream's main imports internal packages or spans many files, so no wrapper main.go can
     call it; the build takes it from the pinned module as it is.
     """
     run_logged(
-        [str(go.go), "build", "-trimpath", f"-ldflags={ldflags}", "-o", str(bindir / tool.name), package],
-        cwd=TOOLS_DIR / tool.name,
+        [
+            str(go.go),
+            "build",
+            "-trimpath",
+            *([f"-tags={tags}"] if tags else []),
+            f"-ldflags={ldflags}",
+            "-o",
+            str(bindir / tool.name),
+            package,
+        ],
+        cwd=module_dir or TOOLS_DIR / tool.name,
         env=go.env,
         logfile=workdir / "build.log",
     )
@@ -481,11 +508,12 @@ def build_helm(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
     )
 
 
-def prometheus_operator_ldflags(go: GoEnv, version: str) -> str:
-    """The version variables upstream's Makefile stamps in, from the module's origin."""
-    info = json.loads(go.output("list", "-m", "-json", f"{PROMOP_MODULE}@{version}", cwd=PROMOP_DIR))
+def prometheus_operator_ldflags(go: GoEnv, version: str, module: str = PROMOP_MODULE, release: str = "") -> str:
+    """The version variables upstream's Makefile stamps in, from the module's origin (``release``:
+    the version the program reports, when the module's differs)."""
+    info = json.loads(go.output("list", "-m", "-json", f"{module}@{version}", cwd=PROMOP_DIR))
     values = {
-        "Version": version.removeprefix("v"),
+        "Version": release or version.removeprefix("v"),
         "Revision": info.get("Origin", {}).get("Hash", "unknown"),
         "Branch": version,
         # Release time of the tag, so the build is reproducible.
@@ -500,6 +528,37 @@ def build_prometheus_operator(tool: Tool, go: GoEnv, workdir: Path, bindir: Path
     build_tool_package(tool, go, workdir, bindir, package=f"{PROMOP_MODULE}/cmd/operator", ldflags=ldflags)
 
 
+def prometheus_release(module_version: str) -> str:
+    """Prometheus 3.X.Y is published as Go module version v0.3XX.Y."""
+    minor, patch = module_version.removeprefix("v0.").split(".", 1)
+    return f"{int(minor) // 100}.{int(minor) % 100}.{patch}"
+
+
+def build_prometheus(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    """The Prometheus whose config types prometheus-operator is built with (its go.mod's
+    requirement), with Kubernetes service discovery only (upstream's build tags)."""
+    module_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMETHEUS_MODULE)
+    ldflags = prometheus_operator_ldflags(go, module_version, PROMETHEUS_MODULE, tool.version)
+    build_tool_package(
+        tool,
+        go,
+        workdir,
+        bindir,
+        package=f"{PROMETHEUS_MODULE}/cmd/prometheus",
+        ldflags=ldflags,
+        module_dir=PROMOP_DIR,
+        tags="remove_all_sd,enable_kubernetes_sd",
+    )
+
+
+def build_config_reloader(tool: Tool, go: GoEnv, workdir: Path, bindir: Path) -> None:
+    """prometheus-operator's config reloader, from the same pinned module (static: the e2e tier's
+    image of it has no libc)."""
+    ldflags = prometheus_operator_ldflags(go, "v" + tool.version)
+    package = f"{PROMOP_MODULE}/cmd/prometheus-config-reloader"
+    build_tool_package(tool, go, workdir, bindir, package=package, ldflags=ldflags, module_dir=PROMOP_DIR)
+
+
 def all_tools() -> list[Tool]:
     otel_version = re.search(r"^\s+version:\s*(\S+)", OTELCOL_MANIFEST.read_text(), re.M)
     if not otel_version:
@@ -510,6 +569,7 @@ def all_tools() -> list[Tool]:
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
     promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
+    prometheus_version = prometheus_release(gomod_require_version(PROMOP_DIR / "go.mod", PROMETHEUS_MODULE))
     telemetrygen_version = go_main_version("telemetrygen", TELEMETRYGEN_MODULE)
     return [
         Tool(
@@ -595,6 +655,20 @@ def all_tools() -> list[Tool]:
             input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
             build=build_prometheus_operator,
             version_marker=f"prometheus-operator, version {promop_version.removeprefix('v')} ",
+        ),
+        Tool(
+            name="prometheus-config-reloader",
+            version=promop_version.removeprefix("v"),
+            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
+            build=build_config_reloader,
+            version_marker=f"prometheus-config-reloader, version {promop_version.removeprefix('v')} ",
+        ),
+        Tool(
+            name="prometheus-pod",
+            version=prometheus_version,
+            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
+            build=build_prometheus,
+            version_marker=f"prometheus, version {prometheus_version} ",
         ),
         Tool(
             name="telemetrygen",

@@ -51,7 +51,7 @@ tools-helm:
 	$(TOOLS_BUILD) helm
 
 tools-prometheus-operator:
-	$(TOOLS_BUILD) prometheus-operator
+	$(TOOLS_BUILD) prometheus-operator prometheus-config-reloader prometheus-pod
 
 tools-telemetrygen:
 	$(TOOLS_BUILD) telemetrygen

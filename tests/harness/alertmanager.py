@@ -91,8 +91,8 @@ class WebhookSink:
         self.server.server_close()
 
 
-def start_webhook_sink() -> WebhookSink:
-    """Listen on a free port of 127.0.0.1 in a daemon thread."""
+def start_webhook_sink(host: str = "127.0.0.1") -> WebhookSink:
+    """Listen on a free port of ``host`` in a daemon thread."""
     holder: list[WebhookSink] = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -107,7 +107,7 @@ def start_webhook_sink() -> WebhookSink:
         def log_message(self, format: str, *args: Any) -> None:
             return
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer((host, 0), Handler)
     holder.append(WebhookSink(server))
     threading.Thread(target=server.serve_forever, name="webhook-sink", daemon=True).start()
     return holder[0]

@@ -1,7 +1,8 @@
-"""prometheus-operator (built by `make tools`) against the local control plane, and what it makes.
+"""prometheus-operator (built by `make tools`) against a control plane, and what it makes.
 
-There is no kubelet, so no Prometheus or Alertmanager pod ever runs; prometheus-operator still
-writes the configuration it generates: Secret ``prometheus-<name>`` (``prometheus.yaml.gz``),
+Against the integration tier's control plane no Prometheus or Alertmanager pod ever runs (there is
+no kubelet; the e2e tier's node runs them, tests/e2e/test_monitoring_pods.py); prometheus-operator
+still writes the configuration it generates: Secret ``prometheus-<name>`` (``prometheus.yaml.gz``),
 ConfigMaps ``prometheus-<name>-rulefiles-<n>`` and Secret ``alertmanager-<name>-generated``
 (``alertmanager.yaml.gz``). The feature gate StatusForConfigurationResources makes it record in
 each ServiceMonitor's, PrometheusRule's and AlertmanagerConfig's status whether it accepted it.
@@ -101,8 +102,13 @@ class PrometheusOperator:
         self.process.stop()
 
 
-def start_prometheus_operator(cp: ControlPlane, workdir: Path) -> PrometheusOperator:
-    """Start prometheus-operator with cluster-admin credentials; return once it serves /healthz."""
+def start_prometheus_operator(
+    cp: ControlPlane, workdir: Path, *, config_reloader: str | None = None
+) -> PrometheusOperator:
+    """Start prometheus-operator with cluster-admin credentials; return once it serves /healthz.
+
+    ``config_reloader``: the image of the reloader its pods run beside Prometheus and Alertmanager.
+    """
     binary = require("prometheus-operator")
     port = free_port()
     proc = start(
@@ -112,6 +118,7 @@ def start_prometheus_operator(cp: ControlPlane, workdir: Path) -> PrometheusOper
             f"--web.listen-address=127.0.0.1:{port}",
             "--feature-gates=StatusForConfigurationResources=true",
             "--log-level=info",
+            *([f"--prometheus-config-reloader={config_reloader}"] if config_reloader else []),
         ],
         workdir,
         env={"KUBECONFIG": str(cp.kubeconfig)},

