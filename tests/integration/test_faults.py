@@ -94,8 +94,8 @@ def test_operator_killed_mid_reconcile_converges_after_restart(
 
 # Only the event path: no drift tick may repair what a fault broke.
 SLOW_TIMERS = {"VIGIL_DRIFT_INTERVAL": "3600", "VIGIL_SECRET_CHECK_INTERVAL": "3600"}
-# The server ends a healthy watch after 10 s; a watch silent for 15 s is dropped by the operator.
-SHORT_WATCHES = {"VIGIL_WATCH_SERVER_TIMEOUT": "10", "VIGIL_WATCH_CLIENT_TIMEOUT": "15"}
+# The server ends a healthy watch after 5 s; a watch silent for 8 s is dropped by the operator.
+SHORT_WATCHES = {"VIGIL_WATCH_SERVER_TIMEOUT": "5", "VIGIL_WATCH_CLIENT_TIMEOUT": "8"}
 
 
 def _running(op: Operator) -> None:
@@ -126,7 +126,7 @@ def test_changes_missed_by_a_silent_or_expired_watch_are_not_lost(
     # A deletion behind an expired watch has no DELETED event: the list that follows the 410 simply
     # lacks the sink, and kopf keeps it in its index. The stack's drift tick checks which sinks
     # still exist; everything else here comes through events.
-    timers = {**SLOW_TIMERS, "VIGIL_DRIFT_INTERVAL": "20"}
+    timers = {**SLOW_TIMERS, "VIGIL_DRIFT_INTERVAL": "10"}
     op = start_operator(control_plane, tmp_path, KUBECONFIG=str(proxy.kubeconfig), **timers, **SHORT_WATCHES)
     try:
         docs = in_namespace(cheap_stacks(4, sinks=2), namespace)
