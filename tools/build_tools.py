@@ -568,7 +568,7 @@ def all_tools() -> list[Tool]:
     helm_version = gomod_require_version(HELM_DIR / "go.mod", HELM_MODULE).removeprefix("v")
     kube_common = [KUBE_DIR / "go.mod", KUBE_DIR / "go.sum"]
     coredns_version = gomod_require_version(COREDNS_DIR / "go.mod", COREDNS_MODULE).removeprefix("v")
-    promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE)
+    promop_version = gomod_require_version(PROMOP_DIR / "go.mod", PROMOP_MODULE).removeprefix("v")
     prometheus_version = prometheus_release(gomod_require_version(PROMOP_DIR / "go.mod", PROMETHEUS_MODULE))
     telemetrygen_version = go_main_version("telemetrygen", TELEMETRYGEN_MODULE)
     return [
@@ -649,26 +649,20 @@ def all_tools() -> list[Tool]:
             version_marker=f'Version:"v{helm_version}"',
             version_args=["version"],
         ),
-        Tool(
-            name="prometheus-operator",
-            version=promop_version.removeprefix("v"),
-            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
-            build=build_prometheus_operator,
-            version_marker=f"prometheus-operator, version {promop_version.removeprefix('v')} ",
-        ),
-        Tool(
-            name="prometheus-config-reloader",
-            version=promop_version.removeprefix("v"),
-            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
-            build=build_config_reloader,
-            version_marker=f"prometheus-config-reloader, version {promop_version.removeprefix('v')} ",
-        ),
-        Tool(
-            name="prometheus-pod",
-            version=prometheus_version,
-            input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
-            build=build_prometheus,
-            version_marker=f"prometheus, version {prometheus_version} ",
+        # Three programs of one pinned module graph (tools/prometheus-operator/go.mod).
+        *(
+            Tool(
+                name=name,
+                version=version,
+                input_files=[PROMOP_DIR / "go.mod", PROMOP_DIR / "go.sum"],
+                build=build,
+                version_marker=f"{program}, version {version} ",
+            )
+            for name, program, version, build in (
+                ("prometheus-operator", "prometheus-operator", promop_version, build_prometheus_operator),
+                ("prometheus-config-reloader", "prometheus-config-reloader", promop_version, build_config_reloader),
+                ("prometheus-pod", "prometheus", prometheus_version, build_prometheus),
+            )
         ),
         Tool(
             name="telemetrygen",
