@@ -556,24 +556,23 @@ class ChildWatch:
             threading.Thread(target=self._follow, args=(rt, scope), daemon=True, name=f"watch-{rt.plural}").start()
 
     def _follow(self, rt: ResourceType, scope: str) -> None:
-        """List, then follow the watch from there; start over when it ends or breaks."""
+        """List, then follow the watch from there. A watch the server ends on time is resumed from
+        the last resourceVersion it showed, still synced; one that breaks or is told its version
+        is gone (410) starts over from a list, and until then reconciles list for themselves."""
         query = {"labelSelector": f"{api.MANAGED_BY}=vigil"}
+        version = ""
         while not self._stop.is_set():
             try:
-                with self._lock:
-                    before_list = self._writes
-                listed = self.kube.request("list", "GET", rt.path(scope or None), query=query, headers=PARTIAL_LIST)
-                self._replace(rt, scope, (listed or {}).get("items") or [], before_list)
-                version = str((listed or {}).get("metadata", {}).get("resourceVersion", ""))
-                watch = {**query, "resourceVersion": version, "allowWatchBookmarks": "true"}
-                for event in self.kube.stream(
-                    rt.path(scope or None), {**watch, "timeoutSeconds": str(WATCH_TIMEOUT_S)}, PARTIAL
-                ):
-                    if self._stop.is_set():
-                        return
-                    if event.get("type") == "ERROR":
-                        break  # 410 Gone (too old a resourceVersion) and the like: list again
-                    self._apply(rt, event)
+                if not version:
+                    with self._lock:
+                        before_list = self._writes
+                    path = rt.path(scope or None)
+                    listed = self.kube.request("list", "GET", path, query=query, headers=PARTIAL_LIST) or {}
+                    self._replace(rt, scope, listed.get("items") or [], before_list)
+                    version = str(listed.get("metadata", {}).get("resourceVersion", ""))
+                version = self._watch_from(rt, scope, query, version)
+                if version:
+                    continue
             except KubeError as exc:
                 if exc.status in (401, 403, 404, 405):
                     log.warning("children of kind %s are listed on every reconcile: %s", rt.kind, exc.message)
@@ -584,9 +583,25 @@ class ChildWatch:
                 log.debug("watch of %s restarts: %s", rt.plural, exc)
             except (ValueError, KeyError, TypeError) as exc:  # a malformed event: start over from a list
                 log.debug("watch of %s restarts: %s", rt.plural, exc)
+            version = ""
             with self._lock:
                 self._synced.discard((rt, scope))
             self._stop.wait(WATCH_RETRY_S)
+
+    def _watch_from(self, rt: ResourceType, scope: str, query: dict[str, str], version: str) -> str:
+        """Apply the events of one watch from ``version``; the last resourceVersion it showed, or
+        "" when the server said to list again (an ERROR event: 410 Gone and the like)."""
+        watch = {**query, "resourceVersion": version, "allowWatchBookmarks": "true"}
+        for event in self.kube.stream(
+            rt.path(scope or None), {**watch, "timeoutSeconds": str(WATCH_TIMEOUT_S)}, PARTIAL
+        ):
+            if self._stop.is_set():
+                return version
+            if event.get("type") == "ERROR":
+                return ""
+            self._apply(rt, event)
+            version = str((event.get("object") or {}).get("metadata", {}).get("resourceVersion") or version)
+        return version
 
     def _replace(self, rt: ResourceType, scope: str, items: list[dict[str, Any]], before_list: int) -> None:
         with self._lock:

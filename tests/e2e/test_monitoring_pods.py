@@ -5,7 +5,8 @@ prometheus-operator (``make tools``) watches the cluster and runs a Prometheus a
 as pods that select Vigil's objects in one team namespace. Vigil, installed by the chart, deploys a
 collector with its ServiceMonitor and turns an AlertPolicy into a PrometheusRule and an
 AlertmanagerConfig. Proven end to end: the Prometheus pod scrapes the collector through Vigil's
-ServiceMonitor, evaluates Vigil's rule, and the Alertmanager pod, loaded with the configuration
+ServiceMonitor, evaluates Vigil's rule (with the namespace label enforced, as on a Prometheus
+shared by tenants), and the Alertmanager pod, loaded with the configuration
 prometheus-operator generates from Vigil's AlertmanagerConfig (matcher strategy OnNamespace),
 delivers the alert to the policy's webhook on this machine.
 
@@ -108,6 +109,8 @@ def _monitoring_objects(namespace: str, key: str, images: monitoring_images.Moni
         ruleNamespaceSelector=selected,
         scrapeInterval=INTERVAL,
         evaluationInterval=INTERVAL,
+        # As a Prometheus shared by tenants should be: every tenant's rule reads its own namespace.
+        enforcedNamespaceLabel="namespace",
     )
     alertmanager = alertmanager_object(namespace, NAME, images.alertmanager_version, MANAGED)
     alertmanager["spec"].update(image=images.alertmanager, alertmanagerConfigNamespaceSelector=selected)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import kubernetes
@@ -11,6 +12,7 @@ import yaml
 from tests.harness.controlplane import ControlPlane
 from tests.harness.process import eventually
 from tests.helpers import sink, stack
+from vigil import k8s
 from vigil.k8s import CHILD_TYPES, CONFIG_MAP, VIGIL, Kube, KubeError, NotOwnedError
 from vigil.pipeline import build_from_documents, plan_stack
 from vigil.render import meta
@@ -201,8 +203,12 @@ def test_children_from_watches_read_only_what_changed(kube: Kube, control_plane:
         eventually(lambda: set(children.current(rt, namespace, selector) or {}) == names, "the watch sees the children")
         served = [t for t in CHILD_TYPES if kube.served(t)]
         wanted = {t: {o["metadata"]["name"] for o in objects if o["kind"] == t.kind} for t in served}
+        # Synced kinds answer (with {} where there is no child); the others answer None.
         eventually(
-            lambda: all(set(children.current(t, namespace, selector) or {}) == wanted[t] for t in served),
+            lambda: all(
+                (shown := children.current(t, namespace, selector)) is not None and set(shown) == wanted[t]
+                for t in served
+            ),
             "every watch synced and showing every child",
         )
         before = reads(kube)
@@ -254,3 +260,25 @@ def test_without_a_synced_watch_children_are_listed(kube: Kube, control_plane: C
     again = kube.reconcile_children(namespace, selector, objects)
     assert len(again.unchanged) == len(objects)
     assert reads(kube)["list"] > before["list"]
+
+
+def test_a_watch_the_server_ends_on_time_is_resumed_without_a_list(
+    kube: Kube, control_plane: ControlPlane, namespace: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(k8s, "WATCH_TIMEOUT_S", 1)  # the server ends every watch after a second
+    children = kube.watch_children()
+    try:
+        selector, objects = stack_children(control_plane, kube, namespace)
+        kube.reconcile_children(namespace, selector, objects)
+        served = [t for t in CHILD_TYPES if kube.served(t)]
+        eventually(lambda: all(children.current(t, namespace, selector) is not None for t in served), "synced")
+        lists, watches = children.kube.counts.get("list", 0), children.kube.counts.get("watch", 0)
+        deadline = time.monotonic() + 4
+        while time.monotonic() < deadline:
+            unsynced = [t.kind for t in served if children.current(t, namespace, selector) is None]
+            assert unsynced == [], "a watch renewed on time left its kind unsynced"
+            time.sleep(0.05)
+        assert children.kube.counts.get("watch", 0) >= watches + 2 * len(served), "the watches were not renewed"
+        assert children.kube.counts.get("list", 0) == lists, "a watch renewed on time listed again"
+    finally:
+        children.stop()
