@@ -250,11 +250,15 @@ class Kube:
                 found.append(str(service["metadata"]["name"]))
         return tuple(sorted(found))
 
-    def names(self, rt: ResourceType, namespace: str) -> set[str]:
-        """The names of the objects of ``rt`` in ``namespace`` not being deleted (one metadata-only LIST)."""
+    def labels_of(self, rt: ResourceType, namespace: str) -> dict[str, dict[str, str]]:
+        """The labels of the objects of ``rt`` in ``namespace`` not being deleted, by name (one
+        metadata-only LIST)."""
         found = self.request("list", "GET", rt.path(namespace), headers=PARTIAL_LIST) or {}
-        items = found.get("items") or []
-        return {str(i["metadata"]["name"]) for i in items if not i["metadata"].get("deletionTimestamp")}
+        return {
+            str(m["name"]): dict(m.get("labels") or {})
+            for m in (i["metadata"] for i in found.get("items") or [])
+            if not m.get("deletionTimestamp")
+        }
 
     def any_exist(self, rt: ResourceType, namespaces: Sequence[str] = ()) -> bool:
         """Whether any object of ``rt`` exists, cluster-wide or in one of ``namespaces``."""

@@ -354,17 +354,19 @@ def test_rotating_the_secret_rolls_the_collector_and_the_gateway_sees_the_new_va
         assert pod["status"]["containerStatuses"][0]["restartCount"] == 0
     marker = secrets.token_hex(4)
     with examples.e2e.reach(examples.ns, "aureus-collector", 4318) as address:
-        send_traces(f"http://{address}", 1, {"run": marker})
 
-    def arrived() -> list[Any]:
-        return [
-            s
-            for b in _gateway_got(examples, "/v1/traces", rotated)
-            for s in _spans(b)
-            if _attributes(s).get("run") == marker
-        ]
+        def arrived() -> list[Any]:
+            # Sent again until it arrives: right after a rollout the Service may still route to
+            # the pod that is going away.
+            send_traces(f"http://{address}", 1, {"run": marker})
+            return [
+                s
+                for b in _gateway_got(examples, "/v1/traces", rotated)
+                for s in _spans(b)
+                if _attributes(s).get("run") == marker
+            ]
 
-    eventually(arrived, "the span with the rotated Authorization header", DATA_S)
+        eventually(arrived, "the span with the rotated Authorization header", DATA_S, interval_s=2)
     stale = [b for b in _gateway_got(examples, "/v1/traces", examples.secrets["otlp-gateway-auth"]["authorization"])
              if any(_attributes(s).get("run") == marker for s in _spans(b))]  # fmt: skip
     assert stale == [], "a request after the rollout still carried the old value"

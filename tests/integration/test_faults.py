@@ -180,8 +180,7 @@ STALLED = 2
 """Deployment applies held longer than the operator's request timeout: they time out."""
 SLOW_STACKS = 6
 SINK_WATCH_LAG_S = 3.0
-"""How late the first sinks' watch delivers each event: less than a stack waits for its index
-(handlers/stack.py INDEX_WAIT_S) before it reports a sink missing."""
+"""How late the first sinks' watch delivers each event: longer than a stack's first reconcile takes."""
 
 
 def test_a_slow_network_turns_no_timeout_into_a_wrong_status(

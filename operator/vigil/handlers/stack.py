@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Any
 
 import kopf
@@ -25,7 +24,6 @@ from vigil.handlers.common import (
 from vigil.handlers.sink import tell_sinks
 from vigil.k8s import VIGIL, Kube, KubeError
 from vigil.models.stack import MonitoringStack
-from vigil.parse import Problem
 from vigil.pipeline import StackBuild, build_from_documents, plan_stack, problems_message
 from vigil.render import meta
 from vigil.render.collector import COMPONENT
@@ -33,6 +31,7 @@ from vigil.settings import Settings
 from vigil.status import Issue
 
 KIND = api.MONITORING_STACK.kind
+LOG = logging.getLogger("vigil")
 
 
 @observed(KIND)
@@ -47,6 +46,7 @@ def reconcile(
     sinks_by_namespace: kopf.Index[str, dict[str, Any]],
     stacks_by_namespace: kopf.Index[str, dict[str, Any]],
     reason: str | None = None,
+    logger: logging.Logger | logging.LoggerAdapter[Any] = LOG,
     **_: Any,
 ) -> None:
     """Build the stack's collector config once, render from it, validate, apply what differs, report."""
@@ -56,11 +56,11 @@ def reconcile(
     if reason is None:
         sinks = live_only(kube, namespace, sinks)
     build = build_from_documents(body, sinks)
-    if reason is not None and misses_sinks(build):
-        caught_up = index_caught_up(kube, namespace, sinks_by_namespace)
-        if caught_up is not None:
-            sinks = caught_up
-            build = build_from_documents(body, sinks)
+    if reason is not None and not isinstance(build, list) and misses_sinks(build):
+        behind = index_behind(kube, build.stack, sinks)
+        if behind:
+            logger.info(f"TelemetrySink {', '.join(behind)} not seen yet: its event reconciles this stack")
+            return
     if isinstance(build, list):
         report(body, patch, status.Outcome(generation(body), Issue("InvalidSpec", problems_message(build))))
         return
@@ -204,39 +204,29 @@ def live_only(kube: Kube, namespace: str, sinks: list[dict[str, Any]]) -> list[d
     while a watch was down long enough to expire (410 Gone) has none: the list that follows
     simply lacks it. Without this check its stacks would export to it until a restart.
     """
-    live = kube.names(VIGIL[api.TELEMETRY_SINK.kind], namespace)
+    live = kube.labels_of(VIGIL[api.TELEMETRY_SINK.kind], namespace)
     return [s for s in sinks if s.get("metadata", {}).get("name") in live]
 
 
-INDEX_WAIT_S = 5.0
-"""How long a reconcile waits for the sink index to hold every sink the API server lists."""
-
-
-def misses_sinks(build: StackBuild | list[Problem]) -> bool:
+def misses_sinks(build: StackBuild) -> bool:
     """Whether the build lacks a sink the stack asks for: it selects none, or names one not found."""
-    if isinstance(build, list):
-        return False
     findings = [*build.warnings, *([build.error] if build.error else [])]
     return any(f.reason in ("NoSinksSelected", "SinkNotFound") for f in findings)
 
 
-def index_caught_up(kube: Kube, namespace: str, index: kopf.Index[str, dict[str, Any]]) -> list[dict[str, Any]] | None:
-    """The sinks of the index once it holds every sink the API server lists; None when it already did.
+def index_behind(kube: Kube, stack: MonitoringStack, sinks: list[dict[str, Any]]) -> list[str]:
+    """The sinks the stack selects that the API server lists and the index (``sinks``) lacks.
 
     A stack and its sinks applied together arrive on two watches, in either order: the stack's
     reconcile may run before the sinks' events reach the index, and would report NoSinksSelected
-    for sinks that exist. Before saying a sink is missing, one LIST asks the API server. The wait
-    is bounded; a sink's event slower still wakes the stack when it arrives.
+    for sinks that exist. Before a sink is said to be missing, one metadata-only LIST asks the API
+    server. A sink it lists that the index lacks has an event on its way, and that event wakes
+    every stack selecting the sink (handlers/sink.py): the stack waits for it, holding no thread.
     """
-    live = kube.names(VIGIL[api.TELEMETRY_SINK.kind], namespace)
-    deadline = time.monotonic() + INDEX_WAIT_S
-    waited = False
-    while True:
-        sinks = list(index.get(namespace, []))
-        if live <= {s.get("metadata", {}).get("name") for s in sinks} or time.monotonic() > deadline:
-            return sinks if waited else None
-        waited = True
-        time.sleep(0.1)
+    indexed = {s.get("metadata", {}).get("name") for s in sinks}
+    namespace = stack.metadata.namespace or "default"
+    live = kube.labels_of(VIGIL[api.TELEMETRY_SINK.kind], namespace)
+    return sorted(n for n, labels in live.items() if n not in indexed and stack.spec.sinks.selects(n, labels))
 
 
 def register(registry: kopf.OperatorRegistry, settings: Settings) -> None:
