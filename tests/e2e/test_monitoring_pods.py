@@ -41,7 +41,7 @@ from tests.harness.prometheus_operator import (
     start_prometheus_operator,
 )
 from tests.harness.release import RESTRICTED, Release
-from tests.harness.tools import require
+from tests.harness.tools import require, version_of
 from tests.helpers import sink, stack
 
 NAME = "vigil"
@@ -58,7 +58,6 @@ POLICY, ALERT = "collector-scraped", "CollectorScraped"
 
 @dataclass
 class Monitoring:
-    cp: Any
     namespace: str
     """Where the Prometheus and the Alertmanager run."""
     team: Cluster
@@ -154,7 +153,7 @@ def _images(e2e: E2ECluster) -> monitoring_images.MonitoringImages:
             e2e.cp.import_image(archive)
         return images
     versions = (
-        monitoring_images.version_of(require(binary))
+        version_of(require(binary))
         # The reloader is released with prometheus-operator, under the same version.
         for binary in ("prometheus-pod", "prometheus-alertmanager", "prometheus-operator")
     )
@@ -193,7 +192,7 @@ def monitoring(
         team_cluster.apply(*_team_objects(team, webhook))
         for statefulset in (f"prometheus-{NAME}", f"alertmanager-{NAME}"):
             eventually(lambda s=statefulset: _ready(cp, namespace, s), f"{statefulset} ready", PODS_S)
-        yield Monitoring(cp, namespace, team_cluster, operator, webhook, e2e_cluster)
+        yield Monitoring(namespace, team_cluster, operator, webhook, e2e_cluster)
 
 
 def test_the_prometheus_pod_scrapes_the_collector_through_vigils_service_monitor(monitoring: Monitoring) -> None:

@@ -5,7 +5,7 @@ prometheus-operator's config reloader from ``make tools`` (static; Debian's Prom
 without Kubernetes service discovery, which every config prometheus-operator writes uses), and
 Alertmanager from Debian's package, the one the other tiers run (linked against glibc only: the
 image carries the loader, libc and the package's notification templates). They stand in for the upstream
-images of the same versions (``UPSTREAM``), which a cluster that reaches quay.io pulls instead.
+images of the same versions (``upstream()``), which a cluster that reaches quay.io pulls instead.
 Test-only: Vigil ships none of them.
 """
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from images.archive import ImageConfig, Layer, write_archive
 
-from tests.harness.tools import require
+from tests.harness.tools import require, version_of
 
 NOBODY = "65534:65534"
 """The user the upstream images run as."""
@@ -36,15 +36,6 @@ class MonitoringImages:
     alertmanager: str
     alertmanager_version: str
     config_reloader: str
-
-
-def version_of(binary: Path) -> str:
-    """``vX.Y.Z`` from ``binary --version``."""
-    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False, timeout=30)
-    found = re.search(r"version (\d+\.\d+\.\d+)", out.stdout + out.stderr)
-    if found is None:
-        raise RuntimeError(f"{binary} --version names no version:\n{out.stdout}{out.stderr}")
-    return f"v{found.group(1)}"
 
 
 def upstream(prometheus_version: str, alertmanager_version: str, reloader_version: str) -> MonitoringImages:

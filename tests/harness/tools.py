@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -67,6 +68,15 @@ def require(name: str) -> Path:
     if os.environ.get(REQUIRE) == "1":
         pytest.fail(f"{reason} ({REQUIRE}=1 forbids skipping)", pytrace=False)
     pytest.skip(reason)
+
+
+def version_of(binary: Path) -> str:
+    """``vX.Y.Z`` from ``binary --version``."""
+    out = subprocess.run([str(binary), "--version"], capture_output=True, text=True, check=False, timeout=30)
+    found = re.search(r"version (\d+\.\d+\.\d+)", out.stdout + out.stderr)
+    if found is None:
+        raise RuntimeError(f"{binary} --version names no version:\n{out.stdout}{out.stderr}")
+    return f"v{found.group(1)}"
 
 
 def free_port() -> int:

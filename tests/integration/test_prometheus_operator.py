@@ -41,7 +41,7 @@ from tests.harness.prometheus_operator import (
     prometheus_object,
     start_prometheus_operator,
 )
-from tests.harness.tools import require
+from tests.harness.tools import require, version_of
 from tests.helpers import example_documents
 from tests.tools.test_alerts_promtool import CASES
 
@@ -56,13 +56,6 @@ PLATFORM = "platform"
 DEADLINE_S = 120.0
 # prometheus-operator expands these in the pod (config reloader); a pod would be called so.
 POD_NAME, SHARD = "prometheus-vigil-0", "0"
-
-
-def _version(tool: str) -> str:
-    out = subprocess.run([str(require(tool)), "--version"], capture_output=True, text=True, check=False, timeout=30)
-    found = re.search(r"version (\d+\.\d+\.\d+)", out.stdout + out.stderr)
-    assert found, out.stdout + out.stderr
-    return f"v{found.group(1)}"
 
 
 def _kinds_documents() -> list[dict[str, Any]]:
@@ -238,7 +231,10 @@ def _until_empty(check: Callable[[], list[str]], what: str) -> None:
 @pytest.fixture(scope="module")
 def world(control_plane: ControlPlane, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     workdir = tmp_path_factory.mktemp("prometheus-operator")
-    versions = {"prometheus": _version("prometheus"), "alertmanager": _version("prometheus-alertmanager")}
+    versions = {
+        "prometheus": version_of(require("prometheus")),
+        "alertmanager": version_of(require("prometheus-alertmanager")),
+    }
     namespaces = (*EXAMPLES, KINDS, *DELIVERY, PLATFORM)
     for ns in (MONITORING, *namespaces):
         control_plane.kubectl("create", "namespace", ns)
